@@ -1,0 +1,64 @@
+"""Identity endpoints (spec §2.5)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from vestis.contract.common import Pagination, RequestModel, WireModel
+
+PreprocessingStatus = Literal["pending", "processing", "completed", "failed"]
+Gender = Literal["male", "female", "non-binary"]
+
+
+class IdentityInfo(WireModel):
+    identity_code: str
+    name: str
+    preprocessing_status: PreprocessingStatus = "completed"
+    created_at: str
+    updated_at: str
+    original_filename: str | None = None
+    link: str | None = None
+    visibility: str = "private"
+    groups: list[str] = []
+    created_by: str | None = None
+    image_description: dict[str, Any] | str | None = None
+    face_detected: bool | None = None
+    locked: bool = False
+    tier: str | None = None
+
+
+class IdentityUploadResponse(IdentityInfo):
+    success: bool = True
+    face_metadata: dict[str, Any] = {}
+
+
+class IdentityConflict(WireModel):
+    """409 body for an image already uploaded as an identity."""
+
+    error: str = "Identity already exists"
+    message: str | None = None
+    existing_identity_code: str
+
+
+class IdentityListResponse(WireModel):
+    identities: list[IdentityInfo]
+    pagination: Pagination
+
+
+class IdentityMetadataRequest(RequestModel):
+    tag: str | None = Field(default=None, max_length=128)
+    gender: Gender | None = None
+    age: int | None = Field(default=None, ge=1, le=120)
+
+
+class IdentityMetadataResponse(WireModel):
+    success: bool
+    message: str
+    image_description: dict[str, Any] | str | None = None
+
+
+class IdentityStatusResponse(WireModel):
+    preprocessing_status: PreprocessingStatus
+    error_message: str | None = None

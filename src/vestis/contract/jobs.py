@@ -1,0 +1,283 @@
+"""Job creation, status and results: `/model-swap`, `/flat-2-model`, `/jobs/{id}/...`
+(spec §2.6 to §2.9)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from vestis.contract.common import RequestModel, WireModel
+
+JobStatus = Literal["pending", "processing", "completed", "failed", "aborted"]
+JobType = Literal["model_swap", "flat_2_model", "identity_preprocessing"]
+ResultStatus = Literal["pending", "processing", "completed", "failed"]
+
+#: States after which a job never changes again. The reference scripts stop on all three.
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "aborted"})
+
+MAX_JOB_IMAGES = 10
+MAX_INSTRUCTIONS = 10
+SWAP_MAX_VARIATIONS = 4
+FLAT_MAX_VARIATIONS = 8
+
+SwapModel = Literal["auto", "onda", "nano_banana_pro", "nano_banana_2"]
+FlatModel = Literal["auto", "nano_banana_pro", "seedream"]
+Size = Literal["1K", "2K", "4K"]
+AspectRatio = Literal["1:1", "3:4", "4:3", "9:16", "16:9"]
+OutputFormat = Literal["jpg", "png"]
+
+#: Long edge in pixels of each named size.
+SIZE_LONG_EDGE: dict[str, int] = {"1K": 1024, "2K": 2048, "4K": 4096}
+DEFAULT_SIZE: Size = "1K"
+DEFAULT_AR: AspectRatio = "3:4"
+DEFAULT_FORMAT: OutputFormat = "jpg"
+CUSTOM_DIM_MIN = 256
+CUSTOM_DIM_MAX = 7000
+
+
+# --- model swap ---------------------------------------------------------------------------------
+
+
+class SwapOptions(RequestModel):
+    model: SwapModel = "auto"
+    num_variations: int = Field(default=1, ge=1, le=SWAP_MAX_VARIATIONS)
+    add_ai_watermark: bool = False
+    use_anchor: bool = False
+
+
+class ModelSwapRequest(RequestModel):
+    identity_code: str = Field(min_length=1)
+    project_id: str = Field(min_length=1)
+    images: list[str] = Field(min_length=1, max_length=MAX_JOB_IMAGES)
+    post_process: bool = False
+    swap_options: SwapOptions = Field(default_factory=SwapOptions)
+    #: Legacy flag, mapped to `swap_options.model = "nano_banana_pro"`.
+    use_alternative_method: bool | None = None
+
+    @model_validator(mode="after")
+    def _legacy_model(self) -> ModelSwapRequest:
+        if self.use_alternative_method:
+            self.swap_options.model = "nano_banana_pro"
+        return self
+
+
+# --- flat to model -------------------------------------------------------------------------------
+
+
+class DesignRef(RequestModel):
+    """A Design Value as `{text, image}`: a descriptor paired with a reference image's file id."""
+
+    text: str | None = None
+    image: str | None = None
+
+
+class CameraSpec(RequestModel):
+    framing: str | None = None
+    angle: str | None = None
+    lens: str | None = None
+    aperture: str | None = None
+    text: str | None = None
+    image: str | None = None
+
+
+class LightingSpec(RequestModel):
+    direction: str | None = None
+    quality: str | None = None
+    complexity: str | None = None
+    text: str | None = None
+    image: str | None = None
+
+
+#: A Design Value: a plain string, the index of a value saved in the account, or `{text, image}`.
+DesignValue = str | int | DesignRef
+
+
+def output_dimensions(
+    size: str | None, ar: str | None, width: int | None = None, height: int | None = None
+) -> tuple[int, int]:
+    """Pixel size of one output: custom width/height win; otherwise the size's long edge on the
+    aspect ratio, both sides rounded down to a multiple of 8."""
+    if width is not None and height is not None:
+        return width, height
+    long_edge = SIZE_LONG_EDGE[size or DEFAULT_SIZE]
+    aw, ah = (int(part) for part in (ar or DEFAULT_AR).split(":"))
+    if aw >= ah:
+        w, h = long_edge, long_edge * ah / aw
+    else:
+        w, h = long_edge * aw / ah, long_edge
+    return int(w) // 8 * 8, int(h) // 8 * 8
+
+
+class OutputOptions(RequestModel):
+    size: Size | None = None
+    ar: AspectRatio | None = None
+    format: OutputFormat | None = None
+    width: int | None = Field(default=None, ge=CUSTOM_DIM_MIN, le=CUSTOM_DIM_MAX, multiple_of=8)
+    height: int | None = Field(default=None, ge=CUSTOM_DIM_MIN, le=CUSTOM_DIM_MAX, multiple_of=8)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _custom_dimensions(self) -> OutputOptions:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("width and height must be set together")
+        if self.width is not None and self.height is not None:
+            ratio = self.width / self.height
+            if not 0.25 <= ratio <= 4.0:
+                raise ValueError("width / height must be between 1:4 and 4:1")
+        return self
+
+    def dimensions(self) -> tuple[int, int]:
+        return output_dimensions(self.size, self.ar, self.width, self.height)
+
+
+class Instruction(RequestModel):
+    pose: DesignValue | None = None
+    expression: DesignValue | None = None
+    mood: DesignValue | None = None
+    camera: str | int | CameraSpec | None = None
+    lighting: str | int | LightingSpec | None = None
+    background: DesignValue | None = None
+    style: DesignValue | None = None
+    color_palette: DesignValue | None = None
+    angle: DesignValue | None = None
+    prompt: str | None = None
+    seed: int | None = None
+    num_variations: int = Field(default=1, ge=1, le=FLAT_MAX_VARIATIONS)
+    preset_name: str | None = None
+    category_names: list[str] | None = None
+    options: OutputOptions = Field(default_factory=OutputOptions)
+
+    def effective_seed(self) -> int | None:
+        """The top-level seed wins over `options.seed`."""
+        return self.seed if self.seed is not None else self.options.seed
+
+
+class AnnotatedImage(RequestModel):
+    file_id: str = Field(min_length=1)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class FlatOptions(RequestModel):
+    model: FlatModel = "auto"
+    use_anchor: bool = True
+    anchor_index: int = Field(default=0, ge=0)
+    add_ai_watermark: bool = False
+    barefoot: bool = False
+
+
+class ReviewConfig(RequestModel):
+    requires_review: bool = False
+    default_reviewer_type: str | None = None
+    default_retouch_method: str | None = None
+    auto_approve_threshold: float | None = None
+
+
+class Flat2ModelRequest(RequestModel):
+    identity_code: str = Field(min_length=1)
+    project_id: str = Field(min_length=1)
+    images: list[str | AnnotatedImage] = Field(min_length=1, max_length=MAX_JOB_IMAGES)
+    instructions: list[Instruction] = Field(default_factory=list, max_length=MAX_INSTRUCTIONS)
+    post_process: bool = False
+    options: FlatOptions = Field(default_factory=FlatOptions)
+    review_config: ReviewConfig | None = None
+    #: Legacy flag, mapped to `options.model = "seedream"`.
+    use_alternative_method: bool | None = None
+
+    @model_validator(mode="after")
+    def _normalise(self) -> Flat2ModelRequest:
+        if self.use_alternative_method:
+            self.options.model = "seedream"
+        if not self.instructions:
+            self.instructions = [Instruction()]
+        if self.options.anchor_index >= len(self.instructions):
+            raise ValueError(
+                f"options.anchor_index must be below the number of instructions "
+                f"({len(self.instructions)})"
+            )
+        return self
+
+    def annotated_images(self) -> list[AnnotatedImage]:
+        return [AnnotatedImage(file_id=i) if isinstance(i, str) else i for i in self.images]
+
+    def total_outputs(self) -> int:
+        return sum(instruction.num_variations for instruction in self.instructions)
+
+
+# --- job lifecycle -------------------------------------------------------------------------------
+
+
+class JobCreatedResponse(WireModel):
+    job_id: str
+    status: str = "pending"
+    message: str = "Job created successfully"
+    total_outputs: int | None = None
+
+
+class JobStatusResponse(WireModel):
+    job_id: str
+    job_type: str
+    status: str
+    progress: float = 0.0
+    total_images: int = 0
+    processed_images: int = 0
+    should_post_process: bool = False
+    post_processing_status: str | None = None
+    post_processing_error: str | None = None
+    error_message: str | None = None
+    identity_code: str | None = None
+    identity_name: str | None = None
+    project_id: int | str | None = None
+    project_text: str | None = None
+    project_key: str | None = None
+    processing_options: dict[str, Any] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ResultOutput(WireModel):
+    full_size: str | None = None
+    thumbnail: str | None = None
+
+
+class JobResult(WireModel):
+    job_id: str | None = None
+    image_index: int = 0
+    group_index: int = 0
+    version: int = 0
+    original_filename: str | None = None
+    download_filename: str | None = None
+    inputs: list[ResultOutput] = []
+    output: ResultOutput | None = None
+    url: str | None = None
+    input_description: dict[str, Any] = {}
+    model_used: str | None = None
+    status: str = "pending"
+    quality_score: float | None = None
+    processing_time: float | None = None
+    error_message: str | None = None
+    warnings: list[str] = []
+    feedback: str | None = None
+    feedback_comment: str | None = None
+    created_at: str | None = None
+
+    @property
+    def image_url(self) -> str | None:
+        """`output.full_size`, or `url` for results that carry only that (seed 002)."""
+        if self.output is not None and self.output.full_size:
+            return self.output.full_size
+        return self.url
+
+
+class ResultsSummary(WireModel):
+    total_images: int = 0
+    successful: int = 0
+    failed: int = 0
+    average_quality_score: float = 0.0
+    success_rate: float = 0.0
+
+
+class JobResultsResponse(JobStatusResponse):
+    results: list[JobResult] = []
+    summary: ResultsSummary = Field(default_factory=ResultsSummary)
+    credits_used: float | None = None
