@@ -1,0 +1,54 @@
+"""The vestis SDK: a typed client of the On-Model v2 API, sync (`Client`) and async
+(`AsyncClient`), with retries, idempotent job creation, job tracking and webhook verification."""
+
+from vestis.client._base import (
+    DEFAULT_BASE_URL,
+    OnRetry,
+    RetryPolicy,
+    format_retry_message,
+    parse_retry_after,
+)
+from vestis.client._client import AsyncClient, Client
+from vestis.client._tracking import OnUpdate
+from vestis.client.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    VestisError,
+)
+from vestis.client.signatures import compute_webhook_signature, verify_webhook_signature
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConflictError",
+    "InternalServerError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "NotFoundError",
+    "OnRetry",
+    "OnUpdate",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RetryPolicy",
+    "VestisError",
+    "compute_webhook_signature",
+    "format_retry_message",
+    "parse_retry_after",
+    "verify_webhook_signature",
+]

@@ -102,6 +102,8 @@ def output_dimensions(
         return width, height
     long_edge = SIZE_LONG_EDGE[size or DEFAULT_SIZE]
     aw, ah = (int(part) for part in (ar or DEFAULT_AR).split(":"))
+    w: float
+    h: float
     if aw >= ah:
         w, h = long_edge, long_edge * ah / aw
     else:

@@ -1,0 +1,138 @@
+"""The error tree of the SDK.
+
+`VestisError` is the root. `APIError` and its subclasses mean the server answered with an error
+status; `APIConnectionError` (and `APITimeoutError`) mean no answer arrived. `JobFailedError` and
+`JobTimeoutError` are raised by `jobs.wait` and carry the job id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "VestisError",
+]
+
+
+class VestisError(Exception):
+    """Base of every error the SDK raises."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIError(VestisError):
+    """The server answered with a non-success status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        body: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+        #: The parsed JSON body, or the raw text when the body is not JSON (None when empty).
+        self.body = body
+        self.method = method
+        self.url = url
+        #: Seconds from the `Retry-After` header, when the server sent one.
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIError):
+    """400 or 422: the request was refused as invalid."""
+
+
+class AuthenticationError(APIError):
+    """401: the token is missing, expired or invalid, or the login was refused."""
+
+
+class PermissionDeniedError(APIError):
+    """403: authenticated, but not allowed to do this."""
+
+
+class NotFoundError(APIError):
+    """404."""
+
+
+class ConflictError(APIError):
+    """409: the thing exists already; `body` says which (`project_id`, `existing_identity_code`)."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests; `retry_after` says how long the server asked to wait."""
+
+
+class InternalServerError(APIError):
+    """5xx."""
+
+
+class APIConnectionError(VestisError):
+    """No response arrived: the connection failed or was dropped."""
+
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        *,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class APITimeoutError(APIConnectionError):
+    """No response arrived within the timeout."""
+
+
+class JobFailedError(VestisError):
+    """The job ended as `failed` or `aborted`."""
+
+    def __init__(self, job_id: str, status: str, message: str | None = None) -> None:
+        text = f"Job {job_id} ended with status {status!r}"
+        if message:
+            text += f": {message}"
+        super().__init__(text)
+        self.job_id = job_id
+        self.status = status
+        #: The server's `error_message`, if any.
+        self.error_message = message
+
+
+class JobTimeoutError(VestisError):
+    """The job did not reach a terminal status before the client's deadline."""
+
+    def __init__(
+        self, job_id: str, timeout: float | None = None, last_status: str | None = None
+    ) -> None:
+        text = f"Job {job_id} did not finish"
+        if timeout is not None:
+            text += f" within {timeout:g} seconds"
+        if last_status:
+            text += f" (last status: {last_status})"
+        text += "; it may still be running: wait again or check `jobs status`."
+        super().__init__(text)
+        self.job_id = job_id
+        self.timeout = timeout
+        self.last_status = last_status

@@ -1,0 +1,168 @@
+"""Identity endpoints (spec §2.5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vestis.client._base import image_content_type
+from vestis.client.errors import ConflictError, VestisError
+from vestis.client.resources._resource import AsyncAPIResource, SyncAPIResource
+from vestis.contract import (
+    IdentityInfo,
+    IdentityListResponse,
+    IdentityMetadataResponse,
+    IdentityStatusResponse,
+    IdentityUploadResponse,
+)
+
+#: The scripts give the identity upload 30 seconds.
+IDENTITY_UPLOAD_TIMEOUT = 30.0
+
+
+def _upload_parts(
+    path: str | Path, name: str | None, tag: str | None
+) -> tuple[dict[str, tuple[str, bytes, str]], dict[str, str]]:
+    """Multipart `image` (bytes read once, so retries resend them) and `name` (default: the
+    file stem, as the scripts send it)."""
+    file = Path(path)
+    files = {"image": (file.name, file.read_bytes(), image_content_type(file.name))}
+    data = {"name": name if name is not None else file.stem}
+    if tag:
+        data["tag"] = tag
+    return files, data
+
+
+def _code_from_conflict(error: ConflictError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        code = body.get("existing_identity_code") or body.get("identity_code")
+        if code:
+            return str(code)
+    raise VestisError(f"The identity exists, but the 409 body names no code: {error.message}")
+
+
+def _list_params(
+    page: int, per_page: int, search: str | None, sort_by: str, order: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    params = {"page": page, "per_page": per_page, "search": search, "sort_by": sort_by}
+    params["order"] = order
+    return {**params, **extra}
+
+
+def _metadata(tag: str | None, gender: str | None, age: int | None) -> dict[str, Any]:
+    return {k: v for k, v in {"tag": tag, "gender": gender, "age": age}.items() if v is not None}
+
+
+class Identities(SyncAPIResource):
+    def get(self, code: str) -> IdentityInfo:
+        return IdentityInfo.model_validate(self._call("GET", f"/identity/{code}").json())
+
+    def list(
+        self,
+        page: int = 1,
+        per_page: int = 20,
+        search: str | None = None,
+        sort_by: str = "created_at",
+        order: str = "desc",
+        **filters: Any,
+    ) -> IdentityListResponse:
+        """One page of identities; `filters` are passed as query parameters (e.g. ownership)."""
+        params = _list_params(page, per_page, search, sort_by, order, filters)
+        return IdentityListResponse.model_validate(
+            self._call("GET", "/identity", params=params).json()
+        )
+
+    def upload(
+        self, path: str | Path, name: str | None = None, *, tag: str | None = None
+    ) -> IdentityUploadResponse:
+        """Upload a face image as an identity. An image uploaded before raises ConflictError with
+        `.body["existing_identity_code"]`."""
+        files, data = _upload_parts(path, name, tag)
+        response = self._call(
+            "POST", "/identity/upload", files=files, data=data, timeout=IDENTITY_UPLOAD_TIMEOUT
+        )
+        return IdentityUploadResponse.model_validate(response.json())
+
+    def ensure(self, path: str | Path, name: str | None = None) -> str:
+        """The identity code of this image: uploaded now, or the existing one on 409."""
+        try:
+            return self.upload(path, name).identity_code
+        except ConflictError as exc:
+            return _code_from_conflict(exc)
+
+    def update_metadata(
+        self,
+        code: str,
+        *,
+        tag: str | None = None,
+        gender: str | None = None,
+        age: int | None = None,
+    ) -> IdentityMetadataResponse:
+        response = self._call(
+            "PATCH", f"/identity/{code}/metadata", json=_metadata(tag, gender, age)
+        )
+        return IdentityMetadataResponse.model_validate(response.json())
+
+    def status(self, code: str) -> IdentityStatusResponse:
+        response = self._call("GET", f"/identity/{code}/status")
+        return IdentityStatusResponse.model_validate(response.json())
+
+    def delete(self, code: str) -> None:
+        self._call("DELETE", f"/identity/{code}")
+
+
+class AsyncIdentities(AsyncAPIResource):
+    async def get(self, code: str) -> IdentityInfo:
+        return IdentityInfo.model_validate((await self._call("GET", f"/identity/{code}")).json())
+
+    async def list(
+        self,
+        page: int = 1,
+        per_page: int = 20,
+        search: str | None = None,
+        sort_by: str = "created_at",
+        order: str = "desc",
+        **filters: Any,
+    ) -> IdentityListResponse:
+        """One page of identities; `filters` are passed as query parameters (e.g. ownership)."""
+        params = _list_params(page, per_page, search, sort_by, order, filters)
+        response = await self._call("GET", "/identity", params=params)
+        return IdentityListResponse.model_validate(response.json())
+
+    async def upload(
+        self, path: str | Path, name: str | None = None, *, tag: str | None = None
+    ) -> IdentityUploadResponse:
+        """Upload a face image as an identity. An image uploaded before raises ConflictError with
+        `.body["existing_identity_code"]`."""
+        files, data = _upload_parts(path, name, tag)
+        response = await self._call(
+            "POST", "/identity/upload", files=files, data=data, timeout=IDENTITY_UPLOAD_TIMEOUT
+        )
+        return IdentityUploadResponse.model_validate(response.json())
+
+    async def ensure(self, path: str | Path, name: str | None = None) -> str:
+        """The identity code of this image: uploaded now, or the existing one on 409."""
+        try:
+            return (await self.upload(path, name)).identity_code
+        except ConflictError as exc:
+            return _code_from_conflict(exc)
+
+    async def update_metadata(
+        self,
+        code: str,
+        *,
+        tag: str | None = None,
+        gender: str | None = None,
+        age: int | None = None,
+    ) -> IdentityMetadataResponse:
+        body = _metadata(tag, gender, age)
+        response = await self._call("PATCH", f"/identity/{code}/metadata", json=body)
+        return IdentityMetadataResponse.model_validate(response.json())
+
+    async def status(self, code: str) -> IdentityStatusResponse:
+        response = await self._call("GET", f"/identity/{code}/status")
+        return IdentityStatusResponse.model_validate(response.json())
+
+    async def delete(self, code: str) -> None:
+        await self._call("DELETE", f"/identity/{code}")

@@ -1,0 +1,315 @@
+"""Jobs: creation with an idempotency key, status, results, and `wait` (SSE with a polling
+fallback). Spec §2.6 to §2.9, §2.11, §3.3."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from contextlib import aclosing, closing
+from typing import Any
+
+from pydantic import BaseModel
+
+from vestis.client._base import IDEMPOTENCY_HEADER, should_retry
+from vestis.client._sse import aiter_events, iter_events
+from vestis.client._tracking import (
+    SSE_READ_TIMEOUT,
+    Deadline,
+    NotFoundGrace,
+    OnUpdate,
+    SSEUnavailable,
+    finish,
+    is_about,
+    is_terminal,
+    is_terminal_event,
+    parse_notification,
+)
+from vestis.client.errors import APIConnectionError, APIError, NotFoundError
+from vestis.client.resources._resource import AsyncAPIResource, SyncAPIResource
+from vestis.contract import (
+    Flat2ModelRequest,
+    JobCreatedResponse,
+    JobResultsResponse,
+    JobStatusResponse,
+    ModelSwapRequest,
+)
+
+logger = logging.getLogger("vestis.client")
+
+DEFAULT_WAIT_TIMEOUT = 1200.0
+DEFAULT_POLL_INTERVAL = 5.0
+
+
+def _payload(request: BaseModel | dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON body: a dict is validated (and normalised) through the contract model first."""
+    parsed = request if isinstance(request, model) else model.model_validate(request)
+    return parsed.model_dump(mode="json", exclude_none=True)
+
+
+def _creation_headers(idempotency_key: str | None) -> dict[str, str]:
+    # One key per call, reused by every retry: a replayed submission returns the first job.
+    return {IDEMPOTENCY_HEADER: idempotency_key or str(uuid.uuid4())}
+
+
+def _sse_params(job_id: str) -> dict[str, str]:
+    return {"id_task": job_id}
+
+
+def _read_timeout(deadline: Deadline) -> float:
+    return max(0.1, min(SSE_READ_TIMEOUT, deadline.remaining()))
+
+
+def _log_fallback(reason: BaseException) -> None:
+    logger.info("Event stream unavailable (%s); polling the job status instead.", reason)
+
+
+class Jobs(SyncAPIResource):
+    def model_swap(
+        self, request: ModelSwapRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a model-swap job (202). Safe to retry: the Idempotency-Key makes a replayed
+        submission return the first job instead of starting another."""
+        return self._create("/model-swap", _payload(request, ModelSwapRequest), idempotency_key)
+
+    def flat_to_model(
+        self, request: Flat2ModelRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a flat-lay-to-model job (202), idempotently like `model_swap`."""
+        return self._create("/flat-2-model", _payload(request, Flat2ModelRequest), idempotency_key)
+
+    def _create(self, path: str, body: dict[str, Any], key: str | None) -> JobCreatedResponse:
+        response = self._call("POST", path, json=body, headers=_creation_headers(key))
+        return JobCreatedResponse.model_validate(response.json())
+
+    def status(self, job_id: str) -> JobStatusResponse:
+        return JobStatusResponse.model_validate(self._call("GET", f"/jobs/{job_id}/status").json())
+
+    def results(self, job_id: str) -> JobResultsResponse:
+        return JobResultsResponse.model_validate(self.results_raw(job_id))
+
+    def results_raw(self, job_id: str) -> dict[str, Any]:
+        """The exact JSON body of `GET /jobs/{id}/results` (what metadata.json holds)."""
+        body: dict[str, Any] = self._call("GET", f"/jobs/{job_id}/results").json()
+        return body
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        use_sse: bool = True,
+        on_update: OnUpdate | None = None,
+        raise_on_failure: bool = True,
+    ) -> JobStatusResponse:
+        """Block until the job is completed, failed or aborted; return its final status.
+
+        Listens on the event stream and confirms the end with `GET /jobs/{id}/status`; polls
+        every `poll_interval` seconds when the stream is unavailable or drops. Raises
+        JobFailedError (failed/aborted, unless `raise_on_failure=False`) and JobTimeoutError
+        after `timeout` seconds. `on_update` receives every status seen."""
+        deadline = Deadline(job_id, timeout)
+        if use_sse:
+            try:
+                return finish(self._wait_sse(job_id, deadline, on_update), raise_on_failure)
+            except SSEUnavailable as exc:
+                _log_fallback(exc)
+        return finish(self._wait_poll(job_id, deadline, poll_interval, on_update), raise_on_failure)
+
+    def _wait_sse(
+        self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
+    ) -> JobStatusResponse:
+        try:
+            events = iter_events(
+                self._http,
+                _sse_params(job_id),
+                read_timeout=_read_timeout(deadline),
+                guard=deadline.check,
+            )
+            with closing(events):
+                for event in events:
+                    if event.event != "backfill_complete":
+                        note = parse_notification(event.data)
+                        if note is None or not is_about(note, job_id):
+                            continue
+                        if on_update is None and not is_terminal_event(note):
+                            continue
+                    # After the backfill, and on each event of this job: ask for the status, which
+                    # also closes the race with a job that ended before the stream opened.
+                    status = self._status_or_none(job_id, deadline, on_update)
+                    if status is not None and is_terminal(status):
+                        return status
+        except (APIError, APIConnectionError) as exc:
+            raise SSEUnavailable(str(exc)) from exc
+        raise SSEUnavailable("the event stream ended")
+
+    def _status_or_none(
+        self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
+    ) -> JobStatusResponse | None:
+        try:
+            status = self.status(job_id)
+        except NotFoundError:
+            return None
+        deadline.last_status = status.status
+        if on_update is not None:
+            on_update(status)
+        return status
+
+    def _wait_poll(
+        self, job_id: str, deadline: Deadline, interval: float, on_update: OnUpdate | None
+    ) -> JobStatusResponse:
+        grace = NotFoundGrace()
+        while True:
+            try:
+                status = self._status_or_raise(job_id, grace)
+            except APIConnectionError as exc:
+                logger.info("Checking job %s failed (%s); will try again.", job_id, exc)
+                status = None
+            if status is not None:
+                deadline.last_status = status.status
+                if on_update is not None:
+                    on_update(status)
+                if is_terminal(status):
+                    return status
+            deadline.check()
+            time.sleep(deadline.sleep_for(interval))
+
+    def _status_or_raise(self, job_id: str, grace: NotFoundGrace) -> JobStatusResponse | None:
+        """The status; None for a tolerated 404 or an exhausted retryable error."""
+        try:
+            status = self.status(job_id)
+        except NotFoundError as exc:
+            grace.tolerate(exc)
+            return None
+        except APIError as exc:
+            if not should_retry(exc):
+                raise
+            logger.info("Checking job %s failed (%s); will try again.", job_id, exc)
+            return None
+        grace.reset()
+        return status
+
+
+class AsyncJobs(AsyncAPIResource):
+    async def model_swap(
+        self, request: ModelSwapRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a model-swap job (202), idempotently (see `Jobs.model_swap`)."""
+        body = _payload(request, ModelSwapRequest)
+        return await self._create("/model-swap", body, idempotency_key)
+
+    async def flat_to_model(
+        self, request: Flat2ModelRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a flat-lay-to-model job (202), idempotently."""
+        body = _payload(request, Flat2ModelRequest)
+        return await self._create("/flat-2-model", body, idempotency_key)
+
+    async def _create(self, path: str, body: dict[str, Any], key: str | None) -> JobCreatedResponse:
+        response = await self._call("POST", path, json=body, headers=_creation_headers(key))
+        return JobCreatedResponse.model_validate(response.json())
+
+    async def status(self, job_id: str) -> JobStatusResponse:
+        response = await self._call("GET", f"/jobs/{job_id}/status")
+        return JobStatusResponse.model_validate(response.json())
+
+    async def results(self, job_id: str) -> JobResultsResponse:
+        return JobResultsResponse.model_validate(await self.results_raw(job_id))
+
+    async def results_raw(self, job_id: str) -> dict[str, Any]:
+        """The exact JSON body of `GET /jobs/{id}/results` (what metadata.json holds)."""
+        body: dict[str, Any] = (await self._call("GET", f"/jobs/{job_id}/results")).json()
+        return body
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        use_sse: bool = True,
+        on_update: OnUpdate | None = None,
+        raise_on_failure: bool = True,
+    ) -> JobStatusResponse:
+        """Async twin of `Jobs.wait`."""
+        deadline = Deadline(job_id, timeout)
+        if use_sse:
+            try:
+                status = await self._wait_sse(job_id, deadline, on_update)
+                return finish(status, raise_on_failure)
+            except SSEUnavailable as exc:
+                _log_fallback(exc)
+        status = await self._wait_poll(job_id, deadline, poll_interval, on_update)
+        return finish(status, raise_on_failure)
+
+    async def _wait_sse(
+        self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
+    ) -> JobStatusResponse:
+        try:
+            events = aiter_events(
+                self._http,
+                _sse_params(job_id),
+                read_timeout=_read_timeout(deadline),
+                guard=deadline.check,
+            )
+            async with aclosing(events):
+                async for event in events:
+                    if event.event != "backfill_complete":
+                        note = parse_notification(event.data)
+                        if note is None or not is_about(note, job_id):
+                            continue
+                        if on_update is None and not is_terminal_event(note):
+                            continue
+                    status = await self._status_or_none(job_id, deadline, on_update)
+                    if status is not None and is_terminal(status):
+                        return status
+        except (APIError, APIConnectionError) as exc:
+            raise SSEUnavailable(str(exc)) from exc
+        raise SSEUnavailable("the event stream ended")
+
+    async def _status_or_none(
+        self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
+    ) -> JobStatusResponse | None:
+        try:
+            status = await self.status(job_id)
+        except NotFoundError:
+            return None
+        deadline.last_status = status.status
+        if on_update is not None:
+            on_update(status)
+        return status
+
+    async def _wait_poll(
+        self, job_id: str, deadline: Deadline, interval: float, on_update: OnUpdate | None
+    ) -> JobStatusResponse:
+        grace = NotFoundGrace()
+        while True:
+            try:
+                status = await self._status_or_raise(job_id, grace)
+            except APIConnectionError as exc:
+                logger.info("Checking job %s failed (%s); will try again.", job_id, exc)
+                status = None
+            if status is not None:
+                deadline.last_status = status.status
+                if on_update is not None:
+                    on_update(status)
+                if is_terminal(status):
+                    return status
+            deadline.check()
+            await asyncio.sleep(deadline.sleep_for(interval))
+
+    async def _status_or_raise(self, job_id: str, grace: NotFoundGrace) -> JobStatusResponse | None:
+        try:
+            status = await self.status(job_id)
+        except NotFoundError as exc:
+            grace.tolerate(exc)
+            return None
+        except APIError as exc:
+            if not should_retry(exc):
+                raise
+            logger.info("Checking job %s failed (%s); will try again.", job_id, exc)
+            return None
+        grace.reset()
+        return status
