@@ -1,0 +1,142 @@
+"""`vestis serve`, `vestis users add`, `vestis tokens create`: running and administering a
+server. The data dir may come from `VESTIS_DATA_DIR`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vestis.server.settings import DATA_DIR_ENV, ServerSettings, data_dir_from
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar=DATA_DIR_ENV, help="Where the database and images live."),
+]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)."),
+]
+
+
+def _settings(data_dir: Path | None, database_url: str | None, **kwargs: object) -> ServerSettings:
+    try:
+        folder = data_dir_from(data_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
+    return ServerSettings(data_dir=folder, database_url=database_url, **kwargs)  # type: ignore[arg-type]
+
+
+def serve(
+    data_dir: DataDirOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Job worker threads.")] = 2,
+    rate_limit: Annotated[
+        int, typer.Option("--rate-limit", help="Job creations per user per minute (0 = off).")
+    ] = 5,
+    public_url: Annotated[
+        str | None, typer.Option("--public-url", help="Base URL of signed links.")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="'local' or 'module:attr' of an engine.")] = "local",
+    faults: Annotated[
+        str | None, typer.Option(help="Fault injection, e.g. '429=0.2,500=0.1,drop=0.05,seed=7'.")
+    ] = None,
+    database_url: DatabaseOpt = None,
+    initial_credits: Annotated[
+        float, typer.Option("--initial-credits", help="Credits of new users.")
+    ] = 1000,
+    access_token_ttl: Annotated[
+        int, typer.Option("--access-token-ttl", help="Lifetime of login tokens in seconds.")
+    ] = 3600,
+    allow_private_urls: Annotated[
+        bool, typer.Option("--allow-private-urls", help="Let URL inputs reach private networks.")
+    ] = False,
+) -> None:
+    """Run the On-Model v2 API server."""
+    import uvicorn
+
+    from vestis.server.app import create_app
+    from vestis.server.services.accounts import ensure_admin
+    from vestis.server.state import ServerState
+
+    settings = _settings(
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        rate_limit_per_minute=rate_limit,
+        public_base_url=public_url,
+        engine=engine,
+        faults=faults,
+        initial_credits=initial_credits,
+        access_token_ttl_seconds=access_token_ttl,
+        allow_private_urls=allow_private_urls,
+    )
+    state = ServerState.open(settings)
+    with state.db.session() as db:
+        admin = ensure_admin(db, settings.initial_credits)
+    if admin is not None:
+        typer.echo("First start: created user 'admin'. These are shown only once:")
+        typer.echo(f"  username: {admin.username}")
+        typer.echo(f"  password: {admin.password}")
+        typer.echo(f"  API token: {admin.token}")
+    typer.echo(f"vestis serving {settings.base_url} (data dir {settings.data_dir})")
+    app = create_app(settings, state)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+users_app = typer.Typer(help="Manage the users of a server's data dir.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Password.")],
+    data_dir: DataDirOpt = None,
+    credits: Annotated[float, typer.Option(help="Starting credit balance.")] = 1000,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create a user that can log in with NAME and the password."""
+    from vestis.server.services.accounts import AccountError, create_user
+    from vestis.server.state import ServerState
+
+    state = ServerState.open(_settings(data_dir, database_url))
+    try:
+        with state.db.session() as db:
+            create_user(db, name, password, credits)
+    except AccountError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Created user {name!r} with {credits:g} credits.", err=True)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    data_dir: DataDirOpt = None,
+    user: Annotated[str, typer.Option("--user", help="Owner of the token.")] = "admin",
+    days: Annotated[int, typer.Option(help="Validity in days.")] = 365,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create an API token for USER and print only the token (for scripts)."""
+    from vestis.server.services.accounts import find_user, issue_token
+    from vestis.server.state import ServerState
+
+    state = ServerState.open(_settings(data_dir, database_url))
+    with state.db.session() as db:
+        owner = find_user(db, user)
+        if owner is None:
+            typer.echo(f"Error: no user {user!r}; create it with 'vestis users add'.", err=True)
+            raise typer.Exit(1)
+        token, _ = issue_token(db, owner, "api", timedelta(days=days))
+    typer.echo(token)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")

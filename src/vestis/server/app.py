@@ -1,0 +1,57 @@
+"""The FastAPI application: routers, error handlers, fault injection, and the lifespan that
+loads the engine and runs the background machinery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from vestis import __version__
+from vestis.server import errors, faults
+from vestis.server.engine_loader import load_engine
+from vestis.server.routers import auth, files, health, projects, uploads
+from vestis.server.runtime import Runtime
+from vestis.server.settings import ServerSettings
+from vestis.server.state import ServerState
+
+ROUTERS = (
+    health,
+    auth,
+    projects,
+    uploads,
+    files,
+)
+
+
+def create_app(settings: ServerSettings, state: ServerState | None = None) -> FastAPI:
+    """The app for `settings`. The data dir and database are opened now; the engine and the
+    workers start with the app's lifespan."""
+    state = state or ServerState.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = load_engine(settings.engine)
+        state.engine, state.engine_name = engine, getattr(engine, "name", settings.engine)
+        runtime = Runtime(state)
+        state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="vestis On-Model v2 API",
+        version=__version__,
+        summary="Self-hosted On-Model v2 API: model swap, flat-to-model, identities.",
+        lifespan=lifespan,
+    )
+    app.state.vestis = state
+    errors.install(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    if settings.faults:
+        faults.install(app, settings.faults)
+    return app

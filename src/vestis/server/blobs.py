@@ -1,0 +1,57 @@
+"""The blob store: image bytes under `<data dir>/blobs`, addressed by keys the server makes.
+
+Keys are `<kind>/<2 hex>/<32 hex>.<ext>`; client-supplied names never reach the file system, and
+every key is checked against that shape and resolved inside the root before use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+_KEY = re.compile(r"^[a-z]{2,16}/[0-9a-f]{2}/[0-9a-f]{32}\.(jpg|png|webp|bin|zip)$")
+
+
+class BlobKeyError(ValueError):
+    """A key that is not one the store made."""
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def new_key(kind: str, ext: str) -> str:
+        name = secrets.token_hex(16)
+        return f"{kind}/{name[:2]}/{name}.{ext}"
+
+    def path(self, key: str) -> Path:
+        if not _KEY.match(key):
+            raise BlobKeyError(f"not a blob key: {key!r}")
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise BlobKeyError(f"blob key escapes the store: {key!r}")
+        return path
+
+    def write(self, key: str, data: bytes) -> None:
+        """Write atomically (temp file + rename), so a crash never leaves half a file."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".part")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def read(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self.path(key).is_file()
+        except BlobKeyError:
+            return False

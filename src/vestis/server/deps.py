@@ -1,0 +1,85 @@
+"""FastAPI dependencies: the server state, a database session per request, the current user."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from vestis.server.errors import ApiError
+from vestis.server.models import User
+from vestis.server.services import accounts
+from vestis.server.state import ServerState
+
+TOKEN_KINDS = ("access", "api")
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.vestis
+    return state
+
+
+StateDep = Annotated[ServerState, Depends(get_state)]
+
+
+def get_db(state: StateDep) -> Iterator[Session]:
+    with state.db.session() as session:
+        yield session
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "Unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def _user_from_token(db: Session, token: str | None) -> User:
+    if not token:
+        raise _unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
+    user = accounts.user_for_token(db, token, TOKEN_KINDS)
+    if user is None:
+        raise _unauthorized("The token is invalid or expired; log in again or create a new one.")
+    return user
+
+
+def current_user(request: Request, db: DbDep) -> User:
+    return _user_from_token(db, _bearer(request))
+
+
+def current_user_or_query(
+    request: Request, db: DbDep, token: Annotated[str | None, Query()] = None
+) -> User:
+    """For SSE: browsers' EventSource cannot set headers, so `?token=` is accepted too."""
+    return _user_from_token(db, _bearer(request) or token)
+
+
+def basic_credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise ApiError(
+            401,
+            "Unauthorized",
+            "Log in with 'Authorization: Basic base64(username:password)'.",
+            headers={"WWW-Authenticate": 'Basic realm="vestis"'},
+        )
+    try:
+        username, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(401, "Unauthorized", "Malformed Basic credentials.") from exc
+    return username, password
+
+
+UserDep = Annotated[User, Depends(current_user)]

@@ -1,0 +1,97 @@
+"""Errors as the wire shows them: `{"error": ..., "message": ..., "detail": [...]}`.
+
+Validation errors answer **422** with the spec's body
+`{"error": "Invalid request", "detail": [{"field", "message", "position"}]}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+VALIDATION_STATUS = 422
+
+
+class ApiError(Exception):
+    """An error answer. `extra` fields are merged into the body (e.g. a 409's `project_id`)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        error: str,
+        message: str | None = None,
+        *,
+        detail: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message or error)
+        self.status_code = status_code
+        self.error = error
+        self.message = message or error
+        self.detail = detail
+        self.headers = headers
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.error, "message": self.message}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        body.update(self.extra)
+        return body
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, "Not found", f"{what} {ident!r} does not exist or is not yours.")
+
+
+def invalid(message: str, field: str | None = None, position: str = "body") -> ApiError:
+    """A 422 in the spec's validation body, for checks that need the database."""
+    return ApiError(
+        VALIDATION_STATUS,
+        "Invalid request",
+        message,
+        detail=[{"field": field, "message": message, "position": position}],
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> tuple[str | None, str]:
+    position = str(loc[0]) if loc else "body"
+    rest = [str(part) for part in loc[1:]]
+    return (".".join(rest) or None), position
+
+
+def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = []
+    for error in exc.errors():
+        field, position = _field(tuple(error.get("loc", ())))
+        message = str(error.get("msg", "invalid value"))
+        detail.append({"field": field, "message": message, "position": position})
+    summary = "; ".join(
+        f"{d['field']}: {d['message']}" if d["field"] else str(d["message"]) for d in detail
+    )
+    body = {"error": "Invalid request", "message": summary, "detail": detail}
+    return JSONResponse(body, status_code=VALIDATION_STATUS)
+
+
+def _api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = str(exc.detail)
+    body = {"error": message, "message": message}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(ApiError, _api_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)

@@ -1,0 +1,122 @@
+"""`/auth/login`, `/auth/refresh`, `/auth/token` (spec §1.1, §1.2)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import func, select
+
+from vestis.contract.auth import (
+    TOKEN_MAX_SECONDS,
+    TOKEN_MIN_SECONDS,
+    ApiTokenInfo,
+    LoginResponse,
+    RefreshRequest,
+    RefreshResponse,
+    TokenCreateRequest,
+    TokenCreateResponse,
+    TokenListResponse,
+    UserInfo,
+)
+from vestis.server.deps import DbDep, StateDep, UserDep, basic_credentials
+from vestis.server.errors import ApiError, invalid
+from vestis.server.models import Token, User, utcnow
+from vestis.server.services import accounts
+from vestis.server.services.accounts import iso
+from vestis.server.services.projects import pagination
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_duration = TypeAdapter(timedelta)
+
+
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(
+        username=user.username,
+        email=user.email,
+        credits=user.credits,
+        groups=[],
+        last_active=iso(user.last_active),
+    )
+
+
+def _session_tokens(state: StateDep, db: DbDep, user: User) -> RefreshResponse:
+    ttl = timedelta(seconds=state.settings.access_token_ttl_seconds)
+    access, access_row = accounts.issue_token(db, user, "access", ttl)
+    refresh_ttl = timedelta(seconds=state.settings.refresh_token_ttl_seconds)
+    refresh, refresh_row = accounts.issue_token(db, user, "refresh", refresh_ttl)
+    return RefreshResponse(
+        token=access,
+        expiration_date=iso(access_row.expires_at) or "",
+        refresh_token=refresh,
+        refresh_expiration=iso(refresh_row.expires_at) or "",
+    )
+
+
+@router.post("/login", response_model=LoginResponse)
+def login(
+    state: StateDep, db: DbDep, credentials: Annotated[tuple[str, str], Depends(basic_credentials)]
+) -> LoginResponse:
+    user = accounts.login(db, *credentials)
+    if user is None:
+        raise ApiError(401, "Unauthorized", "Wrong username or password.")
+    tokens = _session_tokens(state, db, user)
+    return LoginResponse(**tokens.model_dump(), user=_user_info(user))
+
+
+@router.post("/refresh", response_model=RefreshResponse)
+def refresh(state: StateDep, db: DbDep, body: RefreshRequest) -> RefreshResponse:
+    user = accounts.rotate_refresh(db, body.refresh_token)
+    if user is None:
+        raise ApiError(401, "Unauthorized", "The refresh token is invalid, used or expired.")
+    return _session_tokens(state, db, user)
+
+
+def _parse_expiration(value: str | int | float) -> timedelta:
+    if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+        value = float(value)
+    try:
+        ttl = _duration.validate_python(value)
+    except ValidationError as exc:
+        raise invalid(
+            "expiration must be an ISO-8601 duration, [DD]D[,][HH:MM:]SS[.ffffff] or seconds",
+            "expiration",
+        ) from exc
+    if not TOKEN_MIN_SECONDS <= ttl.total_seconds() <= TOKEN_MAX_SECONDS:
+        raise invalid("expiration must be between 1 hour and 4 years", "expiration")
+    return ttl
+
+
+@router.post("/token", response_model=TokenCreateResponse)
+def create_token(db: DbDep, user: UserDep, body: TokenCreateRequest) -> TokenCreateResponse:
+    plain, row = accounts.create_api_token(db, user, _parse_expiration(body.expiration))
+    return TokenCreateResponse(token=plain, expiration_date=iso(row.expires_at) or "")
+
+
+@router.get("/token", response_model=TokenListResponse)
+def list_tokens(
+    db: DbDep,
+    user: UserDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Literal["asc", "desc"] = "desc",
+    include_expired: bool = False,
+) -> TokenListResponse:
+    where = [Token.user_id == user.id, Token.kind == "api", Token.revoked.is_(False)]
+    if not include_expired:
+        where.append(Token.expires_at > utcnow())
+    total = db.scalar(select(func.count(Token.id)).where(*where)) or 0
+    ordering = Token.id.asc() if order == "asc" else Token.id.desc()
+    rows = db.scalars(
+        select(Token).where(*where).order_by(ordering).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return TokenListResponse(
+        pagination=pagination(page, per_page, total),
+        tokens=[
+            ApiTokenInfo(token_id=row.public_id, expiration_date=iso(row.expires_at) or "")
+            for row in rows
+        ],
+    )

@@ -1,0 +1,68 @@
+"""`POST /upload` and the signed `PUT /upload/{file_id}` (spec §2.1, §2.2)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from vestis.contract.common import ErrorBody
+from vestis.contract.uploads import MAX_UPLOAD_BYTES, UploadRequest, UploadResponse
+from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.errors import ApiError
+from vestis.server.services import uploads
+from vestis.server.state import ServerState
+
+router = APIRouter(tags=["uploads"])
+
+
+@router.post("/upload", response_model=UploadResponse, responses={422: {"model": ErrorBody}})
+def create_upload(state: StateDep, db: DbDep, user: UserDep, body: UploadRequest) -> UploadResponse:
+    return uploads.reserve(state, db, user, body.filename, body.project_name)
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        "Upload too large",
+        f"Uploads are limited to {MAX_UPLOAD_BYTES} bytes; scale the image down.",
+    )
+
+
+async def _read_capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _store(state: ServerState, file_id: str, data: bytes) -> None:
+    with state.db.session() as db:
+        uploads.store(state, db, file_id, data)
+
+
+@router.put(
+    "/upload/{file_id}",
+    status_code=200,
+    responses={403: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}},
+)
+async def put_upload(request: Request, file_id: str, state: StateDep) -> JSONResponse:
+    """The pre-signed PUT: no Authorization header, the signature in the query is the proof."""
+    problem = state.signer.check(
+        "PUT",
+        uploads.upload_path(file_id),
+        request.query_params.get("expires"),
+        request.query_params.get("signature"),
+    )
+    if problem:
+        raise ApiError(403, "Forbidden", problem)
+    data = await _read_capped(request)
+    await run_in_threadpool(_store, state, file_id, data)
+    return JSONResponse({"file_id": file_id, "size": len(data)}, status_code=200)

@@ -1,0 +1,36 @@
+"""Secrets at rest: argon2 for passwords, SHA-256 for random tokens (they have full entropy)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_token(prefix: str = "vst") -> str:
+    """A random bearer token; the prefix tells token kinds apart in logs."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_public_id(prefix: str) -> str:
+    """A public object id such as `job_3f2a...` (32 hex digits of randomness)."""
+    return f"{prefix}_{secrets.token_hex(16)}"

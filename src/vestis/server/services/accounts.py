@@ -1,0 +1,133 @@
+"""Users and their tokens: login tokens (short), refresh tokens, long-lived API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vestis.contract.auth import MAX_ACTIVE_TOKENS
+from vestis.server.errors import ApiError
+from vestis.server.models import ServerSecret, Token, User, utcnow
+from vestis.server.security import (
+    hash_password,
+    new_public_id,
+    new_token,
+    token_hash,
+    verify_password,
+)
+
+ADMIN_USERNAME = "admin"
+
+
+class AccountError(ValueError):
+    """A user-management command that cannot be done (the CLI prints the message)."""
+
+
+def find_user(db: Session, username: str) -> User | None:
+    return db.scalar(select(User).where(User.username == username))
+
+
+def create_user(db: Session, username: str, password: str, credits: float) -> User:
+    if not username or len(username) > 128:
+        raise AccountError("A user name must have 1 to 128 characters.")
+    if find_user(db, username) is not None:
+        raise AccountError(f"User {username!r} already exists.")
+    user = User(username=username, password_hash=hash_password(password), credits=credits)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def set_password(db: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+
+
+def issue_token(db: Session, user: User, kind: str, ttl: timedelta) -> tuple[str, Token]:
+    """A new random token of `kind`; returns the plain token (shown once) and its row."""
+    plain = new_token({"access": "vsa", "refresh": "vsr", "api": "vst"}[kind])
+    row = Token(
+        public_id=new_public_id("tok"),
+        user_id=user.id,
+        kind=kind,
+        token_hash=token_hash(plain),
+        expires_at=utcnow() + ttl,
+    )
+    db.add(row)
+    db.flush()
+    return plain, row
+
+
+def create_api_token(db: Session, user: User, ttl: timedelta) -> tuple[str, Token]:
+    active = db.scalar(
+        select(func.count(Token.id)).where(
+            Token.user_id == user.id,
+            Token.kind == "api",
+            Token.revoked.is_(False),
+            Token.expires_at > utcnow(),
+        )
+    )
+    if (active or 0) >= MAX_ACTIVE_TOKENS:
+        raise ApiError(
+            409,
+            "Too many tokens",
+            f"You already have {MAX_ACTIVE_TOKENS} active API tokens; let one expire first.",
+        )
+    return issue_token(db, user, "api", ttl)
+
+
+def user_for_token(db: Session, plain: str, kinds: tuple[str, ...]) -> User | None:
+    """The user a valid, unexpired token of one of `kinds` belongs to."""
+    row = db.scalar(select(Token).where(Token.token_hash == token_hash(plain)))
+    if row is None or row.revoked or row.kind not in kinds or row.expires_at <= utcnow():
+        return None
+    return row.user
+
+
+def login(db: Session, username: str, password: str) -> User | None:
+    user = find_user(db, username)
+    if user is None or not verify_password(user.password_hash, password):
+        return None
+    user.last_active = utcnow()
+    return user
+
+
+def rotate_refresh(db: Session, plain: str) -> User | None:
+    """Spend a refresh token (one use): the user it belonged to, or None if invalid."""
+    row = db.scalar(select(Token).where(Token.token_hash == token_hash(plain)))
+    if row is None or row.revoked or row.kind != "refresh" or row.expires_at <= utcnow():
+        return None
+    row.revoked = True
+    return row.user
+
+
+def random_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+@dataclass
+class AdminCredentials:
+    username: str
+    password: str
+    token: str
+
+
+def ensure_admin(db: Session, credits: float) -> AdminCredentials | None:
+    """On the very first start of a data dir: the `admin` user with a random password and an
+    API token (None on later starts, or when an `admin` was made beforehand with the CLI)."""
+    if db.get(ServerSecret, "bootstrapped") is not None:
+        return None
+    db.add(ServerSecret(name="bootstrapped", value=utcnow().isoformat()))
+    if find_user(db, ADMIN_USERNAME) is not None:
+        return None
+    password = random_password()
+    user = create_user(db, ADMIN_USERNAME, password, credits)
+    token, _ = issue_token(db, user, "api", timedelta(days=365))
+    return AdminCredentials(ADMIN_USERNAME, password, token)
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"

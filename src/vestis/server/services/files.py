@@ -1,0 +1,51 @@
+"""Finding the blob behind a signed file link, and making such links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vestis.server.images import CONTENT_TYPES
+from vestis.server.models import File, JobOutput
+from vestis.server.signing import FILE_URL_TTL_SECONDS, UrlSigner
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    blob_key: str
+    content_type: str
+    filename: str
+
+
+def locate(db: Session, kind: str, object_id: str) -> StoredFile | None:
+    if kind == "inputs":
+        row = db.scalar(select(File).where(File.public_id == object_id))
+        if row is None or row.blob_key is None:
+            return None
+        return StoredFile(row.blob_key, CONTENT_TYPES[row.image_format or "jpg"], row.filename)
+    output = db.scalar(select(JobOutput).where(JobOutput.public_id == object_id))
+    if output is None:
+        return None
+    if kind == "thumbnails":
+        if output.thumb_key is None:
+            return None
+        return StoredFile(output.thumb_key, "image/jpeg", "thumbnail.jpg")
+    if output.blob_key is None:
+        return None
+    return StoredFile(
+        output.blob_key, CONTENT_TYPES[output.output_format], output.original_filename
+    )
+
+
+def output_url(signer: UrlSigner, output_id: str) -> str:
+    return signer.url("GET", f"/files/outputs/{output_id}", FILE_URL_TTL_SECONDS)
+
+
+def thumbnail_url(signer: UrlSigner, output_id: str) -> str:
+    return signer.url("GET", f"/files/thumbnails/{output_id}", FILE_URL_TTL_SECONDS)
+
+
+def input_url(signer: UrlSigner, file_id: str) -> str:
+    return signer.url("GET", f"/files/inputs/{file_id}", FILE_URL_TTL_SECONDS)

@@ -1,0 +1,62 @@
+"""Server settings: one dataclass, filled from the command line (or by the embedded server)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR_ENV = "VESTIS_DATA_DIR"
+
+
+@dataclass
+class ServerSettings:
+    """Everything `vestis serve` can be told. Paths and URLs are resolved by the properties."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Base of the signed links (uploads, outputs, downloads); default http://{host}:{port}.
+    public_base_url: str | None = None
+    workers: int = 2
+    #: Job creations per user per minute; 0 = unlimited.
+    rate_limit_per_minute: int = 5
+    database_url: str | None = None
+    #: "local", or any "module:attr" import path of an Engine class or factory.
+    engine: str = "local"
+    #: Fault injection, e.g. "429=0.2,500=0.1,drop=0.05,seed=7" (off when None).
+    faults: str | None = None
+    access_token_ttl_seconds: int = 3600
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    initial_credits: float = 1000
+    allow_private_urls: bool = False
+    #: Jobs found mid-run at startup are resumed at most this many times, then failed.
+    max_job_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'vestis.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def data_dir_from(value: str | Path | None) -> Path:
+    """The data dir given on the command line, else `VESTIS_DATA_DIR`; an error if neither."""
+    if value:
+        return Path(value)
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    raise ValueError(f"No data directory: pass --data-dir DIR or set {DATA_DIR_ENV}.")

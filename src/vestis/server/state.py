@@ -1,0 +1,50 @@
+"""Everything one server process holds: settings, database, blobs, signer, engine, and the
+background machinery (job workers, notification bus, webhook sender, rate limiter)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vestis.server.blobs import BlobStore
+from vestis.server.db import Database
+from vestis.server.models import ServerSecret
+from vestis.server.settings import ServerSettings
+from vestis.server.signing import UrlSigner
+
+if TYPE_CHECKING:
+    from vestis.engines.base import Engine
+    from vestis.server.runtime import Runtime
+
+
+def _signing_key(db: Database) -> bytes:
+    """The HMAC key of signed links, created once and kept in the database."""
+    with db.session() as session:
+        row = session.get(ServerSecret, "url_signing")
+        if row is None:
+            row = ServerSecret(name="url_signing", value=secrets.token_hex(32))
+            session.add(row)
+        return bytes.fromhex(row.value)
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    db: Database
+    blobs: BlobStore
+    signer: UrlSigner
+    engine_name: str = "unloaded"
+    engine: Engine | None = None
+    #: Background parts (workers, notifications, webhooks), attached at startup.
+    runtime: Runtime | None = None
+
+    @classmethod
+    def open(cls, settings: ServerSettings) -> ServerState:
+        """Open (and create if needed) the data dir and database of `settings`."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.db_url)
+        db.create_all()
+        blobs = BlobStore(settings.blob_dir)
+        signer = UrlSigner(_signing_key(db), settings.base_url)
+        return cls(settings=settings, db=db, blobs=blobs, signer=signer)

@@ -1,0 +1,1 @@
+"""Shared test support: a real server process and a deterministic test engine."""

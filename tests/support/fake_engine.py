@@ -1,0 +1,114 @@
+"""FakeEngine: a fast, deterministic test double of the Engine protocol.
+
+It does checkable work, so tests can tell it ran:
+- `detect_face`: no face in a plain single-colour image; otherwise a face box in the upper middle
+  (the middle third horizontally, from 1/8 to 3/8 of the height).
+- `model_swap`: the target unchanged except a marker filled over that face box, in a colour made
+  from the identity's mean colour and the variation; a target without a face fails the output.
+  With `add_ai_watermark` a dark 24x12 mark sits in the bottom-right corner.
+- `flat_to_model`: a canvas of exactly `width` x `height`, the garments pasted side by side, a
+  marker for the identity's face on top. An instruction whose prompt contains "FAIL" fails.
+- `generate_identity`: like `model_swap` with a marker colour from the seed.
+
+`VESTIS_FAKE_ENGINE_DELAY` (seconds, default 0) makes every call sleep first, for tests that
+need a job to stay `processing` for a while (e.g. restart tests). `SlowFakeEngine` sleeps 1 s.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from PIL import Image, ImageDraw, ImageStat
+
+from vestis.engines.base import (
+    EngineError,
+    EngineOutput,
+    FaceInfo,
+    FlatSpec,
+    SwapSpec,
+)
+
+DELAY_ENV = "VESTIS_FAKE_ENGINE_DELAY"
+
+
+def is_plain(image: Image.Image) -> bool:
+    """True when every channel has a single value (a flat single-colour image)."""
+    return all(low == high for low, high in image.convert("RGB").getextrema())
+
+
+def face_box(image: Image.Image) -> tuple[int, int, int, int]:
+    w, h = image.size
+    return (w // 3, h // 8, 2 * w // 3, 3 * h // 8)
+
+
+def marker_colour(identity: Image.Image, variation: int) -> tuple[int, int, int]:
+    r, g, b = (int(v) for v in ImageStat.Stat(identity.convert("RGB")).mean[:3])
+    return ((r + 97 * variation) % 256, (g + 53 * variation) % 256, (b + 31 * variation) % 256)
+
+
+def watermark(image: Image.Image) -> None:
+    w, h = image.size
+    ImageDraw.Draw(image).rectangle((w - 26, h - 14, w - 2, h - 2), fill=(10, 10, 10))
+
+
+class FakeEngine:
+    name = "fake"
+
+    def __init__(self, delay: float | None = None) -> None:
+        self.delay = float(os.environ.get(DELAY_ENV, "0")) if delay is None else delay
+
+    def _wait(self) -> None:
+        if self.delay > 0:
+            time.sleep(self.delay)
+
+    def detect_face(self, image: Image.Image) -> FaceInfo:
+        if is_plain(image):
+            return FaceInfo(detected=False)
+        return FaceInfo(detected=True, box=face_box(image), confidence=0.99, has_body=True)
+
+    def model_swap(self, spec: SwapSpec) -> EngineOutput:
+        self._wait()
+        if is_plain(spec.target):
+            raise EngineError("No face found in the target image: nothing to swap.")
+        out = spec.target.convert("RGB").copy()
+        ImageDraw.Draw(out).rectangle(
+            face_box(out), fill=marker_colour(spec.identity, spec.variation)
+        )
+        if spec.add_ai_watermark:
+            watermark(out)
+        model = "onda" if spec.model in ("auto", "onda") else spec.model
+        warnings = ["fake engine: post-processing is a no-op"] if spec.post_process else []
+        return EngineOutput(image=out, model_used=model, quality_score=0.9, warnings=warnings)
+
+    def flat_to_model(self, spec: FlatSpec) -> EngineOutput:
+        self._wait()
+        if "FAIL" in str(spec.instruction.get("prompt") or ""):
+            raise EngineError("The instruction asked the fake engine to fail.")
+        canvas = Image.new("RGB", (spec.width, spec.height), (245, 245, 245))
+        slot = max(1, spec.width // max(1, len(spec.garments)))
+        for i, garment in enumerate(spec.garments):
+            piece = garment.image.convert("RGB").copy()
+            piece.thumbnail((slot, spec.height // 2))
+            canvas.paste(piece, (i * slot, spec.height // 2))
+        ImageDraw.Draw(canvas).ellipse(
+            face_box(canvas), fill=marker_colour(spec.identity, spec.variation)
+        )
+        if spec.add_ai_watermark:
+            watermark(canvas)
+        model = "nano_banana_pro" if spec.model == "auto" else spec.model
+        return EngineOutput(image=canvas, model_used=model, quality_score=0.8)
+
+    def generate_identity(self, spec: SwapSpec) -> EngineOutput:
+        self._wait()
+        out = spec.target.convert("RGB").copy()
+        colour = (spec.seed % 256, (spec.seed // 256) % 256, 128)
+        ImageDraw.Draw(out).rectangle(face_box(out), fill=colour)
+        return EngineOutput(image=out, model_used="fake-generate", quality_score=0.5)
+
+
+class SlowFakeEngine(FakeEngine):
+    """FakeEngine that takes one second per call (unless VESTIS_FAKE_ENGINE_DELAY says more)."""
+
+    def __init__(self) -> None:
+        super().__init__(max(1.0, float(os.environ.get(DELAY_ENV, "0"))))

@@ -1,0 +1,191 @@
+"""ServerProcess: the real `python -m vestis serve` as a child process, for end-to-end tests.
+
+    with ServerProcess(tmp_path) as server:          # FakeEngine, no rate limit
+        httpx.get(server.base_url + "/health")
+        headers = {"Authorization": f"Bearer {server.token}"}
+
+The user `tester` (password `tester-password`) and an API token are made with the CLI
+(`vestis users add`, `vestis tokens create`) before the first start. `kill()` sends SIGKILL and
+`start()` starts again on the same data dir and port, for restart tests.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FAKE_ENGINE = "tests.support.fake_engine:FakeEngine"
+SLOW_FAKE_ENGINE = "tests.support.fake_engine:SlowFakeEngine"
+START_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerStartError(RuntimeError):
+    """The server process exited or never answered /health; the message holds its log."""
+
+
+class ServerProcess:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        engine: str = FAKE_ENGINE,
+        rate_limit: int = 0,
+        faults: str | None = None,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        username: str = "tester",
+        password: str = "tester-password",
+        credits: float = 100_000,
+        workers: int = 2,
+    ) -> None:
+        self.data_dir = Path(tmp_path) / "server-data"
+        self.engine = engine
+        self.rate_limit = rate_limit
+        self.faults = faults
+        self.extra_args = list(extra_args)
+        self.username = username
+        self.password = password
+        self.credits = credits
+        self.workers = workers
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.token = ""
+        self.log_path = Path(tmp_path) / "server.log"
+        self._env = {**os.environ, **(env or {})}
+        self._env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO_ROOT), str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH")])
+        )
+        self._env.pop("VESTIS_DATA_DIR", None)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._prepared = False
+
+    # --- CLI ---------------------------------------------------------------------------------
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `python -m vestis <args>` with this server's environment."""
+        result = subprocess.run(
+            [sys.executable, "-m", "vestis", *args],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"vestis {' '.join(args)} failed: {result.stderr}{result.stdout}")
+        return result
+
+    def add_user(self, username: str, password: str, credits: float = 100_000) -> str:
+        """Create another user and return an API token for it."""
+        data = ["--data-dir", str(self.data_dir)]
+        self.cli("users", "add", username, "--password", password, "--credits", str(credits), *data)
+        return self.cli("tokens", "create", "--user", username, *data).stdout.strip()
+
+    def _prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.token = self.add_user(self.username, self.password, self.credits)
+        self._prepared = True
+
+    # --- process -----------------------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable, "-m", "vestis", "serve",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--data-dir", str(self.data_dir),
+            "--engine", self.engine,
+            "--rate-limit", str(self.rate_limit),
+            "--workers", str(self.workers),
+        ]  # fmt: skip
+        if self.faults:
+            cmd += ["--faults", self.faults]
+        return cmd + self.extra_args
+
+    def start(self) -> ServerProcess:
+        if self._process is not None and self._process.poll() is None:
+            return self
+        if not self._prepared:
+            self._prepare()
+        log = open(self.log_path, "ab")  # noqa: SIM115  (closed with the process)
+        self._process = subprocess.Popen(
+            self.command(), env=self._env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise ServerStartError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.base_url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise ServerStartError(f"server did not answer /health in time:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM), SIGKILL if it takes more than 15 s."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to clean up (restart tests)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self, token: str | None = None, **kwargs: object) -> httpx.Client:
+        """An httpx client on this server with a bearer token (default: the tester's)."""
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
