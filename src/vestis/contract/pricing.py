@@ -1,0 +1,51 @@
+"""Credit prices, shared by the server (charging, refunds) and the client (`--dry-run`).
+
+A job is charged in full when it is created and refused (402) if the balance cannot pay it;
+every output that fails is refunded.
+"""
+
+from __future__ import annotations
+
+from vestis.contract.jobs import Flat2ModelRequest, Instruction, ModelSwapRequest
+
+#: One model-swap output (one input image x one variation).
+MODEL_SWAP_CREDITS_PER_OUTPUT = 1.0
+#: One flat-to-model output, by named size. Custom width/height are priced by pixel count
+#: like the smallest named size that holds them.
+FLAT_CREDITS_BY_SIZE: dict[str, float] = {"1K": 2.0, "2K": 3.0, "4K": 5.0}
+#: FASHN `/v1/run` model-swap: per image, and per image with a face reference.
+FASHN_CREDITS_PER_IMAGE = 1.0
+FASHN_CREDITS_PER_IMAGE_WITH_FACE_REFERENCE = 4.0
+
+
+def model_swap_output_cost() -> float:
+    return MODEL_SWAP_CREDITS_PER_OUTPUT
+
+
+def model_swap_cost(request: ModelSwapRequest) -> float:
+    """Credits for the whole job: inputs x variations x the per-output price."""
+    outputs = len(request.images) * request.swap_options.num_variations
+    return outputs * MODEL_SWAP_CREDITS_PER_OUTPUT
+
+
+def flat_output_cost(instruction: Instruction) -> float:
+    """Credits for one output of `instruction` (each of its variations costs this)."""
+    options = instruction.options
+    if options.width is not None and options.height is not None:
+        pixels = options.width * options.height
+        for size, edge in (("1K", 1024), ("2K", 2048)):
+            if pixels <= edge * edge:
+                return FLAT_CREDITS_BY_SIZE[size]
+        return FLAT_CREDITS_BY_SIZE["4K"]
+    return FLAT_CREDITS_BY_SIZE[options.size or "1K"]
+
+
+def flat_to_model_cost(request: Flat2ModelRequest) -> float:
+    return sum(flat_output_cost(i) * i.num_variations for i in request.instructions)
+
+
+def fashn_cost(num_images: int, face_reference: bool) -> float:
+    per_image = (
+        FASHN_CREDITS_PER_IMAGE_WITH_FACE_REFERENCE if face_reference else FASHN_CREDITS_PER_IMAGE
+    )
+    return num_images * per_image
