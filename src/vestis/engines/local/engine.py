@@ -1,0 +1,133 @@
+"""LocalEngine: the CPU engine (classical computer vision on mediapipe's bundled models)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image
+
+from vestis.engines.base import EngineError, EngineOutput, FaceInfo, FlatSpec, SwapSpec
+
+#: Pose landmark indices: shoulders and hips must be visible for an image to count as a body.
+_BODY_POINTS = (11, 12, 23, 24)
+
+NO_FACE_TARGET = (
+    "No face found in the target photo: the local engine swaps faces only on photos where a face "
+    "is visible (front or three-quarter view). Check the photo, or leave it out of the job."
+)
+NO_FACE_IDENTITY = (
+    "No face found in the identity image: upload an identity photo with a clearly visible face "
+    "(front view, not too small)."
+)
+
+
+def _rgb(image: Image.Image) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(image.convert("RGB")))
+
+
+class LocalEngine:
+    """Model swap and flat-to-model on a CPU, with no network and no downloaded weights."""
+
+    name = "local"
+    model_used = "local"
+
+    def detect_face(self, image: Image.Image) -> FaceInfo:
+        from vestis.engines.local.faces import body_landmarks, find_face
+
+        rgb = _rgb(image)
+        face = find_face(rgb)
+        body = body_landmarks(rgb)
+        has_body = bool(body is not None and (body[list(_BODY_POINTS), 2] > 0.5).all())
+        metadata: dict[str, object] = {"image_size": [rgb.shape[1], rgb.shape[0]]}
+        if face is None:
+            return FaceInfo(detected=False, has_body=has_body, metadata=metadata)
+        metadata["landmarks"] = int(len(face.landmarks))
+        metadata["eye_distance_px"] = round(face.eye_distance, 1)
+        return FaceInfo(
+            detected=True,
+            box=face.box,
+            confidence=round(face.confidence, 3),
+            has_body=has_body,
+            metadata=metadata,
+        )
+
+    def model_swap(self, spec: SwapSpec) -> EngineOutput:
+        from vestis.engines.local.faces import find_face
+        from vestis.engines.local.skin import equalise_skin, skin_weight
+        from vestis.engines.local.swap import swap_face, swap_params
+        from vestis.engines.local.watermark import add_ai_watermark
+
+        target = _rgb(spec.target)
+        identity = _rgb(spec.identity)
+        identity_face = find_face(identity)
+        if identity_face is None:
+            raise EngineError(NO_FACE_IDENTITY)
+        target_face = find_face(target)
+        if target_face is None:
+            raise EngineError(NO_FACE_TARGET)
+        params = swap_params(spec.seed, spec.variation, spec.face_reference_mode)
+        try:
+            result = swap_face(target, target_face, identity, identity_face, params)
+        except ValueError as err:
+            raise EngineError(
+                f"The face in the target photo is too small to swap ({err})."
+            ) from err
+        head = result.alpha > 0
+        out = result.image
+        skin_pixels = 0
+        if spec.post_process:
+            weight = skin_weight(target, target_face, exclude=head)
+            out = equalise_skin(out, weight, result.face_lab_after - result.face_lab_before)
+            skin_pixels = int((weight > 0).sum())
+        image = Image.fromarray(out)
+        if spec.add_ai_watermark:
+            image = add_ai_watermark(image)
+        warnings: list[str] = []
+        if spec.prompt:
+            warnings.append("prompt ignored: the local engine does not interpret text prompts")
+        ys, xs = np.nonzero(head)
+        total = head.size
+        metadata = {
+            "face_found": True,
+            "changed_region_bbox": [
+                int(xs.min()),
+                int(ys.min()),
+                int(xs.max()) + 1,
+                int(ys.max()) + 1,
+            ],
+            "head_region_share": round(float(head.sum()) / total, 6),
+            "unchanged_outside_head_share": 1.0,
+            "skin_pixels_equalised": skin_pixels,
+            "variation_params": vars(params),
+            "fit_residual": round(result.fit_residual, 4),
+            "seam_error": round(result.seam_error, 3),
+        }
+        if spec.post_process or spec.add_ai_watermark:
+            same = (np.asarray(image) == target).all(axis=2)
+            metadata["unchanged_outside_head_share"] = round(
+                float(same[~head].sum()) / max(int((~head).sum()), 1), 6
+            )
+        quality = 0.5 * math.exp(-result.fit_residual / 0.25) + 0.5 * math.exp(
+            -result.seam_error / 12.0
+        )
+        quality *= min(1.0, 0.5 + target_face.confidence / 2)
+        return EngineOutput(
+            image=image,
+            model_used=self.model_used,
+            quality_score=round(float(np.clip(quality, 0.0, 1.0)), 4),
+            warnings=warnings,
+            metadata=metadata,
+        )
+
+    def flat_to_model(self, spec: FlatSpec) -> EngineOutput:
+        from vestis.engines.local.flat import render_flat_to_model
+
+        return render_flat_to_model(spec, self.model_used)
+
+    def generate_identity(self, spec: SwapSpec) -> EngineOutput:
+        raise EngineError(
+            "The local engine cannot invent an identity from a prompt: it only transfers a real "
+            "face. Provide a face_reference image, or configure a generative (GPU or remote) "
+            "engine for prompt-only model swaps."
+        )

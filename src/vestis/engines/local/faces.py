@@ -1,0 +1,207 @@
+"""Finding faces and bodies: face detection, then a face mesh on a crop around the face.
+
+The face mesh's own detector is tuned for selfies and misses the small faces of full-body
+catalogue shots, so the face is found first with the full-range detector (or, failing that, from
+the head points of the body pose), and the mesh runs on an upscaled crop around it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vestis.engines.local import models
+
+#: Face-mesh indices of the face outline, in order around the face (mediapipe FACEMESH_FACE_OVAL).
+FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67,
+             109]  # fmt: skip
+LEFT_EYE_CORNER, RIGHT_EYE_CORNER = 33, 263
+#: Crop side around a detected face box, in face-box sizes, and the mesh's input size.
+_CROP_FACTOR = 2.0
+_MESH_INPUT = 384
+#: Pose landmark indices (mediapipe Pose).
+POSE_NOSE, POSE_L_EAR, POSE_R_EAR = 0, 7, 8
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    """One face: 478 mesh landmarks in image pixels, its box and the detector's confidence."""
+
+    landmarks: np.ndarray  # (478, 2) float32, x and y in pixels
+    box: tuple[int, int, int, int]  # left, top, right, bottom
+    confidence: float
+
+    @property
+    def mesh(self) -> np.ndarray:
+        """The 468 face-surface points (without the iris points)."""
+        return self.landmarks[:468]
+
+    @property
+    def oval(self) -> np.ndarray:
+        return self.landmarks[FACE_OVAL]
+
+    @property
+    def eye_distance(self) -> float:
+        return float(
+            np.linalg.norm(self.landmarks[LEFT_EYE_CORNER] - self.landmarks[RIGHT_EYE_CORNER])
+        )
+
+
+def _digest(rgb: np.ndarray) -> str:
+    return hashlib.blake2b(rgb.tobytes(), digest_size=16).hexdigest() + str(rgb.shape)
+
+
+class _Cache:
+    """A small thread-safe LRU: the same identity image is analysed once per job, not per output."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> object:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return _MISSING
+
+    def put(self, key: str, value: object) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_MISSING = object()
+_face_cache = _Cache()
+_pose_cache = _Cache()
+
+
+def _detect_box(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], float] | None:
+    """Largest face box by the full-range detector, in pixels, with its score."""
+    h, w = rgb.shape[:2]
+    result = models.face_detector().process(rgb)
+    best: tuple[tuple[int, int, int, int], float] | None = None
+    best_area = 0.0
+    for detection in result.detections or []:
+        rel = detection.location_data.relative_bounding_box
+        box = (
+            int(rel.xmin * w),
+            int(rel.ymin * h),
+            int((rel.xmin + rel.width) * w),
+            int((rel.ymin + rel.height) * h),
+        )
+        area = rel.width * rel.height
+        if area > best_area:
+            best, best_area = (box, float(detection.score[0])), area
+    return best
+
+
+def _mesh_in_crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    """Run the face mesh on a square crop around `box`; landmarks back in image pixels."""
+    h, w = rgb.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    side = max(box[2] - box[0], box[3] - box[1]) * _CROP_FACTOR
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    side_i = max(int(round(side)), 8)
+    # Pad with edge pixels so that a face at the border still gets a square, centred crop.
+    pad = side_i
+    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    crop = padded[y0 + pad : y0 + pad + side_i, x0 + pad : x0 + pad + side_i]
+    if crop.shape[0] != side_i or crop.shape[1] != side_i:
+        return None
+    interp = cv2.INTER_CUBIC if side_i < _MESH_INPUT else cv2.INTER_AREA
+    scaled = cv2.resize(crop, (_MESH_INPUT, _MESH_INPUT), interpolation=interp)
+    result = models.face_mesh().process(scaled)
+    if not result.multi_face_landmarks:
+        return None
+    points = np.array(
+        [(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32
+    )
+    points *= side_i
+    points += np.array([x0, y0], dtype=np.float32)
+    del w, h
+    return points
+
+
+def _head_box_from_pose(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    body = body_landmarks(rgb)
+    if body is None or body[POSE_NOSE, 2] < 0.5:
+        return None
+    ears = body[[POSE_L_EAR, POSE_R_EAR], :2]
+    nose = body[POSE_NOSE, :2]
+    half = max(float(np.linalg.norm(ears[0] - ears[1])) * 0.6, 8.0)
+    return (int(nose[0] - half), int(nose[1] - half), int(nose[0] + half), int(nose[1] + half))
+
+
+def find_face(rgb: np.ndarray) -> FaceGeometry | None:
+    """The largest face in an RGB uint8 image, or None. Cached by image content."""
+    key = _digest(rgb)
+    cached = _face_cache.get(key)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    face = _find_face_uncached(np.ascontiguousarray(rgb))
+    _face_cache.put(key, face)
+    return face
+
+
+def _find_face_uncached(rgb: np.ndarray) -> FaceGeometry | None:
+    detected = _detect_box(rgb)
+    candidates: list[tuple[tuple[int, int, int, int], float]] = []
+    if detected is not None:
+        candidates.append(detected)
+    head = _head_box_from_pose(rgb) if detected is None else None
+    if head is not None:
+        candidates.append((head, 0.5))
+    for box, confidence in candidates:
+        points = _mesh_in_crop(rgb, box)
+        if points is not None:
+            return _geometry(points, confidence)
+    if detected is None and head is None:
+        # Last resort: a close-up the detectors framed oddly; the mesh has its own detector.
+        result = models.face_mesh().process(rgb)
+        if result.multi_face_landmarks:
+            h, w = rgb.shape[:2]
+            points = np.array(
+                [(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark],
+                dtype=np.float32,
+            )
+            return _geometry(points, 0.5)
+    return None
+
+
+def _geometry(points: np.ndarray, confidence: float) -> FaceGeometry:
+    mesh = points[:468]
+    box = (
+        int(np.floor(mesh[:, 0].min())),
+        int(np.floor(mesh[:, 1].min())),
+        int(np.ceil(mesh[:, 0].max())),
+        int(np.ceil(mesh[:, 1].max())),
+    )
+    return FaceGeometry(landmarks=points, box=box, confidence=confidence)
+
+
+def body_landmarks(rgb: np.ndarray) -> np.ndarray | None:
+    """33 pose landmarks as (x px, y px, visibility), or None when no body is found."""
+    key = _digest(rgb)
+    cached = _pose_cache.get(key)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    h, w = rgb.shape[:2]
+    result = models.pose().process(np.ascontiguousarray(rgb))
+    body = None
+    if result.pose_landmarks:
+        body = np.array(
+            [(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark],
+            dtype=np.float32,
+        )
+    _pose_cache.put(key, body)
+    return body

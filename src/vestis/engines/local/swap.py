@@ -1,0 +1,290 @@
+"""Face swap on a mesh: warp the identity's face onto the target's face geometry, match its colour
+and lighting to the target, and blend it in with a feathered mask.
+
+Only pixels under the (feathered) face mask can change; every other pixel of the target is copied
+as it was, which is what keeps the garments exactly as shot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from vestis.engines.local.faces import FACE_OVAL, FaceGeometry
+
+_INNER = np.setdiff1d(np.arange(468), FACE_OVAL)
+
+
+@dataclass(frozen=True)
+class SwapParams:
+    """What varies between variations of one swap."""
+
+    tone_keep: float  # share of the identity's own skin tone kept (0: fully the target's)
+    geometry: float  # 0: the target's face shape; 1: the identity's inner-face proportions
+    feather: float  # feather width, in eye-corner distances
+    shading: float  # how much of the target's low-frequency lighting is put on the new face
+
+
+def swap_params(seed: int, variation: int, face_reference_mode: str) -> SwapParams:
+    """Variation 0 is the canonical result; others draw their parameters from (seed, variation)."""
+    geometry = 0.5 if face_reference_mode == "match_reference" else 0.0
+    if variation == 0:
+        return SwapParams(tone_keep=0.3, geometry=geometry, feather=0.22, shading=0.6)
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, variation])
+    return SwapParams(
+        tone_keep=float(rng.uniform(0.1, 0.55)),
+        geometry=float(min(1.0, geometry + rng.uniform(0.15, 0.4))),
+        feather=float(rng.uniform(0.16, 0.3)),
+        shading=float(rng.uniform(0.35, 0.8)),
+    )
+
+
+@dataclass
+class SwapResult:
+    image: np.ndarray  # the whole target with the new face, uint8 RGB
+    alpha: np.ndarray  # float32 blend weight per pixel of the whole image; 0 = untouched
+    face_lab_before: np.ndarray  # mean Lab of the target's face skin
+    face_lab_after: np.ndarray  # mean Lab of the new face skin
+    fit_residual: float  # landmark misfit after similarity alignment, in eye distances
+    seam_error: float  # mean colour difference (Lab) along the inner edge of the blend
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if matrix is None:
+        matrix = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float64)
+    return matrix
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _scaled_identity(
+    identity: np.ndarray, face: FaceGeometry, target_eye: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink a much larger identity face first, so the warp samples it without aliasing."""
+    scale = target_eye / max(face.eye_distance, 1e-3)
+    points = face.mesh.astype(np.float32)
+    if scale >= 0.6:
+        return identity, points
+    factor = scale * 1.5
+    size = (max(1, int(identity.shape[1] * factor)), max(1, int(identity.shape[0] * factor)))
+    return cv2.resize(identity, size, interpolation=cv2.INTER_AREA), points * factor
+
+
+def _alpha_mask(shape: tuple[int, int], oval: np.ndarray, feather_px: float) -> np.ndarray:
+    """Feathered face mask: 1 inside, falling to exactly 0 at the face outline."""
+    mask = np.zeros(shape, dtype=np.uint8)
+    cv2.fillConvexPoly(
+        mask, np.round(cv2.convexHull(oval.astype(np.float32))).astype(np.int32), 255
+    )
+    erode = max(1, int(round(feather_px * 1.6)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
+    core = cv2.erode(mask, kernel)
+    sigma = max(feather_px / 2, 0.8)
+    alpha = cv2.GaussianBlur(core.astype(np.float32) / 255.0, (0, 0), sigma)
+    alpha[alpha < 1.0 / 255.0] = 0.0
+    alpha[mask == 0] = 0.0  # never outside the face outline
+    return alpha
+
+
+class _Triangulation:
+    """Delaunay triangles of the destination points, with the matching source points."""
+
+    def __init__(self, dst: np.ndarray, src: np.ndarray) -> None:
+        self.delaunay = Delaunay(dst)
+        self.transform = self.delaunay.transform
+        self.simplices = self.delaunay.simplices
+        self.src = src
+
+    def find_simplex(self, query: np.ndarray) -> np.ndarray:
+        return np.asarray(self.delaunay.find_simplex(query))
+
+
+def _signed_areas(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+    a, b, c = points[simplices[:, 0]], points[simplices[:, 1]], points[simplices[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+
+
+def _unfolded_triangulation(dst: np.ndarray, src: np.ndarray) -> _Triangulation:
+    """Drop inner landmarks whose triangles fold over between the two faces (a nose seen from
+    another angle), so the warp never maps a triangle inside out; their area is then covered by
+    the larger triangles of their neighbours."""
+    keep = np.ones(len(dst), dtype=bool)
+    protected = np.zeros(len(dst), dtype=bool)
+    protected[FACE_OVAL] = True
+    dst64, src64 = dst.astype(np.float64), src.astype(np.float64)
+    for _ in range(4):
+        index = np.nonzero(keep)[0]
+        tri = Delaunay(dst64[index])
+        d_area = _signed_areas(dst64[index], tri.simplices)
+        s_area = _signed_areas(src64[index], tri.simplices)
+        folded = np.sign(d_area) != np.sign(s_area)
+        if not folded.any():
+            break
+        culprits = np.unique(index[tri.simplices[folded]])
+        culprits = culprits[~protected[culprits]]
+        if len(culprits) == 0:
+            break
+        keep[culprits] = False
+    index = np.nonzero(keep)[0]
+    return _Triangulation(dst64[index], src64[index])
+
+
+def _warp_maps(
+    dst_points: np.ndarray,
+    src_points: np.ndarray,
+    roi: tuple[int, int, int, int],
+    valid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Piecewise-affine maps (per Delaunay triangle of the destination mesh) for cv2.remap."""
+    x0, y0, x1, y1 = roi
+    tri = _unfolded_triangulation(dst_points, src_points)
+    ys, xs = np.nonzero(valid)
+    query = np.column_stack([xs + x0, ys + y0]).astype(np.float64)
+    simplex = tri.find_simplex(query)
+    inside = simplex >= 0
+    query, simplex, ys, xs = query[inside], simplex[inside], ys[inside], xs[inside]
+    transform = tri.transform[simplex]
+    bary2 = np.einsum("nij,nj->ni", transform[:, :2], query - transform[:, 2])
+    bary = np.column_stack([bary2, 1.0 - bary2.sum(axis=1)])
+    vertices = tri.simplices[simplex]
+    source = np.einsum("ni,nij->nj", bary, tri.src[vertices])
+    map_x = np.full(valid.shape, -1.0, dtype=np.float32)
+    map_y = np.full(valid.shape, -1.0, dtype=np.float32)
+    map_x[ys, xs] = source[:, 0]
+    map_y[ys, xs] = source[:, 1]
+    covered = np.zeros(valid.shape, dtype=bool)
+    covered[ys, xs] = True
+    del x1, y1
+    return map_x, map_y, covered
+
+
+def _masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    weight = cv2.GaussianBlur(mask, (0, 0), sigma) + 1e-6
+    return cv2.GaussianBlur(channel * mask, (0, 0), sigma) / weight
+
+
+def _match_colour(
+    warped: np.ndarray, target: np.ndarray, core: np.ndarray, params: SwapParams, sigma: float
+) -> np.ndarray:
+    """Lab statistics transfer inside the face, then the target's low-frequency lighting."""
+    src = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    ref = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    sel = core > 0.5
+    if sel.sum() < 16:
+        return warped
+    src = _suppress_highlights(src, sel, sigma * 0.6)
+    out = src.copy()
+    for c in range(3):
+        s_mean, s_std = float(src[..., c][sel].mean()), float(src[..., c][sel].std()) + 1e-3
+        r_mean, r_std = float(ref[..., c][sel].mean()), float(ref[..., c][sel].std()) + 1e-3
+        ratio = float(np.clip(r_std / s_std, 0.6, 1.6))
+        keep = 0.0 if c == 0 else params.tone_keep  # lightness always follows the target
+        out[..., c] = (src[..., c] - s_mean) * ratio + r_mean + keep * (s_mean - r_mean)
+    mask = core.astype(np.float32)
+    lighting = _masked_blur(ref[..., 0], mask, sigma) - _masked_blur(out[..., 0], mask, sigma)
+    out[..., 0] += params.shading * lighting
+    # Soft knee at the target's own brightest skin: an identity's specular highlight (nose tip,
+    # forehead) would otherwise clip to a white blotch on an already bright face.
+    out[..., 0] = _soft_ceiling(out[..., 0], float(np.percentile(ref[..., 0][sel], 99)))
+    out[..., 0] = np.clip(out[..., 0], 0, 100)
+    for c in (1, 2):  # no chroma the target's face does not have (grey or red blotches)
+        lo, hi = np.percentile(ref[..., c][sel], [1, 99])
+        out[..., c] = np.clip(out[..., c], lo - 3.0, hi + 3.0)
+    rgb = cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255)
+
+
+def _suppress_highlights(lab: np.ndarray, sel: np.ndarray, sigma: float) -> np.ndarray:
+    """Limit how far the identity's skin departs from its local average: bright peaks (specular
+    highlights on nose and forehead) and off-colour specks (background or hair caught at the
+    face's edge) are the identity photo's lighting and framing, not its skin, and turn into
+    grey or blue blotches once the colour is matched to another face. Dark features (eyes,
+    brows, lips) keep their full contrast."""
+    mask = sel.astype(np.float32)
+    out = lab.copy()
+    smooth_l = _masked_blur(lab[..., 0], mask, sigma)
+    out[..., 0] = smooth_l + _soft_ceiling(lab[..., 0] - smooth_l, 5.0, 4.0)
+    for c in (1, 2):
+        smooth = _masked_blur(lab[..., c], mask, sigma)
+        out[..., c] = smooth + np.clip(lab[..., c] - smooth, -4.0, 4.0)
+    return out
+
+
+def _soft_ceiling(lightness: np.ndarray, ceiling: float, width: float = 4.0) -> np.ndarray:
+    """Compress values above `ceiling - width` smoothly so that none exceed `ceiling`."""
+    knee = ceiling - width
+    over = lightness - knee
+    return np.where(over > 0, knee + width * np.tanh(over / width), lightness)
+
+
+def _skin_mean_lab(rgb: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[sel]
+    if len(lab) == 0:
+        return np.zeros(3, dtype=np.float32)
+    lo, hi = np.percentile(lab[:, 0], [15, 90])
+    keep = (lab[:, 0] >= lo) & (lab[:, 0] <= hi)  # leaves out eyes, brows, nostrils, highlights
+    return lab[keep].mean(axis=0) if keep.any() else lab.mean(axis=0)
+
+
+def swap_face(
+    target: np.ndarray,
+    target_face: FaceGeometry,
+    identity: np.ndarray,
+    identity_face: FaceGeometry,
+    params: SwapParams,
+) -> SwapResult:
+    """Put `identity_face` onto `target_face`; returns the new image and the blend mask."""
+    h, w = target.shape[:2]
+    eye = max(target_face.eye_distance, 2.0)
+    identity, id_points = _scaled_identity(identity, identity_face, eye)
+    dst = target_face.mesh.astype(np.float64).copy()
+    aligned = _apply(_similarity(id_points, target_face.mesh.astype(np.float32)), id_points)
+    fit_residual = float(np.sqrt(((aligned - dst) ** 2).sum(axis=1).mean()) / eye)
+    # Geometry: move the inner face points toward the identity's proportions; keep the outline.
+    dst[_INNER] += params.geometry * (aligned[_INNER] - dst[_INNER])
+
+    oval = target_face.oval
+    margin = int(eye * 0.2) + 2
+    x0 = max(int(oval[:, 0].min()) - margin, 0)
+    y0 = max(int(oval[:, 1].min()) - margin, 0)
+    x1 = min(int(np.ceil(oval[:, 0].max())) + margin, w)
+    y1 = min(int(np.ceil(oval[:, 1].max())) + margin, h)
+    alpha = np.zeros((h, w), dtype=np.float32)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        raise ValueError("face region too small")
+    roi_alpha = _alpha_mask((y1 - y0, x1 - x0), oval - np.array([x0, y0]), params.feather * eye)
+    map_x, map_y, covered = _warp_maps(dst, id_points, (x0, y0, x1, y1), roi_alpha > 0)
+    roi_alpha[~covered] = 0.0
+    warped = cv2.remap(identity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    roi_target = target[y0:y1, x0:x1]
+    matched = _match_colour(warped, roi_target, roi_alpha, params, sigma=eye * 0.35)
+    a = roi_alpha[..., None]
+    blended = np.clip(a * matched + (1.0 - a) * roi_target, 0, 255)
+    blended = np.round(blended).astype(np.uint8)
+    out = target.copy()
+    changed = roi_alpha > 0
+    out[y0:y1, x0:x1][changed] = blended[changed]
+    alpha[y0:y1, x0:x1] = roi_alpha
+
+    core = roi_alpha > 0.9
+    ring = (roi_alpha > 0.05) & (roi_alpha < 0.6)
+    seam_error = 0.0
+    if ring.any():
+        lab_out = cv2.cvtColor(blended.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+        lab_in = cv2.cvtColor(roi_target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+        seam_error = float(np.linalg.norm((lab_out - lab_in)[ring], axis=1).mean())
+    return SwapResult(
+        image=out,
+        alpha=alpha,
+        face_lab_before=_skin_mean_lab(roi_target, core),
+        face_lab_after=_skin_mean_lab(blended, core),
+        fit_residual=fit_residual,
+        seam_error=seam_error,
+    )
