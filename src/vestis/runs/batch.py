@@ -1,0 +1,167 @@
+"""Running one folder (`model-swap`, `flat-to-model`) or many (`batch-swap`,
+`batch-flat2model`): banners, batch header, completion lines, summary, exit codes (spec §4.6,
+§5)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from vestis.runs.context import RunContext, redact
+from vestis.runs.folder import FolderResult, FolderRun
+from vestis.runs.summary import FolderOutcome, build_summary, write_summary
+
+#: A batch tries a folder that failed for a transient reason (network, 429, 5xx) this often in
+#: all; each attempt resumes from the journal, so nothing is redone.
+FOLDER_ATTEMPTS = 3
+
+
+def run_single(ctx: RunContext, folder: Path, output: Path) -> int:
+    """The single-folder command: 0 when the job completed and was saved, else 1."""
+    ctx.reporter.event("banner", title=ctx.spec.title)
+    result = FolderRun(ctx, folder, output).run()
+    if result.ok:
+        ctx.reporter.event("complete")
+        return 0
+    return 1
+
+
+def list_input_dir(input_dir: Path) -> list[Path]:
+    """Every immediate subdirectory, sorted, hidden ones included (as the reference does)."""
+    return sorted((p for p in input_dir.iterdir() if p.is_dir()), key=lambda p: p.name)
+
+
+def batch_header(ctx: RunContext, folders: list[Path], parallel: int, output_dir: Path) -> None:
+    spec = ctx.spec
+    lines = [
+        f"Folders to process: {len(folders)}",
+        f"Parallel workers: {parallel}",
+        f"Output directory: {output_dir}",
+    ]
+    if spec.kind == "swap":
+        lines += [
+            f"Post-processing: {spec.post_process}",
+            f"Model: {spec.model}",
+            f"Consistency: {'on' if spec.use_anchor else 'off'}",
+        ]
+    else:
+        lines += [
+            f"Model: {spec.model}",
+            f"Consistency: {'on' if spec.enhance_consistency else 'off'}",
+            f"Barefoot: {'on' if spec.barefoot else 'off'}",
+        ]
+    lines.append(f"API base URL: {ctx.base_url}")
+    if spec.kind == "flat" and spec.instructions_file is not None:
+        lines.append(f"Instructions file: {spec.instructions_file}")
+    lines += [f"  {i}. {folder.name}" for i, folder in enumerate(folders, 1)]
+    title = "Batch Model Swap" if spec.kind == "swap" else "Batch Flat-to-Model"
+    ctx.reporter.event("banner", title=title)
+    ctx.reporter.event("info", message="\n".join(lines))
+    ctx.reporter.event("batch_started", total=len(folders), folders=[f.name for f in folders])
+
+
+def _run_folder(ctx: RunContext, folder: Path, output: Path) -> FolderResult:
+    """One folder with its transient-failure retries; times add up over the attempts."""
+    total = 0.0
+    for attempt in range(1, FOLDER_ATTEMPTS + 1):
+        result = FolderRun(ctx, folder, output, label=folder.name).run()
+        total += result.seconds
+        if result.ok or not result.transient or attempt == FOLDER_ATTEMPTS:
+            result.seconds = total
+            return result
+        ctx.reporter.event(
+            "warning", folder=folder.name, message=f"retrying folder (attempt {attempt + 1})"
+        )
+    raise AssertionError("unreachable")
+
+
+def run_batch(
+    ctx: RunContext,
+    folders: list[Path],
+    output_dir: Path,
+    parallel: int,
+    configuration: dict[str, Any],
+) -> int:
+    """Every folder into `<output_dir>/<folder name>/`, `parallel` at a time; writes the batch
+    summary; 1 if any folder failed."""
+    batch_header(ctx, folders, parallel, output_dir)
+    started = time.monotonic()
+    outcomes: list[FolderOutcome] = []
+    with ThreadPoolExecutor(parallel, "vestis-folder") as pool:
+        futures: dict[Future[FolderResult], Path] = {
+            pool.submit(_run_folder, ctx, folder, output_dir / folder.name): folder
+            for folder in folders
+        }
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                folder = futures[future]
+                outcomes.append(_outcome(ctx, folder, future, len(outcomes) + 1, len(folders)))
+    elapsed = time.monotonic() - started
+    summary = build_summary(configuration, outcomes, elapsed)
+    path = write_summary(output_dir, summary)
+    _print_summary(ctx, outcomes, elapsed, path)
+    return 0 if all(o.success for o in outcomes) else 1
+
+
+def _outcome(
+    ctx: RunContext, folder: Path, future: Future[FolderResult], index: int, total: int
+) -> FolderOutcome:
+    try:
+        result = future.result()
+    except Exception as exc:  # a bug or an unexpected error in one worker must not stop the rest
+        error = redact(f"{type(exc).__name__}: {exc}")
+        ctx.reporter.event(
+            "folder_done",
+            folder=folder.name,
+            index=index,
+            total=total,
+            ok=False,
+            error=error,
+            seconds=0.0,
+        )
+        return FolderOutcome(folder.name, False, 0.0, error=error)
+    ctx.reporter.event(
+        "folder_done",
+        folder=folder.name,
+        index=index,
+        total=total,
+        ok=result.ok,
+        seconds=result.seconds,
+        message=result.message,
+        job_id=result.job_id,
+    )
+    return FolderOutcome(folder.name, result.ok, result.seconds, message=result.message)
+
+
+def _print_summary(
+    ctx: RunContext, outcomes: list[FolderOutcome], elapsed: float, path: Path
+) -> None:
+    ok = sum(1 for o in outcomes if o.success)
+    lines = [
+        "=" * 70,
+        "Batch Summary",
+        "=" * 70,
+        f"Total: {len(outcomes)}",
+        f"Successful: {ok}",
+        f"Failed: {len(outcomes) - ok}",
+        f"Time: {elapsed:.1f}s ({elapsed / 60:.1f} minutes)",
+    ]
+    failed = [o for o in outcomes if not o.success]
+    if failed:
+        lines.append("Failed folders:")
+        for o in failed:
+            lines.append(f"  - {o.folder}: {o.error or o.message or 'see console output above'}")
+    lines.append(f"Batch summary saved to {path}")
+    ctx.reporter.event(
+        "batch_summary",
+        message="\n".join(lines),
+        total=len(outcomes),
+        successful=ok,
+        failed=len(outcomes) - ok,
+        seconds=round(elapsed, 1),
+        summary_path=str(path),
+    )

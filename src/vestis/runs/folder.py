@@ -1,0 +1,374 @@
+"""One folder, one job: the workflow of `model_swap.py` / `flat_to_model.py`, resumable.
+
+Steps (spec §4.6): scan -> project -> uploads -> identity -> submit -> wait -> download ->
+metadata.json. Each step first asks the journal whether an earlier run already did it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vestis.client import errors
+from vestis.runs.context import RunContext, redact
+from vestis.runs.identity import IdentityError
+from vestis.runs.inputs import list_images, project_name, sha256_bytes, sha256_file
+from vestis.runs.journal import Journal
+from vestis.runs.naming import assign_stems, extension_for, image_url, result_key, sniff_format
+from vestis.runs.spec import fingerprint
+
+#: How often a submission refused with 429 (after the SDK's own retries) is tried again.
+SUBMIT_ATTEMPTS = 6
+
+
+class FolderFailed(Exception):
+    """The folder cannot complete this time; the message is for the user. A re-run resumes.
+
+    `transient` says the cause may go away by itself (network, 429, 5xx): a batch tries the
+    folder again."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, errors.APIConnectionError):
+        return True
+    return isinstance(exc, errors.APIError) and (
+        exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 401
+    )
+
+
+@dataclass
+class FolderResult:
+    ok: bool
+    seconds: float
+    message: str | None = None
+    job_id: str | None = None
+    transient: bool = False
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FolderRun:
+    """Runs one input folder into one output folder."""
+
+    def __init__(self, ctx: RunContext, folder: Path, output: Path, label: str | None = None):
+        self.ctx = ctx
+        self.folder = folder
+        self.output = output
+        self.label = label  # folder name shown in batch output; None for single runs
+        self.kind = ctx.spec.kind
+
+    def emit(self, name: str, **fields: Any) -> None:
+        self.ctx.reporter.event(name, folder=self.label, kind=self.kind, **fields)
+
+    # -- entry point -----------------------------------------------------------------------------
+
+    def run(self) -> FolderResult:
+        started = time.monotonic()
+        journal: Journal | None = None
+        try:
+            files = self._scan()
+            journal = Journal.open(self.output)
+            job_id = self._run(files, journal)
+            return FolderResult(True, time.monotonic() - started, job_id=job_id)
+        except FolderFailed as exc:
+            message = redact(str(exc))
+            self.emit("error", message=message)
+            if journal is not None:
+                journal.append("failures", {"time": _now(), "message": message})
+            return FolderResult(False, time.monotonic() - started, message, transient=exc.transient)
+
+    def _run(self, files: list[Path], journal: Journal) -> str | None:
+        spec = self.ctx.spec
+        checksums = {p.name: sha256_file(p) for p in files}
+        config = fingerprint(
+            {
+                "spec": {k: v for k, v in spec.__dict__.items() if k != "instructions_file"},
+                "inputs": checksums,
+            }
+        )
+        if self._already_complete(journal, config):
+            self.emit("already_complete", output=str(self.output))
+            return journal.get("job", {}).get("job_id")
+        journal.set("config", config)
+        journal.set("input_folder", str(self.folder.resolve()))
+        journal.set("kind", self.kind)
+        timings = {"started_at": _now()}
+        t0 = time.monotonic()
+        project_id = self._project(journal)
+        file_ids = self._uploads(files, checksums, journal)
+        timings["upload_seconds"] = round(time.monotonic() - t0, 1)
+        identity_code = self._identity(journal)
+        names = [name for name in file_ids]
+        notes = self._notes(files, names)
+        body = spec.job_body(project_id, identity_code, list(file_ids.values()), notes)
+        t1 = time.monotonic()
+        job_id = self._submit(body, names, journal)
+        status = self._wait(job_id, journal)
+        timings["job_seconds"] = round(time.monotonic() - t1, 1)
+        if status != "completed":
+            raise FolderFailed(f"Job did not complete successfully (status: {status})")
+        t2 = time.monotonic()
+        self._download(job_id, journal)
+        timings["download_seconds"] = round(time.monotonic() - t2, 1)
+        timings["total_seconds"] = round(time.monotonic() - t0, 1)
+        timings["finished_at"] = _now()
+        journal.set("timings", timings)
+        journal.set("completed", True)
+        self.emit("results_saved", output=str(self.output))
+        return job_id
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _scan(self) -> list[Path]:
+        if not self.folder.is_dir():
+            raise FolderFailed(
+                f"Input folder not found: {self.folder}\nChecked path: {self.folder.resolve()}"
+            )
+        files = list_images(self.folder, swap=self.kind == "swap")
+        if not files:
+            what = "No processable images found in" if self.kind == "swap" else "No images found in"
+            raise FolderFailed(f"{what} {self.folder}")
+        self.emit("files_found", count=len(files), files=[p.name for p in files])
+        return files
+
+    def _already_complete(self, journal: Journal, config: str) -> bool:
+        """Done before with the same inputs and flags, and every output still on disk intact."""
+        if not journal.get("completed") or journal.get("config") != config:
+            return False
+        if not (self.output / "metadata.json").is_file():
+            return False
+        for entry in journal.section("downloads").values():
+            path = self.output / entry["file"]
+            if not path.is_file() or sha256_file(path) != entry["sha256"]:
+                return False
+        return True
+
+    def _project(self, journal: Journal) -> str:
+        name = project_name(self.folder)
+        saved = journal.get("project")
+        if isinstance(saved, dict) and saved.get("name") == name and saved.get("id"):
+            self.emit("project", project_name=name, project_id=saved["id"], reused=True)
+            return str(saved["id"])
+        try:
+            project_id = self.ctx.client.projects.ensure(name)
+        except errors.VestisError as exc:
+            raise FolderFailed(f"Error creating project: {exc}", transient=_transient(exc)) from exc
+        journal.set("project", {"name": name, "id": project_id})
+        self.emit("project", project_name=name, project_id=project_id, reused=False)
+        return str(project_id)
+
+    def _uploads(
+        self, files: list[Path], checksums: dict[str, str], journal: Journal
+    ) -> dict[str, str]:
+        """name -> file_id for every input that is uploaded (now or by an earlier run)."""
+        uploads = journal.section("uploads")
+        done: dict[str, str] = {}
+        pending: dict[str, Future[str]] = {}
+        for path in files:
+            saved = uploads.get(path.name)
+            if isinstance(saved, dict) and saved.get("sha256") == checksums[path.name]:
+                done[path.name] = saved["file_id"]
+                self.emit("uploaded", name=path.name, file_id=saved["file_id"], reused=True)
+                continue
+            self.emit("upload_started", name=path.name)
+            pending[path.name] = self.ctx.transfers.submit(
+                self.ctx.client.uploads.upload_file, path
+            )
+        transient: list[str] = []
+        for name, future in pending.items():
+            try:
+                file_id = future.result()
+            except errors.APIError as exc:
+                if exc.status_code == 429 or exc.status_code >= 500:
+                    transient.append(f"{name}: {exc}")
+                else:
+                    # The server refused this file (bad image, too large): as the reference
+                    # scripts do, go on with the others.
+                    self.emit("upload_failed", name=name, message=str(exc))
+                    journal.append("warnings", f"Failed to upload: {name} ({exc})")
+                continue
+            except errors.VestisError as exc:
+                transient.append(f"{name}: {exc}")
+                continue
+            journal.set_in("uploads", name, {"sha256": checksums[name], "file_id": file_id})
+            done[name] = file_id
+            self.emit("uploaded", name=name, file_id=file_id, reused=False)
+        if transient:
+            # Submitting without these would lose them for good (a job cannot be extended):
+            # fail now, a re-run uploads only what is missing.
+            raise FolderFailed("Failed to upload: " + "; ".join(transient), transient=True)
+        ordered = {p.name: done[p.name] for p in files if p.name in done}
+        self.emit("uploads_done", ok=len(ordered), total=len(files))
+        if not ordered:
+            raise FolderFailed("No images uploaded")
+        return ordered
+
+    def _identity(self, journal: Journal) -> str:
+        try:
+            code = self.ctx.identity.resolve()
+        except IdentityError as exc:
+            raise FolderFailed(str(exc)) from exc
+        if self.ctx.identity.message:
+            self.emit("identity", message=self.ctx.identity.message, code=code)
+        journal.set("identity", {"code": code})
+        return code
+
+    def _notes(self, files: list[Path], uploaded: list[str]) -> list[str] | None:
+        """--image-notes follow their file: note i belongs to the i-th input file (sorted), so a
+        failed upload drops its own note instead of shifting the others."""
+        notes = self.ctx.spec.image_notes
+        if notes is None:
+            return None
+        by_name = {p.name: (notes[i] if i < len(notes) else "") for i, p in enumerate(files)}
+        return [by_name[name] for name in uploaded]
+
+    def _submit(self, body: dict[str, Any], inputs: list[str], journal: Journal) -> str:
+        job = journal.prepare_job(fingerprint(body), inputs)
+        if job.get("job_id"):
+            self.emit("job_submitted", job_id=job["job_id"], resumed=True, total_outputs=None)
+            return str(job["job_id"])
+        create = (
+            self.ctx.client.jobs.model_swap
+            if self.kind == "swap"
+            else self.ctx.client.jobs.flat_to_model
+        )
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            self.ctx.pacer.acquire(on_wait=lambda s: self.emit("pacing", seconds=s))
+            try:
+                created = create(body, idempotency_key=job["idempotency_key"])
+                break
+            except errors.RateLimitError as exc:
+                self.ctx.pacer.penalize(exc.retry_after)
+                if attempt == SUBMIT_ATTEMPTS:
+                    raise FolderFailed(f"Failed to create job: {exc}", transient=True) from exc
+            except errors.VestisError as exc:
+                raise FolderFailed(
+                    f"Failed to create job: {exc}", transient=_transient(exc)
+                ) from exc
+        journal.update_job(job_id=created.job_id, status="pending", submitted_at=_now())
+        total = created.total_outputs
+        if total is None and self.kind == "flat":
+            total = len(body.get("instructions") or [{}])
+        self.emit("job_submitted", job_id=created.job_id, resumed=False, total_outputs=total)
+        return str(created.job_id)
+
+    def _wait(self, job_id: str, journal: Journal) -> str:
+        self.emit("job_waiting", job_id=job_id)
+        last: list[float] = [-1.0]
+
+        def on_update(status: Any) -> None:
+            progress = float(status.progress or 0.0)
+            if progress != last[0]:
+                last[0] = progress
+                self.emit("job_progress", job_id=job_id, progress=progress, status=status.status)
+
+        try:
+            final = self.ctx.client.jobs.wait(
+                job_id,
+                timeout=self.ctx.job_timeout,
+                poll_interval=self.ctx.poll_interval,
+                on_update=on_update,
+            )
+        except errors.JobFailedError as exc:
+            journal.update_job(status=exc.status, error=exc.error_message, finished_at=_now())
+            self.emit("job_finished", job_id=job_id, status=exc.status, message=exc.error_message)
+            if exc.error_message:
+                journal.append("failures", {"time": _now(), "message": exc.error_message})
+            return exc.status
+        except errors.JobTimeoutError as exc:
+            raise FolderFailed(
+                f"Timeout: Job took longer than {self.ctx.job_timeout:g} seconds ({job_id}; "
+                "run the same command again to keep waiting)"
+            ) from exc
+        except errors.VestisError as exc:
+            raise FolderFailed(f"Error checking status: {exc}", transient=_transient(exc)) from exc
+        journal.update_job(status=final.status, finished_at=_now())
+        self.emit("job_finished", job_id=job_id, status=final.status)
+        return str(final.status)
+
+    def _download(self, job_id: str, journal: Journal) -> None:
+        self.emit("downloading", job_id=job_id)
+        try:
+            body = self.ctx.client.jobs.results_raw(job_id)
+        except errors.VestisError as exc:
+            raise FolderFailed(f"Failed to get results: {exc}", transient=_transient(exc)) from exc
+        results = [r for r in body.get("results") or [] if isinstance(r, dict)]
+        for r in results:
+            if r.get("status") == "failed":
+                journal.append(
+                    "failures",
+                    {"key": result_key(r), "message": r.get("error_message") or "failed"},
+                )
+            for warning in r.get("warnings") or []:
+                journal.append("warnings", f"{result_key(r)}: {warning}")
+        ready = [r for r in results if r.get("status") == "completed" and image_url(r)]
+        stems = assign_stems(ready)
+        self.output.mkdir(parents=True, exist_ok=True)
+        downloads = journal.section("downloads")
+        pending: dict[str, tuple[dict[str, Any], Future[bytes]]] = {}
+        for r in ready:
+            key = result_key(r)
+            saved = downloads.get(key)
+            if isinstance(saved, dict) and self._intact(saved):
+                self.emit("download_skipped", file=saved["file"])
+                continue
+            url = image_url(r)
+            pending[key] = (r, self.ctx.transfers.submit(self.ctx.client.downloads.fetch, url))
+        failed: list[str] = []
+        for key, (r, future) in pending.items():
+            try:
+                data = future.result()
+            except errors.VestisError as exc:
+                self.emit("download_failed", image_index=r.get("image_index"), message=str(exc))
+                failed.append(f"image {r.get('image_index')}: {exc}")
+                continue
+            stem, orig_ext = stems[key]
+            ext = extension_for(orig_ext, sniff_format(data))
+            filename = f"{stem}.{ext}" if ext else stem
+            _write_atomic(self.output / filename, data)
+            journal.set_in(
+                "downloads",
+                key,
+                {
+                    "file": filename,
+                    "sha256": sha256_bytes(data),
+                    "image_index": r.get("image_index"),
+                    "group_index": r.get("group_index"),
+                    "version": r.get("version", 0),
+                    "original_filename": r.get("original_filename"),
+                    "model_used": r.get("model_used"),
+                },
+            )
+            self.emit("downloaded", file=filename, model_used=r.get("model_used"))
+        text = json.dumps(body, indent=2)
+        (self.output / "metadata.json").write_text(text, encoding="utf-8")
+        if failed:
+            raise FolderFailed("Failed to download: " + "; ".join(failed), transient=True)
+
+    def _intact(self, entry: dict[str, Any]) -> bool:
+        path = self.output / str(entry.get("file"))
+        return path.is_file() and sha256_file(path) == entry.get("sha256")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".download.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,110 @@
+"""The terminal rendering of run events: one rich progress display (folders, images, job)."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from vestis.runs.events import Reporter, plain_message
+
+#: Events printed above the bars; the rest only move them.
+_LOGGED = frozenset(
+    {
+        "error",
+        "warning",
+        "upload_failed",
+        "download_failed",
+        "folder_done",
+        "batch_summary",
+        "results_saved",
+        "already_complete",
+        "job_submitted",
+        "info",
+        "identity",
+    }
+)
+
+
+class RichReporter(Reporter):
+    """A live display: an overall folder bar (batch) and one bar per active folder showing its
+    stage (uploading n/N, job p%, downloading n/N)."""
+
+    def __init__(
+        self, *, verbose: bool = False, stream: IO[str] | None = None, prefix: bool = False
+    ) -> None:
+        super().__init__(verbose=verbose, stream=stream, prefix=prefix)
+        self.console = Console(file=self.stream)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stage]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.start()
+        self._tasks: dict[str, TaskID] = {}
+        self._overall: TaskID | None = None
+        self._counts: dict[str, dict[str, int]] = {}
+
+    def _task(self, folder: str) -> TaskID:
+        if folder not in self._tasks:
+            self._tasks[folder] = self.progress.add_task(folder, total=None, stage="starting")
+            self._counts[folder] = {"uploaded": 0, "downloaded": 0}
+        return self._tasks[folder]
+
+    def event(self, name: str, folder: str | None = None, **fields: Any) -> None:
+        with self._lock:
+            self._update(name, folder or "run", fields)
+        if name in _LOGGED or (self.verbose and name not in ("job_progress",)):
+            message = plain_message(name, fields)
+            if message and name != "banner":
+                if self.prefix and folder:
+                    message = f"[{folder}] {message}"
+                self.console.print(message, markup=False, highlight=False)
+
+    def _update(self, name: str, folder: str, f: dict[str, Any]) -> None:
+        if name == "batch_started":
+            self._overall = self.progress.add_task("Folders", total=f["total"], stage="")
+            return
+        if name == "folder_done" and self._overall is not None:
+            self.progress.advance(self._overall)
+        task = self._task(folder)
+        counts = self._counts[folder]
+        if name == "files_found":
+            self.progress.update(task, total=f["count"], completed=0, stage="uploading")
+        elif name == "uploaded":
+            counts["uploaded"] += 1
+            self.progress.update(task, completed=counts["uploaded"], stage="uploading")
+        elif name in ("job_submitted", "job_waiting"):
+            self.progress.update(task, total=100, completed=0, stage="job pending")
+        elif name == "job_progress":
+            self.progress.update(task, completed=f["progress"], stage=f"job {f['status']}")
+        elif name == "downloading":
+            self.progress.update(
+                task, total=f.get("count") or None, completed=0, stage="downloading"
+            )
+        elif name in ("downloaded", "download_skipped"):
+            counts["downloaded"] += 1
+            self.progress.update(task, completed=counts["downloaded"], stage="downloading")
+        elif name in ("results_saved", "already_complete"):
+            self.progress.update(task, stage="done")
+            self.progress.stop_task(task)
+        elif name in ("folder_done", "folder_failed") and not f.get("ok"):
+            self.progress.update(task, stage="failed")
+            self.progress.stop_task(task)
+
+    def close(self) -> None:
+        self.progress.stop()
