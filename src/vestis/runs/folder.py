@@ -121,7 +121,7 @@ class FolderRun:
         if status != "completed":
             raise FolderFailed(f"Job did not complete successfully (status: {status})")
         t2 = time.monotonic()
-        self._download(job_id, journal)
+        self.download(job_id, journal)
         timings["download_seconds"] = round(time.monotonic() - t2, 1)
         timings["total_seconds"] = round(time.monotonic() - t0, 1)
         timings["finished_at"] = _now()
@@ -299,7 +299,8 @@ class FolderRun:
         self.emit("job_finished", job_id=job_id, status=final.status)
         return str(final.status)
 
-    def _download(self, job_id: str, journal: Journal) -> None:
+    def download(self, job_id: str, journal: Journal) -> None:
+        """Fetch every completed result not yet on disk intact, then write metadata.json."""
         self.emit("downloading", job_id=job_id)
         try:
             body = self.ctx.client.jobs.results_raw(job_id)

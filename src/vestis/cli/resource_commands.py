@@ -1,0 +1,260 @@
+"""`vestis identities ...`, `vestis jobs ...` and `vestis report`: the API's resources one call at
+a time, on the same connection rules as the run commands (embedded default included)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vestis.cli import options as o
+from vestis.cli.connection import Connection, Credentials, connect
+from vestis.client import errors
+
+identities_app = typer.Typer(help="Upload, list, show and delete identities.", no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="Status, results, waiting and downloads of a job.", no_args_is_help=True
+)
+
+JobId = Annotated[str, typer.Argument(help="Job id.")]
+Code = Annotated[str, typer.Argument(help="Identity code.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the raw JSON body.")]
+
+
+@contextmanager
+def _connected(
+    ctx: typer.Context,
+    base_url: str | None,
+    token: str | None,
+    username: str | None,
+    password: str | None,
+) -> Iterator[Connection]:
+    creds = Credentials(base_url, token, username, password)
+    creds.validate(ctx)
+    try:
+        with connect(creds, announce=lambda m: typer.echo(m, err=True)) as conn:
+            yield conn
+    except errors.VestisError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _print_json(value: Any) -> None:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    typer.echo(json.dumps(value, indent=2))
+
+
+def _call(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except errors.VestisError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+# --- identities ----------------------------------------------------------------------------------
+
+
+@identities_app.command("list")
+def identities_list(
+    ctx: typer.Context,
+    search: Annotated[str | None, typer.Option("--search", help="Name contains.")] = None,
+    page: Annotated[int, typer.Option("--page")] = 1,
+    per_page: Annotated[int, typer.Option("--per-page")] = 20,
+    as_json: AsJson = False,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """List identities (yours, shared and the defaults)."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        listing = _call(
+            lambda: conn.client.identities.list(page=page, per_page=per_page, search=search)
+        )
+    if as_json:
+        _print_json(listing)
+        return
+    for ident in listing.identities:
+        typer.echo(
+            f"{ident.identity_code}\t{ident.name}\t{ident.preprocessing_status}\t{ident.created_at}"
+        )
+    p = listing.pagination
+    typer.echo(f"page {p.page}/{p.pages}, {p.total} identities", err=True)
+
+
+@identities_app.command("show")
+def identities_show(
+    ctx: typer.Context,
+    code: Code,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """Show one identity as JSON."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        _print_json(_call(lambda: conn.client.identities.get(code)))
+
+
+@identities_app.command("upload")
+def identities_upload(
+    ctx: typer.Context,
+    image: Annotated[Path, typer.Argument(help="Identity photo (.jpg/.png) with one face.")],
+    name: Annotated[str | None, typer.Option("--name", help="Default: the file's stem.")] = None,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """Upload an identity photo; prints its code (the existing one if already uploaded)."""
+    if not image.is_file():
+        typer.echo(f"Error: identity image not found: {image}", err=True)
+        raise typer.Exit(1)
+    with _connected(ctx, base_url, token, username, password) as conn:
+        code = _call(lambda: conn.client.identities.ensure(image, name=name or image.stem))
+    typer.echo(code)
+
+
+@identities_app.command("delete")
+def identities_delete(
+    ctx: typer.Context,
+    code: Code,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """Delete one of your identities."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        _call(lambda: conn.client.identities.delete(code))
+    typer.echo(f"Deleted identity {code}")
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+@jobs_app.command("status")
+def jobs_status(
+    ctx: typer.Context,
+    job_id: JobId,
+    as_json: AsJson = False,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """A job's status and progress."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        status = _call(lambda: conn.client.jobs.status(job_id))
+    if as_json:
+        _print_json(status)
+    else:
+        typer.echo(f"Progress: {status.progress:.1f}% - Status: {status.status}")
+
+
+@jobs_app.command("results")
+def jobs_results(
+    ctx: typer.Context,
+    job_id: JobId,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """The raw results body of a job (what metadata.json holds)."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        _print_json(_call(lambda: conn.client.jobs.results_raw(job_id)))
+
+
+@jobs_app.command("wait")
+def jobs_wait(
+    ctx: typer.Context,
+    job_id: JobId,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 1200,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """Wait until the job ends; exit 0 if it completed, 1 otherwise."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        try:
+            final = conn.client.jobs.wait(
+                job_id,
+                timeout=timeout,
+                on_update=lambda s: typer.echo(f"Progress: {s.progress:.1f}% - Status: {s.status}"),
+            )
+        except (errors.JobFailedError, errors.JobTimeoutError, errors.VestisError) as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"Job finished with status: {final.status}")
+
+
+@jobs_app.command("download")
+def jobs_download(
+    ctx: typer.Context,
+    job_id: JobId,
+    output_folder: Annotated[Path, typer.Option("--output-folder", "--output-dir")] = Path(
+        "output"
+    ),
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """Download a finished job's images and metadata.json (skips files already on disk)."""
+    from vestis.runs.context import RunContext
+    from vestis.runs.events import Reporter
+    from vestis.runs.folder import FolderFailed, FolderRun
+    from vestis.runs.identity import IdentityResolver
+    from vestis.runs.journal import Journal
+    from vestis.runs.spec import RunSpec
+
+    with _connected(ctx, base_url, token, username, password) as conn:
+        status = _call(lambda: conn.client.jobs.status(job_id))
+        kind = "flat" if status.job_type == "flat_2_model" else "swap"
+        run = RunContext(
+            client=conn.client,
+            spec=RunSpec(kind=kind),
+            reporter=Reporter(),
+            identity=IdentityResolver(conn.client, None, None),
+        )
+        journal = Journal.open(output_folder)
+        journal.update_job(job_id=job_id, status=status.status)
+        try:
+            FolderRun(run, Path("."), output_folder).download(job_id, journal)
+        except FolderFailed as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            run.transfers.shutdown()
+    typer.echo(f"Results saved to {output_folder}")
+
+
+def report(
+    output_folder: Annotated[Path, typer.Argument(help="A run's output folder or a batch's.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Default: <folder>/report.html")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML review page of a run: inputs beside outputs, models, timings,
+    failures and warnings (thumbnails embedded, full-size files linked relatively)."""
+    from vestis.report import write_report
+
+    if not output_folder.is_dir():
+        typer.echo(f"Error: output folder not found: {output_folder}", err=True)
+        raise typer.Exit(1)
+    path = write_report(output_folder, output)
+    typer.echo(f"Report written to {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(identities_app, name="identities")
+    app.add_typer(jobs_app, name="jobs")
+    app.command("report")(report)
