@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing
 from typing import Any
 
@@ -35,7 +35,7 @@ def _notification(event: ServerSentEvent) -> Notification | None:
 class Notifications(SyncAPIResource):
     def stream(
         self, id_task: str | None = None, name_list: str | None = None
-    ) -> Iterator[Notification]:
+    ) -> Generator[Notification, None, None]:
         """Notifications as they come over SSE: unconsumed backfill first, then live events.
         Runs until the server closes the stream; close the iterator to stop early."""
         params = {"id_task": id_task, "name_list": name_list}
@@ -60,7 +60,7 @@ class Notifications(SyncAPIResource):
 class AsyncNotifications(AsyncAPIResource):
     async def stream(
         self, id_task: str | None = None, name_list: str | None = None
-    ) -> AsyncIterator[Notification]:
+    ) -> AsyncGenerator[Notification, None]:
         """Notifications as they come over SSE: unconsumed backfill first, then live events."""
         params = {"id_task": id_task, "name_list": name_list}
         async with aclosing(aiter_events(self._http, params)) as events:
