@@ -102,7 +102,7 @@ class Reporter:
         self.prefix = prefix
         self._lock = threading.Lock()
 
-    def event(self, name: str, folder: str | None = None, **fields: Any) -> None:
+    def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         if name in VERBOSE_EVENTS and not self.verbose:
             return
         message = plain_message(name, fields)
@@ -123,7 +123,7 @@ class Reporter:
 class QuietReporter(Reporter):
     """Only errors, failed folders and the batch summary line."""
 
-    def event(self, name: str, folder: str | None = None, **fields: Any) -> None:
+    def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         if name in QUIET_EVENTS or (name == "folder_done" and not fields.get("ok")):
             super().event(name, folder, **fields)
 
@@ -131,7 +131,7 @@ class QuietReporter(Reporter):
 class JsonReporter(Reporter):
     """One JSON object per line: {"event", "time", "folder", ...fields}."""
 
-    def event(self, name: str, folder: str | None = None, **fields: Any) -> None:
+    def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         if name in ("banner", "complete"):
             return
         record: dict[str, Any] = {"event": name, "time": round(time.time(), 3)}

@@ -70,7 +70,7 @@ class FolderRun:
         self.label = label  # folder name shown in batch output; None for single runs
         self.kind = ctx.spec.kind
 
-    def emit(self, name: str, **fields: Any) -> None:
+    def emit(self, name: str, /, **fields: Any) -> None:
         self.ctx.reporter.event(name, folder=self.label, kind=self.kind, **fields)
 
     # -- entry point -----------------------------------------------------------------------------

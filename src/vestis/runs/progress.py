@@ -65,7 +65,7 @@ class RichReporter(Reporter):
             self._counts[folder] = {"uploaded": 0, "downloaded": 0}
         return self._tasks[folder]
 
-    def event(self, name: str, folder: str | None = None, **fields: Any) -> None:
+    def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         with self._lock:
             self._update(name, folder or "run", fields)
         if name in _LOGGED or (self.verbose and name not in ("job_progress",)):
