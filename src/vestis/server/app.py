@@ -11,7 +11,19 @@ from fastapi import FastAPI
 from vestis import __version__
 from vestis.server import errors, faults
 from vestis.server.engine_loader import load_engine
-from vestis.server.routers import auth, fashn, files, health, projects, uploads
+from vestis.server.routers import (
+    auth,
+    downloads,
+    fashn,
+    files,
+    health,
+    identities,
+    jobs,
+    notifications,
+    projects,
+    uploads,
+    webhooks,
+)
 from vestis.server.runtime import Runtime
 from vestis.server.settings import ServerSettings
 from vestis.server.state import ServerState
@@ -22,6 +34,11 @@ ROUTERS = (
     projects,
     uploads,
     files,
+    identities,
+    jobs,
+    notifications,
+    webhooks,
+    downloads,
     fashn,  # FASHN /v1 API (owner: FASHN engineer); its catch-all covers /v1/* only
 )
 

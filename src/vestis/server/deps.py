@@ -6,7 +6,7 @@ import base64
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from vestis.server.errors import ApiError
@@ -58,13 +58,6 @@ def current_user(request: Request, db: DbDep) -> User:
     return _user_from_token(db, _bearer(request))
 
 
-def current_user_or_query(
-    request: Request, db: DbDep, token: Annotated[str | None, Query()] = None
-) -> User:
-    """For SSE: browsers' EventSource cannot set headers, so `?token=` is accepted too."""
-    return _user_from_token(db, _bearer(request) or token)
-
-
 def basic_credentials(request: Request) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -83,3 +76,10 @@ def basic_credentials(request: Request) -> tuple[str, str]:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+def authenticate(state: ServerState, request: Request, query_token: str | None) -> int:
+    """The user id for a bearer header or `?token=`, with a short session of its own (for
+    streaming responses that must not hold a database session open)."""
+    with state.db.session() as db:
+        return _user_from_token(db, _bearer(request) or query_token).id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from vestis.engines.base import Engine
@@ -25,7 +26,10 @@ def load_engine(spec: str) -> Engine:
     target: Any = getattr(module, attr, None)
     if target is None:
         raise ValueError(f"Module {module_name!r} has no attribute {attr!r}.")
-    engine = target() if callable(target) and not isinstance(target, Engine) else target
+    # A class satisfies the runtime Protocol check too (its methods are attributes), so
+    # classes are always instantiated; other callables only if they are not engines already.
+    is_factory = inspect.isclass(target) or (callable(target) and not isinstance(target, Engine))
+    engine = target() if is_factory else target
     if not isinstance(engine, Engine):
         raise ValueError(f"{spec!r} does not implement the Engine protocol.")
     return engine

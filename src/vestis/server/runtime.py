@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from vestis.server.ratelimit import JobRateLimiter
+from vestis.server.services.notify import NotificationBus
+from vestis.server.services.webhooks import WebhookSender
 from vestis.server.state import ServerState
+from vestis.server.workers import JobWorkers
 
 
 class Runtime:
-    """Job workers, the notification bus and the webhook sender of one process."""
+    """Job workers, the notification bus, the webhook sender and the job rate limiter."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
+        self.bus = NotificationBus(state.db)
+        self.webhooks = WebhookSender(state.db)
+        self.bus.listeners.append(self.webhooks.on_event)
+        self.workers = JobWorkers(state, self.bus)
+        self.limiter = JobRateLimiter(state.settings.rate_limit_per_minute)
 
     async def start(self) -> None:
-        return None
+        self.workers.start()
 
     async def stop(self) -> None:
-        return None
+        self.workers.stop()
+        self.webhooks.close()

@@ -22,7 +22,7 @@ router = APIRouter(tags=["files"])
 )
 def get_file(
     request: Request,
-    kind: Literal["inputs", "outputs", "thumbnails"],
+    kind: Literal["inputs", "outputs", "thumbnails", "identities"],
     object_id: str,
     state: StateDep,
 ) -> FileResponse:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.server.images import CONTENT_TYPES
-from vestis.server.models import File, JobOutput
+from vestis.server.models import File, Identity, JobOutput
 from vestis.server.signing import FILE_URL_TTL_SECONDS, UrlSigner
 
 
@@ -25,6 +25,14 @@ def locate(db: Session, kind: str, object_id: str) -> StoredFile | None:
         if row is None or row.blob_key is None:
             return None
         return StoredFile(row.blob_key, CONTENT_TYPES[row.image_format or "jpg"], row.filename)
+    if kind == "identities":
+        identity = db.scalar(select(Identity).where(Identity.code == object_id))
+        if identity is None or identity.deleted:
+            return None
+        ext = identity.blob_key.rsplit(".", 1)[-1]
+        return StoredFile(
+            identity.blob_key, CONTENT_TYPES.get(ext, "image/jpeg"), "identity." + ext
+        )
     output = db.scalar(select(JobOutput).where(JobOutput.public_id == object_id))
     if output is None:
         return None

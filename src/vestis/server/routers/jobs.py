@@ -1,0 +1,116 @@
+"""`POST /model-swap`, `POST /flat-2-model` (202), `GET /jobs/{id}/status|results`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+
+from vestis.contract.common import ErrorBody
+from vestis.contract.jobs import (
+    Flat2ModelRequest,
+    JobCreatedResponse,
+    JobResultsResponse,
+    JobStatusResponse,
+    ModelSwapRequest,
+)
+from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.errors import ApiError
+from vestis.server.runtime import Runtime
+from vestis.server.services import jobs
+from vestis.server.services.jobs import Created
+
+router = APIRouter(tags=["jobs"])
+
+CREATION_ERRORS: dict[int | str, dict[str, object]] = {
+    402: {"model": ErrorBody, "description": "Not enough credits"},
+    404: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+    429: {"model": ErrorBody, "description": "Too many job creations (Retry-After)"},
+}
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def get_runtime(state: StateDep) -> Runtime:
+    assert state.runtime is not None
+    return state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _rate_limit(runtime: Runtime, user_id: int) -> None:
+    wait = runtime.limiter.hit(user_id)
+    if wait is not None:
+        per_minute = runtime.limiter.per_minute
+        raise ApiError(
+            429,
+            "Too many requests",
+            f"At most {per_minute} jobs per minute; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _answer(runtime: Runtime, created: Created) -> JSONResponse:
+    if created.job_id is not None:  # a new job, not a replay
+        event = {
+            "id_task": created.job_id,
+            "job_id": created.job_id,
+            "status": "pending",
+            "total_images": created.body.get("total_outputs"),
+            "processed_images": 0,
+        }
+        runtime.bus.emit(created.user_id, "batch_edit", event)
+        runtime.workers.submit(created.job_id)
+    return JSONResponse(created.body, status_code=202)
+
+
+@router.post(
+    "/model-swap",
+    status_code=202,
+    response_model=JobCreatedResponse,
+    responses=CREATION_ERRORS,
+)
+def model_swap(
+    runtime: RuntimeDep,
+    db: DbDep,
+    user: UserDep,
+    body: ModelSwapRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    replayed = jobs.replay(db, user, idempotency_key)
+    if replayed is not None:
+        return _answer(runtime, replayed)
+    _rate_limit(runtime, user.id)
+    return _answer(runtime, jobs.create(db, user, jobs.MODEL_SWAP, body, idempotency_key))
+
+
+@router.post(
+    "/flat-2-model",
+    status_code=202,
+    response_model=JobCreatedResponse,
+    responses=CREATION_ERRORS,
+)
+def flat_2_model(
+    runtime: RuntimeDep,
+    db: DbDep,
+    user: UserDep,
+    body: Flat2ModelRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    replayed = jobs.replay(db, user, idempotency_key)
+    if replayed is not None:
+        return _answer(runtime, replayed)
+    _rate_limit(runtime, user.id)
+    return _answer(runtime, jobs.create(db, user, jobs.FLAT_2_MODEL, body, idempotency_key))
+
+
+@router.get("/jobs/{job_id}/status", response_model=JobStatusResponse)
+def job_status(db: DbDep, user: UserDep, job_id: str) -> JobStatusResponse:
+    return jobs.status(jobs.owned(db, user, job_id))
+
+
+@router.get("/jobs/{job_id}/results", response_model=JobResultsResponse)
+def job_results(state: StateDep, db: DbDep, user: UserDep, job_id: str) -> JobResultsResponse:
+    return jobs.results(db, state.signer, jobs.owned(db, user, job_id))

@@ -1,0 +1,101 @@
+"""Notifications: `GET /notifications/events` (SSE), `POST /notifications` (poll),
+`DELETE /notifications/{id}` (spec §2.11)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from vestis.contract.notifications import (
+    KEEPALIVE_SECONDS,
+    Notification,
+    NotificationPollRequest,
+)
+from vestis.server.deps import StateDep, UserDep, authenticate
+from vestis.server.errors import ApiError
+from vestis.server.runtime import Runtime
+from vestis.server.services.notify import EventFilter, NotificationBus
+
+router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+
+def _split(values: list[str] | None) -> frozenset[str] | None:
+    if not values:
+        return None
+    return frozenset(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def _runtime(state: StateDep) -> Runtime:
+    assert state.runtime is not None
+    return state.runtime
+
+
+def _event(notification: Notification, kind: str | None) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(notification.model_dump()), event=kind)
+
+
+async def _stream(
+    request: Request, bus: NotificationBus, user_id: int, event_filter: EventFilter
+) -> AsyncIterator[ServerSentEvent]:
+    subscriber = bus.subscribe(user_id)  # before the backfill query, so nothing falls between
+    try:
+        backfill = await run_in_threadpool(bus.backfill, user_id, event_filter)
+        last_id = 0
+        for notification in backfill:
+            last_id = max(last_id, notification.id)
+            yield _event(notification, "backfill")
+        yield ServerSentEvent(data="{}", event="backfill_complete")
+        while not await request.is_disconnected():
+            notification = await subscriber.queue.get()
+            if notification.id > last_id and event_filter.matches(notification):
+                yield _event(notification, None)
+    finally:
+        bus.unsubscribe(user_id, subscriber)
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    request: Request,
+    state: StateDep,
+    token: Annotated[str | None, Query(description="Token, for clients without headers")] = None,
+    id_task: Annotated[list[str] | None, Query()] = None,
+    id_image: Annotated[list[str] | None, Query()] = None,
+    name_list: Annotated[list[str] | None, Query()] = None,
+) -> EventSourceResponse:
+    """Backfill (`event: backfill`), then `event: backfill_complete`, then live events (no
+    `event:` field), with `: keepalive` comments in between."""
+    user_id = await run_in_threadpool(authenticate, state, request, token)
+    event_filter = EventFilter(_split(id_task), _split(id_image), _split(name_list))
+    return EventSourceResponse(
+        _stream(request, _runtime(state).bus, user_id, event_filter),
+        ping=KEEPALIVE_SECONDS,
+        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("", response_model=list[Notification])
+def poll(state: StateDep, user: UserDep, body: NotificationPollRequest) -> list[Notification]:
+    """Every undeleted notification of the caller (optionally by job and name), oldest first."""
+    event_filter = EventFilter(
+        frozenset(body.id_task) if body.id_task else None,
+        None,
+        frozenset(body.name_list) if body.name_list else None,
+    )
+    return _runtime(state).bus.stored(user.id, event_filter, None)
+
+
+@router.delete("/{notification_id}")
+def delete(state: StateDep, user: UserDep, notification_id: int) -> dict[str, object]:
+    if not _runtime(state).bus.delete(user.id, [notification_id]):
+        raise ApiError(404, "Not found", f"Notification {notification_id} does not exist.")
+    return {"success": True, "deleted": notification_id}

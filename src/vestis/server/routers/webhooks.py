@@ -1,0 +1,73 @@
+"""`PUT /webhooks` and `GET /webhooks` (spec §2.12): one webhook per user."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from vestis.contract.notifications import Notification
+from vestis.contract.webhooks import WebhookRequest, WebhookResponse
+from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.errors import invalid, not_found
+from vestis.server.models import Webhook, utcnow
+from vestis.server.services.accounts import iso
+from vestis.server.services.webhooks import new_secret
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def _wire(hook: Webhook, secret: str | None) -> WebhookResponse:
+    return WebhookResponse(
+        id=hook.id,
+        url=hook.url,
+        secret=secret,
+        is_active=hook.is_active,
+        created_at=iso(hook.created_at) or "",
+        updated_at=iso(hook.updated_at) or "",
+        last_response_status=hook.last_response_status,
+        last_response_at=iso(hook.last_response_at),
+    )
+
+
+@router.put("", response_model=WebhookResponse)
+def put_webhook(state: StateDep, db: DbDep, user: UserDep, body: WebhookRequest) -> WebhookResponse:
+    """Create or update; every call issues a new secret (shown only here) and sends `ping`."""
+    parts = urlsplit(body.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid("url must be an absolute http(s) URL", "url")
+    hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
+    secret = new_secret()
+    if hook is None:
+        hook = Webhook(user_id=user.id, url=body.url, secret=secret)
+        db.add(hook)
+    else:
+        hook.url, hook.secret, hook.is_active = body.url, secret, True
+        hook.updated_at = utcnow()
+    db.commit()
+    assert state.runtime is not None
+    ping = Notification(
+        id=0, name="ping", timestamp=time.time(), data={"message": "webhook configured"}
+    )
+    state.runtime.webhooks.submit(hook.id, hook.url, secret, ping)
+    return _wire(hook, secret)
+
+
+@router.get("", response_model=WebhookResponse)
+def get_webhook(db: DbDep, user: UserDep) -> WebhookResponse:
+    """The webhook without its secret, with the status of the last delivery."""
+    hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
+    if hook is None:
+        raise not_found("Webhook", "of this user")
+    return _wire(hook, None)
+
+
+@router.delete("")
+def delete_webhook(db: DbDep, user: UserDep) -> dict[str, object]:
+    hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
+    if hook is None:
+        raise not_found("Webhook", "of this user")
+    hook.is_active = False
+    return {"success": True}

@@ -1,0 +1,101 @@
+"""Bulk downloads: an expiring, auth-free token URL that serves a ZIP of jobs' outputs."""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+import zipfile
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vestis.contract.downloads import DOWNLOAD_TTL_SECONDS, MAX_BULK_IMAGES, DownloadResponse
+from vestis.server.blobs import BlobStore
+from vestis.server.errors import ApiError, invalid
+from vestis.server.models import DownloadToken, Job, User, utcnow
+from vestis.server.security import token_hash
+from vestis.server.services import jobs
+from vestis.server.services.accounts import iso
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_entry_name(name: str) -> str:
+    """A ZIP entry name that cannot climb out of the folder it is extracted into."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).lstrip(".")
+    return cleaned[:200] or "image"
+
+
+def reference_name(original: str, version: int) -> str:
+    """`<stem>_v<version>.<ext>`, the reference scripts' naming rule."""
+    if "." in original:
+        stem, ext = original.rsplit(".", 1)
+        return f"{stem}_v{version}.{ext}"
+    return f"{original}_v{version}"
+
+
+def create(db: Session, user: User, base_url: str, job_ids: list[str]) -> DownloadResponse:
+    owned = [jobs.owned(db, user, job_id) for job_id in job_ids]
+    images = sum(1 for job in owned for o in job.outputs if o.status == "completed")
+    if images > MAX_BULK_IMAGES:
+        raise invalid(
+            f"A download holds at most {MAX_BULK_IMAGES} images; these jobs have {images}.",
+            "job_ids",
+        )
+    token = secrets.token_urlsafe(24)
+    expires = utcnow() + timedelta(seconds=DOWNLOAD_TTL_SECONDS)
+    db.add(
+        DownloadToken(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            job_ids=[job.public_id for job in owned],
+            expires_at=expires,
+        )
+    )
+    return DownloadResponse(download_url=f"{base_url}/download/{token}", expires=iso(expires) or "")
+
+
+def build_zip(db: Session, blobs: BlobStore, token: str) -> tuple[bytes, str]:
+    """The ZIP bytes and a file name for the token; 404 unknown, 403 expired."""
+    row = db.scalar(select(DownloadToken).where(DownloadToken.token_hash == token_hash(token)))
+    if row is None:
+        raise ApiError(404, "Not found", "Unknown download link.")
+    if row.expires_at < utcnow():
+        raise ApiError(403, "Forbidden", "The download link has expired; request a new one.")
+    single = len(row.job_ids) == 1
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        taken: set[str] = set()
+        for job_id in row.job_ids:
+            job = db.scalar(select(Job).where(Job.public_id == job_id, Job.user_id == row.user_id))
+            if job is None:
+                continue
+            folder = "" if single else safe_entry_name(job.public_id) + "/"
+            for output in job.outputs:
+                if output.status != "completed" or output.blob_key is None:
+                    continue
+                name = folder + _unique(
+                    safe_entry_name(reference_name(output.original_filename, output.version)),
+                    output.group_index,
+                    taken,
+                    folder,
+                )
+                archive.writestr(name, blobs.read(output.blob_key))
+    filename = f"{row.job_ids[0]}.zip" if single else "results.zip"
+    return buffer.getvalue(), filename
+
+
+def _unique(name: str, group: int, taken: set[str], folder: str) -> str:
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    candidate, counter = name, 0
+    while folder + candidate in taken:
+        counter += 1
+        suffix = f"_g{group}" if counter == 1 else f"_g{group}_{counter}"
+        candidate = f"{stem}{suffix}.{ext}" if dot else f"{stem}{suffix}"
+    taken.add(folder + candidate)
+    return candidate

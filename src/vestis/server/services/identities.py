@@ -1,0 +1,169 @@
+"""Identities: the face images that model swap and flat-to-model put on the outputs."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vestis.contract.identities import IdentityInfo, IdentityListResponse, IdentityUploadResponse
+from vestis.engines.base import FaceInfo
+from vestis.server import images
+from vestis.server.errors import ApiError, not_found
+from vestis.server.models import Identity, User
+from vestis.server.security import new_public_id
+from vestis.server.services.accounts import iso
+from vestis.server.services.projects import pagination
+from vestis.server.services.uploads import clean_filename
+from vestis.server.signing import FILE_URL_TTL_SECONDS
+from vestis.server.state import ServerState
+
+
+def link(state: ServerState, identity: Identity) -> str:
+    return state.signer.url("GET", f"/files/identities/{identity.code}", FILE_URL_TTL_SECONDS)
+
+
+def info(state: ServerState, identity: Identity, owner: User) -> dict[str, Any]:
+    return IdentityInfo(
+        identity_code=identity.code,
+        name=identity.name,
+        preprocessing_status=identity.preprocessing_status,  # type: ignore[arg-type]
+        created_at=iso(identity.created_at) or "",
+        updated_at=iso(identity.updated_at) or "",
+        original_filename=identity.original_filename,
+        link=link(state, identity),
+        visibility="private",
+        groups=[],
+        created_by=owner.username,
+        image_description=identity.description or None,
+        face_detected=identity.face_detected,
+    ).model_dump()
+
+
+def owned(db: Session, user: User, code: str) -> Identity:
+    identity = db.scalar(
+        select(Identity).where(
+            Identity.code == code, Identity.user_id == user.id, Identity.deleted.is_(False)
+        )
+    )
+    if identity is None:
+        raise not_found("Identity", code)
+    return identity
+
+
+def _face_metadata(face: FaceInfo) -> dict[str, Any]:
+    meta: dict[str, Any] = {"confidence": face.confidence, "has_body": face.has_body}
+    if face.box is not None:
+        meta["box"] = list(face.box)
+    meta.update(face.metadata)
+    return meta
+
+
+def upload(
+    state: ServerState,
+    db: Session,
+    user: User,
+    data: bytes,
+    filename: str | None,
+    name: str | None,
+    tag: str | None,
+) -> IdentityUploadResponse:
+    """Store a new identity image and detect its face; the same bytes again answer 409."""
+    try:
+        facts = images.inspect_image(data)
+    except images.ImageRejected as exc:
+        raise ApiError(exc.status_code, "Unsupported image", str(exc)) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    existing = db.scalar(
+        select(Identity).where(
+            Identity.user_id == user.id,
+            Identity.content_sha256 == digest,
+            Identity.deleted.is_(False),
+        )
+    )
+    if existing is not None:
+        raise ApiError(
+            409,
+            "Identity already exists",
+            f"This image is already the identity {existing.code!r}.",
+            existing_identity_code=existing.code,
+            identity_code=existing.code,
+        )
+    assert state.engine is not None
+    face = state.engine.detect_face(images.open_image(data))
+    key = state.blobs.new_key("identities", facts.ext)
+    state.blobs.write(key, data)
+    original = clean_filename(filename)
+    identity = Identity(
+        code=new_public_id("id"),
+        user_id=user.id,
+        name=(name or original.rsplit(".", 1)[0])[:255],
+        original_filename=original,
+        content_sha256=digest,
+        blob_key=key,
+        face_detected=face.detected,
+        face_metadata=_face_metadata(face),
+        description={"tag": tag} if tag else {},
+        preprocessing_status="completed" if face.detected else "failed",
+        error_message=None if face.detected else "No face was found in the identity image.",
+    )
+    db.add(identity)
+    db.flush()
+    body = info(state, identity, user)
+    return IdentityUploadResponse(**body, success=True, face_metadata=identity.face_metadata)
+
+
+def listing(
+    state: ServerState,
+    db: Session,
+    user: User,
+    *,
+    page_no: int,
+    per_page: int,
+    order: str,
+    sort_by: str,
+    search: str | None,
+    tag: str | None,
+    gender: str | None,
+    min_age: int | None,
+    max_age: int | None,
+) -> IdentityListResponse:
+    rows = list(
+        db.scalars(
+            select(Identity).where(Identity.user_id == user.id, Identity.deleted.is_(False))
+        ).all()
+    )
+    if search:
+        rows = [r for r in rows if search.lower() in r.name.lower()]
+    rows = [r for r in rows if _matches(r.description or {}, tag, gender, min_age, max_age)]
+    if sort_by == "name":
+        rows.sort(key=lambda r: (r.name.lower(), r.id), reverse=order == "desc")
+    else:
+        rows.sort(key=lambda r: (r.created_at, r.id), reverse=order == "desc")
+    chunk = rows[(page_no - 1) * per_page : page_no * per_page]
+    return IdentityListResponse(
+        identities=[IdentityInfo(**info(state, r, user)) for r in chunk],
+        pagination=pagination(page_no, per_page, len(rows)),
+    )
+
+
+def _matches(
+    description: dict[str, Any],
+    tag: str | None,
+    gender: str | None,
+    min_age: int | None,
+    max_age: int | None,
+) -> bool:
+    age = description.get("age")
+    return (
+        (tag is None or description.get("tag") == tag)
+        and (gender is None or description.get("gender") == gender)
+        and (min_age is None or (age is not None and age >= min_age))
+        and (max_age is None or (age is not None and age <= max_age))
+    )
+
+
+def count(db: Session, user: User) -> int:
+    return db.scalar(select(func.count(Identity.id)).where(Identity.user_id == user.id)) or 0

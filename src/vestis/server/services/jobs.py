@@ -1,0 +1,333 @@
+"""Jobs: creation (validation, credits, idempotency), status and results (spec §2.6 to §2.9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vestis.contract import pricing
+from vestis.contract.jobs import (
+    DEFAULT_FORMAT,
+    Flat2ModelRequest,
+    JobCreatedResponse,
+    JobResult,
+    JobResultsResponse,
+    JobStatusResponse,
+    ModelSwapRequest,
+    ResultOutput,
+    ResultsSummary,
+)
+from vestis.server import images
+from vestis.server.errors import ApiError, invalid, not_found
+from vestis.server.models import File, IdempotencyRecord, Job, JobOutput, User
+from vestis.server.security import new_public_id
+from vestis.server.services import files, identities, projects
+from vestis.server.services.accounts import iso
+from vestis.server.signing import UrlSigner
+
+MODEL_SWAP = "model_swap"
+FLAT_2_MODEL = "flat_2_model"
+
+
+@dataclass
+class Created:
+    """A job creation's answer; `job_id` is None for a replayed Idempotency-Key."""
+
+    body: dict[str, Any]
+    job_id: str | None
+    user_id: int
+
+
+def replay(db: Session, user: User, key: str | None) -> Created | None:
+    if not key:
+        return None
+    record = db.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
+        )
+    )
+    return None if record is None else Created(record.response, None, user.id)
+
+
+def _inputs(db: Session, user: User, file_ids: list[str]) -> list[File]:
+    found: list[File] = []
+    for index, file_id in enumerate(file_ids):
+        row = db.scalar(select(File).where(File.public_id == file_id, File.user_id == user.id))
+        if row is None:
+            raise ApiError(
+                404,
+                "Not found",
+                f"images[{index}]: file {file_id!r} does not exist or is not yours.",
+                detail=[{"field": f"images.{index}", "message": "unknown file_id",
+                         "position": "body"}],
+            )  # fmt: skip
+        if not row.uploaded:
+            raise invalid(
+                f"images[{index}]: file {file_id!r} was reserved but its bytes were never "
+                "uploaded; PUT them to the upload_url first.",
+                f"images.{index}",
+            )
+        found.append(row)
+    return found
+
+
+def _check_reference_images(db: Session, user: User, request: Flat2ModelRequest) -> None:
+    """Design Values given as `{text, image}` must name an uploaded file of the caller."""
+    for index, instruction in enumerate(request.instructions):
+        for field, value in instruction:
+            file_id = getattr(value, "image", None)
+            if not isinstance(file_id, str):
+                continue
+            row = db.scalar(select(File).where(File.public_id == file_id, File.user_id == user.id))
+            if row is None or not row.uploaded:
+                raise invalid(
+                    f"instructions[{index}].{field}.image: {file_id!r} is not an uploaded file "
+                    "of yours.",
+                    f"instructions.{index}.{field}.image",
+                )
+
+
+def _charge(user: User, cost: float) -> None:
+    if user.credits < cost:
+        message = (
+            f"This job costs {cost:g} credits but the balance is {user.credits:g}; "
+            "add credits or make a smaller job."
+        )
+        raise ApiError(
+            402,
+            "Insufficient credits",
+            message,
+            detail=[{"field": None, "message": message, "position": "body"}],
+            credits_required=cost,
+            credits_available=user.credits,
+        )
+    user.credits -= cost
+
+
+def _honest_name(upload: File) -> tuple[str, str]:
+    """(original_filename, output format) for a model-swap output: the input's format, and the
+    upload's name with an extension that tells the truth about it."""
+    fmt = "png" if upload.image_format == "png" else "jpg"
+    named = images.ext_from_filename(upload.filename)
+    if named == fmt:
+        return upload.filename, fmt
+    stem = upload.filename.rsplit(".", 1)[0] if "." in upload.filename else upload.filename
+    return f"{stem}.{fmt}", fmt
+
+
+def _swap_outputs(request: ModelSwapRequest, inputs: list[File], seed: int) -> list[JobOutput]:
+    outputs = []
+    variations = request.swap_options.num_variations
+    for index, upload in enumerate(inputs):
+        name, fmt = _honest_name(upload)
+        for variation in range(variations):
+            outputs.append(
+                JobOutput(
+                    public_id=new_public_id("out"),
+                    position=len(outputs),
+                    image_index=index,
+                    group_index=variation,
+                    variation=variation,
+                    original_filename=name,
+                    output_format=fmt,
+                    price=pricing.model_swap_output_cost(),
+                    spec={"file_id": upload.public_id, "seed": seed + index * 101 + variation},
+                )
+            )
+    return outputs
+
+
+def _flat_outputs(request: Flat2ModelRequest, seed: int) -> list[JobOutput]:
+    outputs = []
+    for index, instruction in enumerate(request.instructions):
+        fmt = instruction.options.format or DEFAULT_FORMAT
+        width, height = instruction.options.dimensions()
+        base_seed = instruction.effective_seed()
+        for variation in range(instruction.num_variations):
+            outputs.append(
+                JobOutput(
+                    public_id=new_public_id("out"),
+                    position=len(outputs),
+                    image_index=len(outputs),
+                    group_index=index,
+                    variation=variation,
+                    original_filename=f"output_{index}_{variation}.{fmt}",
+                    output_format=fmt,
+                    price=pricing.flat_output_cost(instruction),
+                    spec={
+                        "instruction_index": index,
+                        "width": width,
+                        "height": height,
+                        "seed": (seed + index * 101 if base_seed is None else base_seed)
+                        + variation,
+                    },
+                )
+            )
+    return outputs
+
+
+def create(
+    db: Session,
+    user: User,
+    job_type: str,
+    request: ModelSwapRequest | Flat2ModelRequest,
+    idempotency_key: str | None,
+) -> Created:
+    """Validate against the database, charge, and store the job (committed on return)."""
+    project = projects.by_key(db, user, request.project_id)
+    identity = identities.owned(db, user, request.identity_code)
+    if not identity.face_detected:
+        raise invalid(
+            f"Identity {identity.code!r} has no detected face; upload a clear face photo.",
+            "identity_code",
+        )
+    public_id = new_public_id("job")
+    seed = int(public_id[-8:], 16) % 1_000_000
+    if isinstance(request, ModelSwapRequest):
+        outputs = _swap_outputs(request, _inputs(db, user, request.images), seed)
+        cost = pricing.model_swap_cost(request)
+    else:
+        _inputs(db, user, [image.file_id for image in request.annotated_images()])
+        _check_reference_images(db, user, request)
+        outputs = _flat_outputs(request, seed)
+        cost = pricing.flat_to_model_cost(request)
+    _charge(user, cost)
+    job = Job(
+        public_id=public_id,
+        user_id=user.id,
+        project_id=project.id,
+        identity_id=identity.id,
+        job_type=job_type,
+        request=request.model_dump(mode="json"),
+        total_outputs=len(outputs),
+        credits_charged=cost,
+        outputs=outputs,
+    )
+    db.add(job)
+    body = JobCreatedResponse(job_id=public_id, total_outputs=len(outputs)).model_dump()
+    if idempotency_key:
+        db.add(
+            IdempotencyRecord(
+                user_id=user.id,
+                key=idempotency_key,
+                endpoint=job_type,
+                status_code=202,
+                response=body,
+            )
+        )
+    try:
+        db.commit()
+    except IntegrityError:  # the same key was used concurrently and the other request won
+        db.rollback()
+        again = replay(db, user, idempotency_key)
+        if again is None:
+            raise
+        return again
+    return Created(body, public_id, user.id)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def owned(db: Session, user: User, job_id: str) -> Job:
+    job = db.scalar(select(Job).where(Job.public_id == job_id, Job.user_id == user.id))
+    if job is None:
+        raise not_found("Job", job_id)
+    return job
+
+
+def progress(job: Job) -> float:
+    if job.status == "completed" or job.total_outputs == 0:
+        return 100.0 if job.status == "completed" else 0.0
+    return round(100.0 * job.processed / job.total_outputs, 1)
+
+
+def status(job: Job) -> JobStatusResponse:
+    post_process = bool(job.request.get("post_process"))
+    post_status = None
+    if post_process:
+        post_status = job.status if job.status in ("completed", "failed") else "pending"
+    options = job.request.get("swap_options") or job.request.get("options")
+    return JobStatusResponse(
+        job_id=job.public_id,
+        job_type=job.job_type,
+        status=job.status,
+        progress=progress(job),
+        total_images=job.total_outputs,
+        processed_images=job.processed,
+        should_post_process=post_process,
+        post_processing_status=post_status,
+        error_message=job.error_message,
+        identity_code=job.identity.code,
+        identity_name=job.identity.name,
+        project_id=job.project.id,
+        project_text=job.project.name,
+        project_key=job.project.key,
+        processing_options=options,
+        created_at=iso(job.created_at),
+        updated_at=iso(job.updated_at),
+    )
+
+
+def _input_links(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> list[ResultOutput]:
+    if job.job_type == MODEL_SWAP:
+        file_ids = [output.spec["file_id"]]
+    else:
+        file_ids = [
+            image if isinstance(image, str) else image["file_id"] for image in job.request["images"]
+        ]
+    link = files.input_url
+    return [ResultOutput(full_size=link(signer, f), thumbnail=link(signer, f)) for f in file_ids]
+
+
+def result(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> JobResult:
+    done = output.status == "completed" and output.blob_key is not None
+    full = files.output_url(signer, output.public_id) if done else None
+    thumb = files.thumbnail_url(signer, output.public_id) if done else None
+    return JobResult(
+        job_id=job.public_id,
+        image_index=output.image_index,
+        group_index=output.group_index,
+        version=output.version,
+        original_filename=output.original_filename,
+        inputs=_input_links(db, signer, job, output),
+        output=ResultOutput(full_size=full, thumbnail=thumb) if done else None,
+        url=full,
+        model_used=output.model_used,
+        status=output.status,
+        quality_score=output.quality_score,
+        processing_time=output.processing_time,
+        error_message=output.error_message,
+        warnings=list(output.warnings or []),
+        created_at=iso(output.created_at),
+        output_format=output.output_format,
+        output_id=output.public_id,
+    )
+
+
+def summary(job: Job) -> ResultsSummary:
+    done = [o for o in job.outputs if o.status == "completed"]
+    failed = sum(1 for o in job.outputs if o.status == "failed")
+    scores = [o.quality_score for o in done if o.quality_score is not None]
+    finished = len(done) + failed
+    return ResultsSummary(
+        total_images=job.total_outputs,
+        successful=len(done),
+        failed=failed,
+        average_quality_score=round(sum(scores) / len(scores), 4) if scores else 0.0,
+        success_rate=round(100.0 * len(done) / finished, 1) if finished else 0.0,
+    )
+
+
+def results(db: Session, signer: UrlSigner, job: Job) -> JobResultsResponse:
+    base = status(job).model_dump()
+    return JobResultsResponse(
+        **base,
+        results=[result(db, signer, job, o) for o in job.outputs],
+        summary=summary(job),
+        credits_used=job.credits_charged - job.credits_refunded,
+    )
