@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
 from tests.runs.fake_client import FakeClient
+
 from vestis.runs.context import RunContext
 from vestis.runs.events import Reporter
 from vestis.runs.identity import IdentityResolver

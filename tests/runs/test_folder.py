@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.runs.conftest import draw, make_ctx
 from tests.runs.fake_client import FakeClient
+
 from vestis.client import errors
 from vestis.runs.batch import run_single
 from vestis.runs.folder import FolderRun

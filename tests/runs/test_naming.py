@@ -1,3 +1,5 @@
+from tests.runs.fake_client import image_bytes
+
 from vestis.runs.naming import (
     assign_stems,
     extension_for,
@@ -5,7 +7,6 @@ from vestis.runs.naming import (
     reference_name,
     sniff_format,
 )
-from tests.runs.fake_client import image_bytes
 
 
 def test_reference_name_follows_the_scripts():
