@@ -1,0 +1,128 @@
+"""EmbeddedServer: the real server in a background thread on a loopback port, so the CLI can
+talk real HTTP to it with no account and no network.
+
+    with EmbeddedServer(platformdirs.user_data_dir("vestis")) as server:
+        client = Client(base_url=server.base_url, token=server.token)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import uvicorn
+
+from vestis.server.app import create_app
+from vestis.server.services.accounts import create_user, find_user, issue_token, user_for_token
+from vestis.server.settings import ServerSettings
+from vestis.server.state import ServerState
+
+LOCAL_USER = "local"
+TOKEN_FILE = "embedded-token"
+START_TIMEOUT_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedServer:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        engine: str = "local",
+        rate_limit_per_minute: int = 0,
+        workers: int = 2,
+        initial_credits: float = 1_000_000,
+    ) -> None:
+        self.port = _free_port()
+        self.settings = ServerSettings(
+            data_dir=Path(data_dir),
+            host="127.0.0.1",
+            port=self.port,
+            engine=engine,
+            rate_limit_per_minute=rate_limit_per_minute,
+            workers=workers,
+            initial_credits=initial_credits,
+        )
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.token = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _local_token(self, state: ServerState) -> str:
+        """The local user's API token, kept in the data dir and reused while valid."""
+        path = self.settings.data_dir / TOKEN_FILE
+        with state.db.session() as db:
+            if path.exists():
+                saved = path.read_text().strip()
+                if saved and user_for_token(db, saved, ("api",)) is not None:
+                    return saved
+            user = find_user(db, LOCAL_USER) or create_user(
+                db, LOCAL_USER, os.urandom(16).hex(), self.settings.initial_credits
+            )
+            token, _ = issue_token(db, user, "api", timedelta(days=3650))
+        path.write_text(token)
+        path.chmod(0o600)
+        return token
+
+    def start(self) -> EmbeddedServer:
+        state = ServerState.open(self.settings)
+        self.token = self._local_token(state)
+        config = uvicorn.Config(
+            create_app(self.settings, state),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        # uvicorn installs signal handlers only in the main thread; the CLI keeps Ctrl-C.
+        self._thread = threading.Thread(
+            target=self._server.run, name="vestis-embedded", daemon=True
+        )
+        self._thread.start()
+        self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._thread is not None and not self._thread.is_alive():
+                raise RuntimeError("The embedded server stopped during start-up.")
+            try:
+                if httpx.get(self.base_url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"The embedded server did not answer within {START_TIMEOUT_SECONDS} s.")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self._server = self._thread = None
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
