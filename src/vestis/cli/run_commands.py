@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from vestis.cli import fashn_run
 from vestis.cli import options as o
 from vestis.cli.connection import Credentials, connect
 from vestis.cli.usage import usage_error
@@ -188,9 +189,27 @@ def model_swap(
     verbose: o.Verbose = False,
     json_events: o.JsonEvents = False,
     dry_run: o.DryRun = False,
+    provider: fashn_run.Provider = "onmodel",
+    face_reference: fashn_run.FaceReferenceOption = None,
+    face_reference_mode: fashn_run.FaceReferenceMode = "match_reference",
+    num_images: fashn_run.NumImages = 1,
 ) -> None:
     """Swap the model in every PDP photo of one folder for the chosen identity."""
     _no_extras(ctx)
+    if provider == "fashn":
+        fashn = fashn_run.FashnArgs(
+            base_url, token, username, password, identity_code, identity_image,
+            face_reference, face_reference_mode, num_images,
+        )  # fmt: skip
+        fashn_run.execute(
+            ctx,
+            _reporter(json_events, quiet, verbose, batch=False),
+            fashn,
+            jobs_per_minute,
+            lambda run, runner: run_single(run, input_folder, output_folder, runner),
+            [(input_folder, output_folder)],
+            dry_run,
+        )
     _require_identity(ctx, identity_code, identity_image)
     creds = Credentials(base_url, token, username, password)
     creds.validate(ctx)
@@ -297,10 +316,35 @@ def batch_swap(
     verbose: o.Verbose = False,
     json_events: o.JsonEvents = False,
     dry_run: o.DryRun = False,
+    provider: fashn_run.Provider = "onmodel",
+    face_reference: fashn_run.FaceReferenceOption = None,
+    face_reference_mode: fashn_run.FaceReferenceMode = "match_reference",
+    num_images: fashn_run.NumImages = 1,
 ) -> None:
     """Model swap on many folders: every subfolder of --input-dir, or --input-folders A B C."""
     reporter = _reporter(json_events, quiet, verbose, batch=True)
     folders = _batch_folders(reporter, ctx, input_dir, input_folders)
+    if provider == "fashn":
+        fashn = fashn_run.FashnArgs(
+            base_url, token, username, password, identity_code, identity_image,
+            face_reference, face_reference_mode, num_images,
+        )  # fmt: skip
+        fashn_run.execute(
+            ctx,
+            reporter,
+            fashn,
+            jobs_per_minute,
+            lambda run, runner: run_batch(
+                run,
+                folders,
+                output_dir,
+                clamp_parallel(parallel),
+                fashn_run.configuration(fashn, clamp_parallel(parallel), run.base_url),
+                runner,
+            ),  # fmt: skip
+            [(f, output_dir / f.name) for f in folders],
+            dry_run,
+        )
     _require_identity(ctx, identity_code, identity_image)
     creds = Credentials(base_url, token, username, password)
     creds.validate(ctx)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,17 @@ from vestis.runs.summary import FolderOutcome, build_summary, write_summary
 FOLDER_ATTEMPTS = 3
 
 
-def run_single(ctx: RunContext, folder: Path, output: Path) -> int:
+#: Makes the runner of one folder: `FolderRun` (On-Model v2), or another provider's subclass
+#: (`runs.fashn_provider.FashnFolderRun`), called as `runner(ctx, folder, output, label=...)`.
+FolderRunner = Callable[..., FolderRun]
+
+
+def run_single(
+    ctx: RunContext, folder: Path, output: Path, runner: FolderRunner = FolderRun
+) -> int:
     """The single-folder command: 0 when the job completed and was saved, else 1."""
     ctx.reporter.event("banner", title=ctx.spec.title)
-    result = FolderRun(ctx, folder, output).run()
+    result = runner(ctx, folder, output).run()
     if result.ok:
         ctx.reporter.event("complete")
         return 0
@@ -62,11 +70,13 @@ def batch_header(ctx: RunContext, folders: list[Path], parallel: int, output_dir
     ctx.reporter.event("batch_started", total=len(folders), folders=[f.name for f in folders])
 
 
-def _run_folder(ctx: RunContext, folder: Path, output: Path) -> FolderResult:
+def _run_folder(
+    ctx: RunContext, folder: Path, output: Path, runner: FolderRunner = FolderRun
+) -> FolderResult:
     """One folder with its transient-failure retries; times add up over the attempts."""
     total = 0.0
     for attempt in range(1, FOLDER_ATTEMPTS + 1):
-        result = FolderRun(ctx, folder, output, label=folder.name).run()
+        result = runner(ctx, folder, output, label=folder.name).run()
         total += result.seconds
         if result.ok or not result.transient or attempt == FOLDER_ATTEMPTS:
             result.seconds = total
@@ -83,6 +93,7 @@ def run_batch(
     output_dir: Path,
     parallel: int,
     configuration: dict[str, Any],
+    runner: FolderRunner = FolderRun,
 ) -> int:
     """Every folder into `<output_dir>/<folder name>/`, `parallel` at a time; writes the batch
     summary; 1 if any folder failed."""
@@ -91,7 +102,7 @@ def run_batch(
     outcomes: list[FolderOutcome] = []
     with ThreadPoolExecutor(parallel, "vestis-folder") as pool:
         futures: dict[Future[FolderResult], Path] = {
-            pool.submit(_run_folder, ctx, folder, output_dir / folder.name): folder
+            pool.submit(_run_folder, ctx, folder, output_dir / folder.name, runner): folder
             for folder in folders
         }
         remaining = set(futures)

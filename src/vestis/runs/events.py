@@ -18,6 +18,8 @@ BANNER = "=" * 70
 
 #: Events shown only with --verbose in the human renderings.
 VERBOSE_EVENTS = frozenset({"retry", "pacing", "upload_started", "download_skipped", "debug"})
+#: Events whose line names the folder itself (no `[folder]` prefix).
+UNPREFIXED = frozenset({"folder_done", "folder_failed", "batch_summary"})
 #: Events that still show with --quiet.
 QUIET_EVENTS = frozenset({"error", "batch_summary", "folder_failed"})
 
@@ -105,10 +107,10 @@ class Reporter:
     def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         if name in VERBOSE_EVENTS and not self.verbose:
             return
-        message = plain_message(name, fields)
+        message = plain_message(name, {**fields, "folder": folder})
         if message is None:
             return
-        if self.prefix and folder:
+        if self.prefix and folder and name not in UNPREFIXED:
             message = "\n".join(f"[{folder}] {line}" for line in message.splitlines())
         self.write(message)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 import uuid
@@ -137,13 +136,13 @@ class Journal:
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             text = json.dumps(self.data, indent=2, sort_keys=False)
-            fd, tmp = tempfile.mkstemp(prefix=".vestis-journal.", dir=self.folder)
+            tmp = self.folder / f".vestis-journal.{uuid.uuid4().hex}.part"
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                with open(tmp, "w", encoding="utf-8") as handle:
                     handle.write(text)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, self.path)
             except BaseException:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
                 raise

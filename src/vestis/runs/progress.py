@@ -15,7 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from vestis.runs.events import Reporter, plain_message
+from vestis.runs.events import UNPREFIXED, Reporter, plain_message
 
 #: Events printed above the bars; the rest only move them.
 _LOGGED = frozenset(
@@ -69,9 +69,9 @@ class RichReporter(Reporter):
         with self._lock:
             self._update(name, folder or "run", fields)
         if name in _LOGGED or (self.verbose and name not in ("job_progress",)):
-            message = plain_message(name, fields)
+            message = plain_message(name, {**fields, "folder": folder})
             if message and name != "banner":
-                if self.prefix and folder:
+                if self.prefix and folder and name not in UNPREFIXED:
                     message = f"[{folder}] {message}"
                 self.console.print(message, markup=False, highlight=False)
 

@@ -1,0 +1,100 @@
+"""End-to-end fixtures: a real server process (FakeEngine), a sample catalogue, and a runner
+for the `vestis` command as a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from tests.support.server_process import REPO_ROOT, ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def draw(path: Path, color: str = "blue", size: tuple[int, int] = (96, 128)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).save(path, "PNG" if path.suffix == ".png" else "JPEG")
+    return path
+
+
+def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `vestis` run: no inherited VESTIS_* settings, repo importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VESTIS_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")])
+    env["VESTIS_DATA_DIR"] = str(tmp / "embedded-data")
+    env.update(extra)
+    return env
+
+
+def vestis(
+    *args: str, env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vestis", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def job_count(server: ServerProcess) -> int:
+    with sqlite3.connect(server.data_dir / "vestis.db") as db:
+        return int(db.execute("select count(*) from jobs").fetchone()[0])
+
+
+def job_ids(server: ServerProcess) -> list[str]:
+    with sqlite3.connect(server.data_dir / "vestis.db") as db:
+        return [row[0] for row in db.execute("select public_id from jobs")]
+
+
+def without_signatures(value: Any) -> Any:
+    """Signed links carry their expiry; two reads of the same results differ only there."""
+    if isinstance(value, dict):
+        return {k: without_signatures(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_signatures(v) for v in value]
+    if isinstance(value, str) and "signature=" in value:
+        return value.split("?", 1)[0]
+    return value
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path_factory.mktemp("server")) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from vestis.runs.samples import write_sample_catalogue
+
+    root = tmp_path_factory.mktemp("catalogue")
+    cat = write_sample_catalogue(root)
+    # Files the model-swap filter must skip, and a non-image.
+    Image.open(cat.pdp_images[0]).save(cat.pdp_folders[0] / "detail_INTERNAL_.jpg")
+    Image.open(cat.pdp_images[0]).save(cat.pdp_folders[0] / "pack_NONMODEL_.png")
+    (cat.pdp_folders[0] / "readme.txt").write_text("not an image")
+    return cat
+
+
+@pytest.fixture(scope="module")
+def identity_code(server: ServerProcess, catalogue: Any, tmp_path_factory) -> str:
+    env = cli_env(
+        tmp_path_factory.mktemp("env"), VESTIS_TOKEN=server.token, VESTIS_BASE_URL=server.base_url
+    )
+    result = vestis("identities", "upload", str(catalogue.identities[0]), "--name", "Lisa", env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
