@@ -1,0 +1,117 @@
+"""Model swap through LocalEngine on images derived from skimage's astronaut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from vestis.engines.base import Engine, EngineError, SwapSpec
+from vestis.engines.local import LocalEngine
+from vestis.runs import samples
+
+
+def _arr(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB")).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def swapped(engine: LocalEngine, pdp: Image.Image, identity: Image.Image):
+    return engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=7))
+
+
+def test_engine_protocol(engine: LocalEngine) -> None:
+    assert isinstance(engine, Engine)
+    assert engine.name == "local" and engine.model_used == "local"
+
+
+def test_face_changes_and_everything_outside_the_head_is_identical(swapped, pdp) -> None:
+    before, after = _arr(pdp), _arr(swapped.image)
+    assert swapped.image.size == pdp.size and swapped.model_used == "local"
+    x0, y0, x1, y1 = swapped.metadata["changed_region_bbox"]
+    outside = np.ones(before.shape[:2], dtype=bool)
+    outside[y0:y1, x0:x1] = False
+    assert (before[outside] == after[outside]).all()  # garments preserved exactly
+    assert np.abs(before - after)[y0:y1, x0:x1].mean() > 2.0  # the face did change
+    # The head region is a small part of the photo, around the face.
+    assert (x1 - x0) * (y1 - y0) < 0.25 * before.shape[0] * before.shape[1]
+    assert swapped.metadata["unchanged_outside_head_share"] == 1.0
+    assert 0.0 < swapped.quality_score <= 1.0
+
+
+def test_same_seed_same_output_and_variations_differ(engine, pdp, identity, swapped) -> None:
+    again = engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=7))
+    assert (_arr(again.image) == _arr(swapped.image)).all()
+    other = engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=7, variation=1))
+    x0, y0, x1, y1 = swapped.metadata["changed_region_bbox"]
+    diff = np.abs(_arr(other.image) - _arr(swapped.image))[y0:y1, x0:x1]
+    assert diff.mean() > 1.0
+    other_again = engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=7, variation=1))
+    assert (_arr(other_again.image) == _arr(other.image)).all()
+
+
+def test_post_process_changes_skin_pixels_only(engine, pdp, identity, swapped) -> None:
+    from vestis.engines.local.faces import find_face
+    from vestis.engines.local.skin import skin_weight
+
+    target = pdp.copy()
+    # A patch of the model's own cheek pasted onto the chest stands in for a bare arm.
+    cheek = target.crop((215, 150, 245, 175)).resize((60, 50))
+    target.paste(cheek, (300, 300))
+    base = engine.model_swap(SwapSpec(target=target, identity=identity, seed=7))
+    post = engine.model_swap(SwapSpec(target=target, identity=identity, seed=7, post_process=True))
+    changed = (_arr(base.image) != _arr(post.image)).any(axis=2)
+    rgb = np.asarray(target.convert("RGB"))
+    head = np.zeros(changed.shape, dtype=bool)
+    x0, y0, x1, y1 = base.metadata["changed_region_bbox"]
+    head[y0:y1, x0:x1] = True
+    weight = skin_weight(rgb, find_face(rgb))
+    assert changed.any() and changed[300:350, 300:360].mean() > 0.5
+    assert not changed[(weight == 0) & ~head].any()  # nothing but skin
+    assert not changed[500:, :].any()  # trousers and studio floor untouched
+    assert post.metadata["skin_pixels_equalised"] > 0
+
+
+def test_no_face_in_target_fails_that_output(engine, identity) -> None:
+    with pytest.raises(EngineError, match="No face found in the target photo"):
+        engine.model_swap(SwapSpec(target=samples.make_faceless_image(), identity=identity, seed=1))
+
+
+def test_faceless_identity(engine, pdp) -> None:
+    faceless = samples.make_faceless_image()
+    assert engine.detect_face(faceless).detected is False
+    with pytest.raises(EngineError, match="identity"):
+        engine.model_swap(SwapSpec(target=pdp, identity=faceless, seed=1))
+
+
+def test_detect_face_on_identity(engine, identity) -> None:
+    info = engine.detect_face(identity)
+    assert info.detected and info.box is not None and info.confidence > 0
+    left, top, right, bottom = info.box
+    assert 0 <= left < right <= identity.width and 0 <= top < bottom <= identity.height
+
+
+def test_watermark_only_in_bottom_right(engine, pdp, identity, swapped) -> None:
+    marked = engine.model_swap(
+        SwapSpec(target=pdp, identity=identity, seed=7, add_ai_watermark=True)
+    )
+    diff = (_arr(marked.image) != _arr(swapped.image)).any(axis=2)
+    h, w = diff.shape
+    assert diff[int(h * 0.8) :, int(w * 0.5) :].sum() > 200
+    diff[int(h * 0.8) :, int(w * 0.5) :] = False
+    assert not diff.any()
+
+
+def test_generate_identity_is_refused(engine, pdp, identity) -> None:
+    with pytest.raises(EngineError, match="face_reference"):
+        engine.generate_identity(SwapSpec(target=pdp, identity=identity, seed=1, prompt="a model"))
+
+
+def test_watermark_is_legible_text() -> None:
+    from vestis.engines.local.watermark import add_ai_watermark
+
+    plain = Image.new("RGB", (400, 300), (240, 240, 240))
+    ImageDraw.Draw(plain).rectangle([0, 0, 50, 50], fill=(0, 0, 0))
+    marked = np.asarray(add_ai_watermark(plain)).astype(int)
+    corner = marked[240:, 250:]
+    assert corner.min() < 120 and corner.max() > 200  # dark box with light letters
