@@ -30,7 +30,9 @@ def get_db(state: StateDep) -> Iterator[Session]:
         yield session
 
 
-DbDep = Annotated[Session, Depends(get_db)]
+#: Committed when the route function returns, *before* the answer is sent: a client that
+#: reads an id from the answer can use it at once.
+DbDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def _unauthorized(message: str) -> ApiError:
