@@ -111,8 +111,8 @@ def test_async_resources(server: ServerProcess, tmp_path: Path) -> None:
                 p.project_key == project.project_id for p in (await c.projects.list()).projects
             )
             upload = await c.uploads.create("x.jpg")
-            await c.uploads.put(upload, b"not really a jpeg but bytes")
-            assert await c.downloads.fetch(upload.download_url) == b"not really a jpeg but bytes"
+            await c.uploads.put(upload, draw_person(8))
+            assert await c.downloads.fetch(upload.download_url) == draw_person(8)
             assert await c.uploads.upload_file(photo)
             code = await c.identities.ensure(image, name="Bea")
             assert await c.identities.ensure(image) == code
