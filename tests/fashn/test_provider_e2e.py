@@ -15,6 +15,8 @@ from tests.support.server_process import ServerProcess
 
 from vestis.runs.samples import make_identity_image, make_pdp_photo
 
+pytestmark = pytest.mark.e2e
+
 
 def write_folder(folder: Path, count: int = 3) -> Path:
     folder.mkdir(parents=True, exist_ok=True)

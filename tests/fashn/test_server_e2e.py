@@ -25,6 +25,8 @@ from tests.fashn.conftest import (
 )
 from tests.support.server_process import ServerProcess
 
+pytestmark = pytest.mark.e2e
+
 
 def fetch_image(url: str) -> Image.Image:
     response = httpx.get(url, timeout=30)  # no Authorization: the link is signed

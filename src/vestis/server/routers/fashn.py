@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -20,7 +19,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
-from limits import RateLimitItemPerMinute, storage, strategies
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -119,29 +117,19 @@ def get_service(request: Request, state: StateDep) -> FashnService:
         return service
 
 
-class RunRateLimiter:
-    """`/v1/run` per user and minute, the server's `rate_limit_per_minute` (0 = unlimited)."""
-
-    def __init__(self) -> None:
-        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-
-    def check(self, state: ServerState, user: User) -> None:
-        per_minute = state.settings.rate_limit_per_minute
-        if per_minute <= 0:
-            return
-        item = RateLimitItemPerMinute(per_minute)
-        if self._limiter.hit(item, "fashn-run", str(user.id)):
-            return
-        reset = self._limiter.get_window_stats(item, "fashn-run", str(user.id)).reset_time
-        wait = max(1, math.ceil(reset - time.time()))
+def _rate_limit(state: ServerState, user: User) -> None:
+    """The v2 server's job-creation limiter: v2 jobs and FASHN predictions share one budget of
+    `rate_limit_per_minute` per user."""
+    if state.runtime is None:
+        return
+    wait = state.runtime.limiter.hit(user.id)
+    if wait is not None:
+        per_minute = state.runtime.limiter.per_minute
         raise FashnError(
             "RateLimitExceeded",
-            f"More than {per_minute} predictions started in a minute; retry in {wait} s.",
+            f"At most {per_minute} predictions and jobs per minute; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
-
-
-_rate_limiter = RunRateLimiter()
 
 
 def _inputs_for(model_name: str, inputs: dict[str, Any]) -> ModelSwapInputs:
@@ -172,7 +160,7 @@ def run_prediction(
         problem = check_webhook_url(webhook_url, service.fetch_policy)
         if problem:
             raise FashnError("BadRequest", problem)
-    _rate_limiter.check(state, user)
+    _rate_limit(state, user)
     facts = RunRequestFacts(user_id=user.id, model_name=body.model_name, webhook_url=webhook_url)
     return RunResponse(id=service.accept(facts, inputs), error=None)
 
