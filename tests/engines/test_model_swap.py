@@ -115,3 +115,32 @@ def test_watermark_is_legible_text() -> None:
     marked = np.asarray(add_ai_watermark(plain)).astype(int)
     corner = marked[240:, 250:]
     assert corner.min() < 120 and corner.max() > 200  # dark box with light letters
+
+
+def test_concurrent_calls_match_sequential(engine, identity, monkeypatch) -> None:
+    """Worker threads run the engine at once: each gets its own mediapipe models, and the
+    results are the same as one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vestis.engines.local import faces
+
+    specs = [
+        SwapSpec(target=samples.make_pdp_photo(s), identity=identity, seed=s) for s in (1, 2, 3)
+    ]
+    monkeypatch.setattr(faces, "_face_cache", faces._Cache())  # real detection, not the cache
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        concurrent = list(pool.map(engine.model_swap, specs))
+    monkeypatch.setattr(faces, "_face_cache", faces._Cache())
+    for spec, out in zip(specs, concurrent, strict=True):
+        assert (_arr(engine.model_swap(spec).image) == _arr(out.image)).all()
+
+
+def test_importing_the_engine_does_not_load_mediapipe() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, vestis.engines.local; print('mediapipe' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

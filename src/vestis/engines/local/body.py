@@ -117,6 +117,7 @@ def template_body(
     identity: np.ndarray,
     face: FaceGeometry | None,
     rng: np.random.Generator,
+    base_layer: tuple[bool, bool] = (False, False),
 ) -> Body:
     """Draw a neutral, shaded mannequin in the identity's skin tone (8 heads tall, standing,
     front-facing), composite the identity's head on it, and return its key points."""
@@ -156,7 +157,17 @@ def template_body(
     # Roundness: lighter along each limb's middle, darker toward its edges.
     dist = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 3)
     shade = 0.78 + 0.22 * np.clip(dist / (0.18 * hu), 0, 1)
-    colour = np.clip(tone[None, None, :] * shade[..., None], 0, 255)
+    colour = np.broadcast_to(tone, (h, w, 3)).copy()
+    # Neutral basics where the outfit leaves the mannequin bare (off-white tee, charcoal
+    # trousers): a catalogue shot of a top alone still shows a dressed person.
+    ys, xs = np.mgrid[0:h, 0:w]
+    rel_x, rel_y = np.abs(xs - cx) / hu, (ys - y0) / hu
+    cover_torso, cover_legs = base_layer
+    if cover_torso:
+        colour[(rel_y > 1.28) & (rel_y < 4.0) & (rel_x < 1.0)] = (234, 232, 226)
+    if cover_legs:
+        colour[(rel_y > 3.75) & (rel_y < 7.45) & (rel_x < 0.92)] = (62, 62, 68)
+    colour = np.clip(colour * shade[..., None], 0, 255)
     alpha = mask.astype(np.float32)[..., None] / 255.0
     canvas[:] = np.clip(colour * alpha + canvas * (1 - alpha) + 0.5, 0, 255).astype(np.uint8)
     if face is not None:

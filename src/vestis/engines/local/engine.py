@@ -66,7 +66,7 @@ class LocalEngine:
         target_face = find_face(target)
         if target_face is None:
             raise EngineError(NO_FACE_TARGET)
-        params = swap_params(spec.seed, spec.variation, spec.face_reference_mode)
+        params = swap_params(spec.seed, spec.variation, spec.face_reference_mode, spec.post_process)
         try:
             result = swap_face(target, target_face, identity, identity_face, params)
         except ValueError as err:
@@ -77,7 +77,10 @@ class LocalEngine:
         out = result.image
         skin_pixels = 0
         if spec.post_process:
-            weight = skin_weight(target, target_face, exclude=head)
+            # The face's feathered rim still shows the old skin in proportion (1 - alpha): it
+            # is equalised by that share, so no ring of the old tone is left around the face.
+            weight = skin_weight(target, target_face, exclude=result.alpha >= 0.999)
+            weight *= 1.0 - result.alpha
             out = equalise_skin(out, weight, result.face_lab_after - result.face_lab_before)
             skin_pixels = int((weight > 0).sum())
         image = Image.fromarray(out)

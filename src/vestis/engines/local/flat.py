@@ -115,6 +115,20 @@ def _garments(spec: FlatSpec, warnings: list[str]) -> list[Garment]:
     return sorted(prepared, key=lambda g: g.layer)
 
 
+def _arms_across_torso(landmarks: np.ndarray) -> bool:
+    """True when a wrist or elbow is in front of the torso (between the shoulders, above the
+    hips): arms crossed, hands on the chest, holding something."""
+    shoulders, hips = landmarks[[11, 12], :2], landmarks[[23, 24], :2]
+    left, right = shoulders[:, 0].min(), shoulders[:, 0].max()
+    inset = 0.15 * (right - left)
+    top, bottom = shoulders[:, 1].mean(), hips[:, 1].mean()
+    for index in (13, 14, 15, 16):  # elbows and wrists
+        x, y, seen = landmarks[index]
+        if seen > 0.3 and left + inset < x < right - inset and top < y < bottom:
+            return True
+    return False
+
+
 def _body(
     canvas: np.ndarray, identity: np.ndarray, kinds: set[str], rng: np.random.Generator,
     warnings: list[str],
@@ -123,21 +137,28 @@ def _body(
     face = find_face(identity)
     if landmarks is not None and visible(landmarks, (11, 12, 23, 24)):
         needed = tuple(sorted({i for kind in kinds for i in _NEEDS[kind]}))
-        if visible(landmarks, needed):
+        if _arms_across_torso(landmarks):
+            warnings.append(
+                "the identity's arms are in front of the body (crossed or raised), so garments "
+                "cannot be laid on it; dressed a body template with the identity's head instead"
+            )
+        elif visible(landmarks, needed):
             try:
                 return identity_body(canvas, identity, landmarks, rng)
             except ValueError:
                 pass
-        warnings.append(
-            "the identity image does not show the whole body these garments need; dressed a "
-            "body template with the identity's head instead"
-        )
+        else:
+            warnings.append(
+                "the identity image does not show the whole body these garments need; dressed "
+                "a body template with the identity's head instead"
+            )
     if face is None:
         raise EngineError(
             "No face found in the identity image: flat-to-model needs an identity photo with a "
             "visible face (or a full body)."
         )
-    return template_body(canvas, identity, face, rng)
+    base_layer = (not kinds & {"top", "dress"}, not kinds & {"bottom", "dress"})
+    return template_body(canvas, identity, face, rng, base_layer)
 
 
 def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:

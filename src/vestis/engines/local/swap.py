@@ -28,14 +28,21 @@ class SwapParams:
     shading: float  # how much of the target's low-frequency lighting is put on the new face
 
 
-def swap_params(seed: int, variation: int, face_reference_mode: str) -> SwapParams:
-    """Variation 0 is the canonical result; others draw their parameters from (seed, variation)."""
+def swap_params(
+    seed: int, variation: int, face_reference_mode: str, post_process: bool = False
+) -> SwapParams:
+    """Variation 0 is the canonical result; others draw their parameters from (seed, variation).
+
+    Without post-processing the new face takes the target's skin tone entirely (anything else
+    shows as a mask against the ears, forehead and neck); with it, the face keeps half of the
+    identity's own tone and skin equalisation brings the rest of the body to it."""
     geometry = 0.5 if face_reference_mode == "match_reference" else 0.0
+    tone = 0.5 if post_process else 0.0
     if variation == 0:
-        return SwapParams(tone_keep=0.3, geometry=geometry, feather=0.22, shading=0.6)
+        return SwapParams(tone_keep=tone, geometry=geometry, feather=0.22, shading=0.8)
     rng = np.random.default_rng([seed & 0xFFFFFFFF, variation])
     return SwapParams(
-        tone_keep=float(rng.uniform(0.1, 0.55)),
+        tone_keep=float(tone * rng.uniform(0.7, 1.2) if post_process else rng.uniform(0.0, 0.08)),
         geometry=float(min(1.0, geometry + rng.uniform(0.15, 0.4))),
         feather=float(rng.uniform(0.16, 0.3)),
         shading=float(rng.uniform(0.35, 0.8)),
@@ -186,9 +193,17 @@ def _match_colour(
         ratio = float(np.clip(r_std / s_std, 0.6, 1.6))
         keep = 0.0 if c == 0 else params.tone_keep  # lightness always follows the target
         out[..., c] = (src[..., c] - s_mean) * ratio + r_mean + keep * (s_mean - r_mean)
+    # Low-frequency transfer: the target's lighting (lightness) and its local colour variation
+    # (chroma) replace the identity's, around the global tone set above; this removes the
+    # identity photo's own shading and blotches (a red nose, a lit cheek).
     mask = core.astype(np.float32)
-    lighting = _masked_blur(ref[..., 0], mask, sigma) - _masked_blur(out[..., 0], mask, sigma)
-    out[..., 0] += params.shading * lighting
+    # Chroma at a finer scale than lightness: skin colour detail says little about who someone
+    # is, while the lightness detail (wrinkles, pores, features) is what the swap transfers.
+    for c, strength, scale in ((0, params.shading, 1.0), (1, 0.9, 0.3), (2, 0.9, 0.3)):
+        ref_low = _masked_blur(ref[..., c], mask, sigma * scale)
+        out_low = _masked_blur(out[..., c], mask, sigma * scale)
+        offset = float(out[..., c][sel].mean() - ref[..., c][sel].mean())
+        out[..., c] += strength * (ref_low + offset - out_low)
     # Soft knee at the target's own brightest skin: an identity's specular highlight (nose tip,
     # forehead) would otherwise clip to a white blotch on an already bright face.
     out[..., 0] = _soft_ceiling(out[..., 0], float(np.percentile(ref[..., 0][sel], 99)))
