@@ -172,9 +172,16 @@ def test_text_body_and_rate_limit_retry_after() -> None:
     assert "slow down" in error.message
 
 
-def test_401_message_says_what_to_do() -> None:
-    error = _base.make_status_error(_response(401, {"error": "Token expired"}))
+def test_401_message_says_what_to_do_for_tokens_not_for_logins() -> None:
+    def answer(authorization: str) -> httpx.Response:
+        request = httpx.Request(
+            "GET", "http://api.test/x", headers={"Authorization": authorization}
+        )
+        return httpx.Response(401, json={"error": "Token expired"}, request=request)
+
+    error = _base.make_status_error(answer("Bearer abc"))
     assert "Token expired" in error.message and "Generate a new one" in error.message
+    assert "Generate a new one" not in _base.make_status_error(answer("Basic dTpw")).message
 
 
 def test_transport_errors_map_to_connection_and_timeout_errors() -> None:

@@ -7,7 +7,8 @@ import asyncio
 import base64
 import json
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,8 @@ from vestis.client import (
 )
 from vestis.contract import UploadResponse
 
+#: A wait that fell back to polling would hang on this interval; the tests must not reach it.
+NO_POLLING = 3600.0
 FAST = RetryPolicy(max_retries=5, initial_delay=0.001, max_delay=0.01)
 SWAP = {"identity_code": "id1", "project_id": "p1", "images": ["f1"]}
 LOGIN_BODY = {
@@ -437,3 +440,33 @@ def test_async_wait_via_sse_and_notifications_stream() -> None:
             return final.status, ids
 
     assert asyncio.run(main()) == ("completed", [1, 2])
+
+
+def test_wait_rechecks_the_status_while_the_stream_only_sends_keepalives(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lost terminal event costs one recheck window, not the whole timeout."""
+    from vestis.client import _tracking
+
+    monkeypatch.setattr(_tracking, "SSE_RECHECK_SECONDS", 0.05)
+    caplog.set_level("INFO", logger="vestis.client")
+    statuses = iter([_status("processing", 10), _status("completed", 100)])
+
+    def keepalives() -> Iterator[bytes]:
+        yield b"event: backfill_complete\ndata: {}\n\n"
+        for _ in range(1000):
+            time.sleep(0.01)
+            yield b": keepalive\n\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/notifications/events":
+            return httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, content=keepalives()
+            )
+        return next(statuses)
+
+    recorder = Recorder(handler)
+    with _client(recorder) as client:
+        assert client.jobs.wait("j1", poll_interval=NO_POLLING).status == "completed"
+    assert recorder.paths() == ["/notifications/events", "/jobs/j1/status", "/jobs/j1/status"]
+    assert "polling" not in caplog.text

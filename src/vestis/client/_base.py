@@ -251,7 +251,7 @@ def make_status_error(response: httpx.Response) -> APIError:
     detail = server_message(body)
     if detail:
         text += f": {detail}"
-    if status == 401:
+    if status == 401 and request.headers.get("authorization", "").startswith("Bearer "):
         text += f". The token is expired or invalid. {TOKEN_HELP}"
     request_id = response.headers.get(REQUEST_ID_HEADER)
     if request_id:

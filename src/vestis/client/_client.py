@@ -13,6 +13,7 @@ from vestis.client._base import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     OnRetry,
+    RequestOptions,
     RetryPolicy,
 )
 from vestis.client._http import AsyncHTTP, SyncHTTP
@@ -85,7 +86,8 @@ class Client:
 
     def health(self) -> dict[str, Any]:
         """`GET /health` of a vestis server (no auth)."""
-        body: dict[str, Any] = self.jobs._call("GET", "/health", authenticated=False).json()
+        response = self._http.request(RequestOptions("GET", "/health", authenticated=False))
+        body: dict[str, Any] = response.json()
         return body
 
     def close(self) -> None:
@@ -152,7 +154,7 @@ class AsyncClient:
 
     async def health(self) -> dict[str, Any]:
         """`GET /health` of a vestis server (no auth)."""
-        response = await self.jobs._call("GET", "/health", authenticated=False)
+        response = await self._http.request(RequestOptions("GET", "/health", authenticated=False))
         body: dict[str, Any] = response.json()
         return body
 

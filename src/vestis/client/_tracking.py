@@ -16,6 +16,9 @@ MAX_NOT_FOUND = 10
 #: Longest wait for one SSE read: the server sends a keepalive about every 15 seconds, so a
 #: silent connection for this long has dropped.
 SSE_READ_TIMEOUT = 35.0
+#: Even with a healthy stream, the status is checked (and the stream reopened) this often, so a
+#: lost event costs at most this long.
+SSE_RECHECK_SECONDS = 60.0
 #: Events that end a job: `batch_edit` with a terminal status (seed 004), `completed`/`error`
 #: (seed 002).
 TERMINAL_EVENT_NAMES = frozenset({"completed", "error"})
@@ -49,6 +52,18 @@ def is_terminal_event(notification: Notification) -> bool:
     return notification.name == "batch_edit" and notification.data.get("status") in (
         TERMINAL_STATUSES
     )
+
+
+def wants_status(event: str, data: str, job_id: str, every_event: bool) -> bool:
+    """Whether an SSE event calls for a status check: the end of the backfill (which closes the
+    race with a job that ended before the stream opened), a terminal event of this job, or any
+    event of this job when every update is wanted."""
+    if event == "backfill_complete":
+        return True
+    note = parse_notification(data)
+    if note is None or not is_about(note, job_id):
+        return False
+    return every_event or is_terminal_event(note)
 
 
 def is_terminal(status: JobStatusResponse) -> bool:
@@ -107,6 +122,29 @@ class NotFoundGrace:
 
     def reset(self) -> None:
         self.count = 0
+
+
+class RecheckDue(Exception):
+    """The stream has been open for a recheck window: confirm the status, then reopen it."""
+
+
+@dataclass
+class RecheckWindow:
+    """Guard of one stream connection: the overall deadline, then the recheck window."""
+
+    deadline: Deadline
+    length: float | None = None
+    opened: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.opened = self.deadline.clock()
+        if self.length is None:
+            self.length = SSE_RECHECK_SECONDS
+
+    def __call__(self) -> None:
+        self.deadline.check()
+        if self.length is not None and self.deadline.clock() - self.opened >= self.length:
+            raise RecheckDue()
 
 
 class SSEUnavailable(Exception):

@@ -19,12 +19,12 @@ from vestis.client._tracking import (
     Deadline,
     NotFoundGrace,
     OnUpdate,
+    RecheckDue,
+    RecheckWindow,
     SSEUnavailable,
     finish,
-    is_about,
     is_terminal,
-    is_terminal_event,
-    parse_notification,
+    wants_status,
 )
 from vestis.client.errors import APIConnectionError, APIError, NotFoundError
 from vestis.client.resources._resource import AsyncAPIResource, SyncAPIResource
@@ -121,37 +121,44 @@ class Jobs(SyncAPIResource):
     def _wait_sse(
         self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
     ) -> JobStatusResponse:
+        """Listen for the job's end; every recheck window, confirm the status and reopen."""
+        while True:
+            try:
+                return self._listen(job_id, deadline, on_update)
+            except RecheckDue:
+                status = self._confirm(job_id, deadline, on_update)
+                if is_terminal(status):
+                    return status
+
+    def _listen(
+        self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
+    ) -> JobStatusResponse:
         try:
             events = iter_events(
                 self._http,
                 _sse_params(job_id),
                 read_timeout=_read_timeout(deadline),
-                guard=deadline.check,
+                guard=RecheckWindow(deadline),
             )
             with closing(events):
                 for event in events:
-                    if event.event != "backfill_complete":
-                        note = parse_notification(event.data)
-                        if note is None or not is_about(note, job_id):
-                            continue
-                        if on_update is None and not is_terminal_event(note):
-                            continue
-                    # After the backfill, and on each event of this job: ask for the status, which
-                    # also closes the race with a job that ended before the stream opened.
-                    status = self._status_or_none(job_id, deadline, on_update)
-                    if status is not None and is_terminal(status):
-                        return status
+                    if wants_status(event.event, event.data, job_id, on_update is not None):
+                        status = self._confirm(job_id, deadline, on_update)
+                        if is_terminal(status):
+                            return status
         except (APIError, APIConnectionError) as exc:
             raise SSEUnavailable(str(exc)) from exc
         raise SSEUnavailable("the event stream ended")
 
-    def _status_or_none(
+    def _confirm(
         self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
-    ) -> JobStatusResponse | None:
+    ) -> JobStatusResponse:
+        """The job's status. A 404 (just created) or an error hands over to polling, which
+        tolerates both."""
         try:
             status = self.status(job_id)
-        except NotFoundError:
-            return None
+        except (APIError, APIConnectionError) as exc:
+            raise SSEUnavailable(f"status check failed: {exc}") from exc
         deadline.last_status = status.status
         if on_update is not None:
             on_update(status)
@@ -247,35 +254,44 @@ class AsyncJobs(AsyncAPIResource):
     async def _wait_sse(
         self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
     ) -> JobStatusResponse:
+        """Listen for the job's end; every recheck window, confirm the status and reopen."""
+        while True:
+            try:
+                return await self._listen(job_id, deadline, on_update)
+            except RecheckDue:
+                status = await self._confirm(job_id, deadline, on_update)
+                if is_terminal(status):
+                    return status
+
+    async def _listen(
+        self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
+    ) -> JobStatusResponse:
         try:
             events = aiter_events(
                 self._http,
                 _sse_params(job_id),
                 read_timeout=_read_timeout(deadline),
-                guard=deadline.check,
+                guard=RecheckWindow(deadline),
             )
             async with aclosing(events):
                 async for event in events:
-                    if event.event != "backfill_complete":
-                        note = parse_notification(event.data)
-                        if note is None or not is_about(note, job_id):
-                            continue
-                        if on_update is None and not is_terminal_event(note):
-                            continue
-                    status = await self._status_or_none(job_id, deadline, on_update)
-                    if status is not None and is_terminal(status):
-                        return status
+                    if wants_status(event.event, event.data, job_id, on_update is not None):
+                        status = await self._confirm(job_id, deadline, on_update)
+                        if is_terminal(status):
+                            return status
         except (APIError, APIConnectionError) as exc:
             raise SSEUnavailable(str(exc)) from exc
         raise SSEUnavailable("the event stream ended")
 
-    async def _status_or_none(
+    async def _confirm(
         self, job_id: str, deadline: Deadline, on_update: OnUpdate | None
-    ) -> JobStatusResponse | None:
+    ) -> JobStatusResponse:
+        """The job's status. A 404 (just created) or an error hands over to polling, which
+        tolerates both."""
         try:
             status = await self.status(job_id)
-        except NotFoundError:
-            return None
+        except (APIError, APIConnectionError) as exc:
+            raise SSEUnavailable(f"status check failed: {exc}") from exc
         deadline.last_status = status.status
         if on_update is not None:
             on_update(status)
