@@ -409,3 +409,24 @@ def test_concurrency_limit_is_429_concurrency_limit_exceeded(
     assert_fashn_error(refused, 429, "ConcurrencyLimitExceeded")
     assert finals == ["completed"] * 6
     assert after.status_code == 200
+
+
+def test_a_prediction_cut_by_a_crash_fails_after_restart_and_is_refunded(
+    tmp_path: Path, local_http: LocalHTTP, pdp_photo: Image.Image
+) -> None:
+    local_http.files["/held.png"] = (encode_image(pdp_photo), "image/png")
+    local_http.hold_paths.add("/held.png")
+    server = ServerProcess(tmp_path, engine=FAKE, extra_args=["--allow-private-urls"])
+    with server:
+        with server.client() as client:
+            before = credits_of(client)
+            started = run(client, {"model_image": f"{local_http.url}/held.png"}).json()["id"]
+            assert credits_of(client) == before - 1  # reserved while it runs
+        server.kill()
+        server.start()
+        with server.client() as client:
+            final = wait_final(client, started).json()
+            after = credits_of(client)
+    assert final["status"] == "failed"
+    assert final["error"]["name"] == "PipelineError" and "restarted" in final["error"]["message"]
+    assert after == before
