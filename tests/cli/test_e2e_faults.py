@@ -1,0 +1,151 @@
+"""Fault tests: the server misbehaves on purpose (429s, 500s, dropped connections, expiring
+tokens) or the client is killed mid-batch; every folder still ends completed, no job is
+submitted twice and nothing already downloaded is fetched again."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.cli.conftest import cli_env, job_count, read_json, vestis
+from tests.support.server_process import ServerProcess
+
+from vestis.client import Client
+from vestis.runs.journal import JOURNAL_NAME, Journal
+
+pytestmark = pytest.mark.e2e
+
+FOLDERS = 4
+
+
+def make_batch(catalogue: Any, root: Path, folders: int = FOLDERS) -> Path:
+    """`folders` PDP folders of two photos each, from the sample catalogue."""
+    images = [p for p in catalogue.pdp_images if p.name.startswith("shot-")]
+    for index in range(folders):
+        folder = root / f"ART-{index:02d}"
+        folder.mkdir(parents=True)
+        for shot in range(2):
+            source = images[(index + shot) % len(images)]
+            (folder / f"photo{shot + 1}.jpg").write_bytes(source.read_bytes())
+    return root
+
+
+def output_stats(out: Path) -> dict[str, tuple[int, int]]:
+    """inode and mtime of every downloaded image: unchanged means not fetched again."""
+    return {
+        str(p.relative_to(out)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in out.glob("*/*_v0.jpg")
+    }
+
+
+def assert_all_complete(out: Path, folders: int = FOLDERS) -> None:
+    for index in range(folders):
+        target = out / f"ART-{index:02d}"
+        journal = Journal.read(target)
+        assert journal is not None and journal["completed"] is True, target
+        assert sorted(p.name for p in target.glob("*.jpg")) == ["photo1_v0.jpg", "photo2_v0.jpg"]
+
+
+def test_flaky_server_every_folder_completes_once(tmp_path: Path, catalogue: Any):
+    root = make_batch(catalogue, tmp_path / "in")
+    out = tmp_path / "out"
+    with ServerProcess(tmp_path / "srv", faults="429=0.2,500=0.1,drop=0.05,seed=7") as srv:
+        with Client(base_url=srv.base_url, token=srv.token, max_retries=10) as client:
+            code = client.identities.ensure(catalogue.identities[0], name="Lisa")
+        env = cli_env(tmp_path, VESTIS_TOKEN=srv.token)
+        args = [
+            "batch-swap",
+            "--input-dir",
+            str(root),
+            "--base-url",
+            srv.base_url,
+            "--identity-code",
+            code,
+            "--output-dir",
+            str(out),
+            "--parallel",
+            "4",
+        ]
+        results = [vestis(*args, env=env)]
+        stats = output_stats(out)
+        # A folder may still fail after all its retries (bad luck); running the same command
+        # again must finish it without redoing anything.
+        while results[-1].returncode != 0 and len(results) < 3:
+            results.append(vestis(*args, env=env))
+            for name, stat in stats.items():
+                assert output_stats(out)[name] == stat, f"{name} was downloaded again"
+            stats = output_stats(out)
+        assert results[-1].returncode == 0, results[-1].stdout + results[-1].stderr
+        assert_all_complete(out)
+        assert job_count(srv) == FOLDERS
+        summary = read_json(sorted(out.glob("batch_summary_*.json"))[-1])
+        assert summary["successful"] == FOLDERS
+
+
+def test_client_killed_mid_batch_resumes_without_resubmitting(tmp_path: Path, catalogue: Any):
+    root = make_batch(catalogue, tmp_path / "in")
+    out = tmp_path / "out"
+    with ServerProcess(tmp_path / "srv", engine="tests.support.fake_engine:SlowFakeEngine") as srv:
+        env = cli_env(tmp_path, VESTIS_TOKEN=srv.token)
+        args = [
+            "batch-swap",
+            "--input-dir",
+            str(root),
+            "--base-url",
+            srv.base_url,
+            "--identity-image",
+            str(catalogue.identities[0]),
+            "--output-dir",
+            str(out),
+            "--parallel",
+            "2",
+        ]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vestis", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                journals = [Journal.read(p) for p in out.glob("ART-*")] if out.exists() else []
+                done = [j for j in journals if j and j.get("completed")]
+                waiting = [
+                    j
+                    for j in journals
+                    if j and not j.get("completed") and (j.get("job") or {}).get("job_id")
+                ]
+                if done and waiting:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the batch never reached a folder done and another job in flight")
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        accepted = {
+            Journal.read(p)["job"]["job_id"]  # type: ignore[index]
+            for p in out.glob("ART-*")
+            if (p / JOURNAL_NAME).is_file() and (Journal.read(p) or {}).get("job", {}).get("job_id")
+        }
+        jobs_at_kill = job_count(srv)
+        stats = output_stats(out)
+        assert stats, "something was downloaded before the kill"
+        again = vestis(*args, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert_all_complete(out)
+        # Each folder has exactly one job; the jobs accepted before the kill were reused.
+        assert job_count(srv) == FOLDERS
+        assert jobs_at_kill <= FOLDERS
+        final = {Journal.read(p)["job"]["job_id"] for p in out.glob("ART-*")}  # type: ignore[index]
+        assert accepted <= final
+        for name, stat in stats.items():
+            assert output_stats(out)[name] == stat, f"{name} was downloaded again"
