@@ -96,7 +96,7 @@ def skin_tone(identity: np.ndarray, face: FaceGeometry) -> tuple[int, int, int]:
     )
     pixels = identity[mask > 0].astype(np.float32)
     lightness = pixels.mean(axis=1)
-    lo, hi = np.percentile(lightness, [30, 85])
+    lo, hi = np.percentile(lightness, [55, 92])  # the lit skin, not the shadows
     chosen = pixels[(lightness >= lo) & (lightness <= hi)]
     r, g, b = (int(v) for v in (chosen.mean(axis=0) if len(chosen) else pixels.mean(axis=0)))
     return r, g, b
@@ -132,46 +132,54 @@ def template_body(
         return np.array([cx + x * hu, y0 + y * hu])
 
     mask = np.zeros((h, w), dtype=np.uint8)
-    cv2.ellipse(mask, (int(cx), int(y0 + 0.55 * hu)), (int(0.34 * hu), int(0.45 * hu)), 0, 0, 360,
+    cv2.ellipse(mask, (int(cx), int(y0 + 0.65 * hu)), (int(0.34 * hu), int(0.45 * hu)), 0, 0, 360,
                 255, -1, cv2.LINE_AA)  # fmt: skip
     _limb(mask, p(0, 0.9), p(0, 1.45), 0.46 * hu, 0.52 * hu)  # neck
+    torso_mask = np.zeros_like(mask)
     torso = [p(-0.3, 1.3), p(0.3, 1.3), p(0.8, 1.5), p(0.94, 1.72), p(0.76, 2.4), p(0.64, 3.0),
              p(0.86, 3.8), p(0.8, 4.2), p(-0.8, 4.2), p(-0.86, 3.8), p(-0.64, 3.0), p(-0.76, 2.4),
              p(-0.94, 1.72), p(-0.8, 1.5)]  # fmt: skip
-    cv2.fillPoly(mask, [np.round(np.array(torso)).astype(np.int32)], 255, cv2.LINE_AA)
+    cv2.fillPoly(torso_mask, [np.round(np.array(torso)).astype(np.int32)], 255, cv2.LINE_AA)
     for side in (-1, 1):  # rounded shoulders
         c = p(side * 0.74, 1.72)
-        cv2.circle(mask, (int(c[0]), int(c[1])), int(0.24 * hu), 255, -1, cv2.LINE_AA)
+        cv2.circle(torso_mask, (int(c[0]), int(c[1])), int(0.24 * hu), 255, -1, cv2.LINE_AA)
+    legs_mask, arms_mask = np.zeros_like(mask), np.zeros_like(mask)
     for side in (-1, 1):
         shoulder, elbow = p(side * 0.86, 1.65), p(side * (1.05 + arm), 3.0)
         wrist = p(side * (1.12 + arm * 1.6), 4.25)
-        _limb(mask, shoulder, elbow, 0.34 * hu, 0.24 * hu)
-        _limb(mask, elbow, wrist, 0.24 * hu, 0.18 * hu)
-        _limb(mask, wrist, wrist + (side * 0.03 * hu, 0.45 * hu), 0.22 * hu, 0.16 * hu)  # hand
+        _limb(arms_mask, shoulder, elbow, 0.34 * hu, 0.24 * hu)
+        _limb(arms_mask, elbow, wrist, 0.24 * hu, 0.18 * hu)
+        _limb(arms_mask, wrist, wrist + (side * 0.03 * hu, 0.45 * hu), 0.22 * hu, 0.16 * hu)
         hip, knee, ankle = p(side * 0.42, 3.95), p(side * 0.36, 5.9), p(side * 0.3, 7.6)
-        _limb(mask, hip, knee, 0.7 * hu, 0.38 * hu)
-        _limb(mask, knee, ankle, 0.38 * hu, 0.2 * hu)
+        _limb(legs_mask, hip, knee, 0.7 * hu, 0.38 * hu)
+        _limb(legs_mask, knee, ankle, 0.38 * hu, 0.2 * hu)
         _limb(mask, ankle, ankle + (side * 0.12 * hu, 0.3 * hu), 0.22 * hu, 0.24 * hu)  # foot
+    mask = np.maximum.reduce([mask, torso_mask, legs_mask, arms_mask])
 
     tone = np.array(skin_tone(identity, face) if face else (214, 180, 156), dtype=np.float32)
     # Roundness: lighter along each limb's middle, darker toward its edges.
     dist = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 3)
-    shade = 0.78 + 0.22 * np.clip(dist / (0.18 * hu), 0, 1)
+    shade = 0.84 + 0.16 * np.clip(dist / (0.18 * hu), 0, 1)
     colour = np.broadcast_to(tone, (h, w, 3)).copy()
     # Neutral basics where the outfit leaves the mannequin bare (off-white tee, charcoal
-    # trousers): a catalogue shot of a top alone still shows a dressed person.
-    ys, xs = np.mgrid[0:h, 0:w]
-    rel_x, rel_y = np.abs(xs - cx) / hu, (ys - y0) / hu
+    # trousers): a catalogue shot of a top alone still shows a dressed person. Arms stay bare.
     cover_torso, cover_legs = base_layer
+    bare_arms = arms_mask > 127
+    waist = int(y0 + 3.7 * hu)
     if cover_torso:
-        colour[(rel_y > 1.28) & (rel_y < 4.0) & (rel_x < 1.0)] = (234, 232, 226)
+        tee = (torso_mask > 127) & ~bare_arms
+        tee[waist:] = False
+        colour[tee] = (234, 232, 226)
     if cover_legs:
-        colour[(rel_y > 3.75) & (rel_y < 7.45) & (rel_x < 0.92)] = (62, 62, 68)
+        trousers = ((legs_mask > 127) | (torso_mask > 127)) & ~bare_arms
+        trousers[:waist] = False
+        trousers[int(y0 + 7.45 * hu) :] = False
+        colour[trousers] = (62, 62, 68)
     colour = np.clip(colour * shade[..., None], 0, 255)
     alpha = mask.astype(np.float32)[..., None] / 255.0
     canvas[:] = np.clip(colour * alpha + canvas * (1 - alpha) + 0.5, 0, 255).astype(np.uint8)
     if face is not None:
-        _paste_head(canvas, identity, face, p(0, 1.0), 0.86 * hu)
+        _paste_head(canvas, identity, face, p(0, 1.1), 0.9 * hu)
     return Body(
         shoulders=np.array([p(-0.78, 1.55), p(0.78, 1.55)]),
         hips=np.array([p(-0.42, 3.95), p(0.42, 3.95)]),
