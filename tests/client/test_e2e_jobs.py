@@ -37,6 +37,7 @@ def test_model_swap_wait_via_sse_results_and_downloads(
         assert final.status == "completed" and final.job_id == created.job_id
         assert updates and updates[-1].status == "completed"
         assert "polling the job status instead" not in caplog.text
+        assert c.jobs.status(created.job_id).progress == 100
         raw = c.jobs.results_raw(created.job_id)
         results = c.jobs.results(created.job_id)
         assert raw["job_id"] == created.job_id and len(raw["results"]) == 2
