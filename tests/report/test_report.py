@@ -1,0 +1,123 @@
+"""The review page: content from the journal, and a real headless Chromium that renders it and
+loads every image."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from tests.runs.conftest import draw, make_ctx
+from tests.runs.fake_client import FakeClient
+
+from vestis.report import write_report
+from vestis.runs.batch import run_batch
+from vestis.runs.spec import RunSpec
+from vestis.runs.summary import swap_configuration
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def batch_output(tmp_path: Path) -> Path:
+    """A batch of three folders: one completes, one's job fails, one has no images."""
+    root = tmp_path / "PDP"
+    for name, color in (("image1.jpg", "red"), ("image2.png", "green")):
+        draw(root / "GOOD" / name, color)
+    draw(root / "BAD" / "image1.jpg", "purple")
+    draw(root / "EMPTY" / "x_INTERNAL_.jpg")
+    out = tmp_path / "results"
+    client = FakeClient()
+    spec = RunSpec(kind="swap", identity_code="KnownIdentity")
+    ctx, _ = make_ctx(client, spec)
+    config = swap_configuration(
+        parallel=1,
+        post_process=False,
+        model="auto",
+        use_anchor=False,
+        base_url="http://x",
+        identity_code="KnownIdentity",
+        identity_image=None,
+    )
+    run_batch(ctx, [root / "GOOD"], out, 1, config)
+    client.state.job_status = "failed"
+    run_batch(ctx, [root / "BAD", root / "EMPTY"], out, 1, config)
+    return out
+
+
+def test_page_shows_inputs_outputs_models_and_failures(batch_output: Path):
+    page = write_report(batch_output)
+    assert page == batch_output / "report.html"
+    html = page.read_text()
+    assert html.count('<section class="run"') == 3
+    assert "GOOD" in html and "BAD" in html and "EMPTY" in html
+    assert "image1_v0.jpg (onda)" in html and "image2_v0.jpg (onda)" in html
+    assert "engine refused" in html  # the failed job's message
+    assert 'class="badge completed"' in html and 'class="badge failed"' in html
+    # Self-contained: every picture is an embedded thumbnail, links are relative.
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    assert len(sources) == 5 and all(s.startswith("data:image/jpeg;base64,") for s in sources)
+    assert 'href="GOOD/image1_v0.jpg"' in html
+    assert "http://" not in html.replace("http://x", "")
+
+
+def test_single_run_folder(tmp_path: Path):
+    folder = tmp_path / "A"
+    draw(folder / "image1.jpg")
+    ctx, _ = make_ctx(FakeClient(), RunSpec(kind="swap", identity_code="KnownIdentity"))
+    from vestis.runs.batch import run_single
+
+    assert run_single(ctx, folder, tmp_path / "out") == 0
+    html = write_report(tmp_path / "out").read_text()
+    assert html.count('<section class="run"') == 1 and "image1_v0.jpg" in html
+
+
+CHECK_IMAGES = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const broken = imgs.filter(i => !i.complete || i.naturalWidth === 0).length;
+  document.body.setAttribute('data-images', imgs.length);
+  document.body.setAttribute('data-broken', broken);
+});
+</script></body>"""
+
+
+def chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp / 'chromium-profile'}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make browser installs it)")
+def test_page_renders_in_chromium_and_every_image_loads(batch_output: Path, tmp_path: Path):
+    page = write_report(batch_output)
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text().replace("</body>", CHECK_IMAGES))
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", probe.as_uri(), tmp=tmp_path)
+    match = re.search(r'data-images="(\d+)" data-broken="(\d+)"', dom.stdout)
+    assert match, dom.stdout[-2000:] + dom.stderr[-2000:]
+    assert (int(match[1]), int(match[2])) == (5, 0)
+    shot = tmp_path / "report.png"
+    chromium(f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri(), tmp=tmp_path)
+    with Image.open(shot) as image:
+        colours = image.convert("RGB").getcolors(1 << 20)
+    assert image.size == (1200, 1600)
+    assert colours is None or len(colours) > 50  # a rendered page, not a blank one
