@@ -3,7 +3,7 @@ mannequin drawn procedurally with the identity's head composited on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -31,6 +31,7 @@ class Body:
     chest_span: float  # torso width just below the armpits
     hip_span: float  # outer hip width
     source: str  # "identity" or "template"
+    base_layer: list[str] = field(default_factory=list)  # neutral basics added to a mannequin
 
     @property
     def shoulder_mid(self) -> np.ndarray:

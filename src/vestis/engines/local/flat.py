@@ -158,7 +158,9 @@ def _body(
             "visible face (or a full body)."
         )
     base_layer = (not kinds & {"top", "dress"}, not kinds & {"bottom", "dress"})
-    return template_body(canvas, identity, face, rng, base_layer)
+    body = template_body(canvas, identity, face, rng, base_layer)
+    body.base_layer = [name for name, on in zip(("tee", "trousers"), base_layer, strict=True) if on]
+    return body
 
 
 def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
@@ -202,6 +204,7 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
         warnings=warnings,
         metadata={
             "body": body.source,
+            "base_layer": body.base_layer,
             "garments": [
                 {"kind": g.kind, "kind_source": g.kind_source, "layer": g.layer} for g in garments
             ],
