@@ -15,7 +15,6 @@ import base64
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from vestis.contract.pricing import fashn_cost
 from vestis.engines.base import EngineError, SwapSpec
 from vestis.server.fashn_errors import FashnError
 from vestis.server.fashn_models import FashnPrediction
+from vestis.server.fashn_pool import DaemonPool
 from vestis.server.fashn_webhooks import WebhookSender
 from vestis.server.images import encode
 from vestis.server.models import User, utcnow
@@ -115,9 +115,7 @@ class FashnService:
         self.fetch_policy = FetchPolicy(allow_private=settings.allow_private_urls)
         self.base64_outputs = Base64Outputs()
         self.webhooks = WebhookSender(self.fetch_policy)
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, settings.workers), thread_name_prefix="fashn-worker"
-        )
+        self._pool = DaemonPool(settings.workers, "fashn-worker")
         self._admission = threading.Lock()
         self._fail_interrupted()
 
@@ -375,10 +373,6 @@ class FashnService:
             if prediction is None or not 0 <= index < len(prediction.output_keys):
                 return None
             return prediction.output_keys[index], CONTENT_TYPES[prediction.output_format]
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self.webhooks.shutdown()
 
 
 def output_path(prediction_id: str, index: int, ext: str) -> str:

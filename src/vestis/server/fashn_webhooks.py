@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import tenacity
 
+from vestis.server.fashn_pool import DaemonPool
 from vestis.server.url_fetch import FetchPolicy, ImageFetchError, checked_address
 
 logger = logging.getLogger("vestis.server.fashn.webhooks")
@@ -45,12 +45,12 @@ def check_webhook_url(url: str, policy: FetchPolicy) -> str | None:
 
 
 class WebhookSender:
-    """Sends deliveries on two background threads so workers never wait for receivers."""
+    """Sends deliveries on two daemon threads, so workers never wait for receivers."""
 
     def __init__(self, policy: FetchPolicy, wait: tenacity.wait.wait_base = RETRY_WAIT) -> None:
         self.policy = policy
         self.wait = wait
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fashn-webhook")
+        self._pool = DaemonPool(2, "fashn-webhook")
 
     def send(self, url: str, payload: dict[str, Any]) -> None:
         self._pool.submit(self._deliver, url, json.dumps(payload).encode("utf-8"))
@@ -93,6 +93,3 @@ class WebhookSender:
                 raise WebhookRefused(f"no answer: {exc}") from exc
         if not response.is_success:
             raise WebhookRefused(f"the receiver answered HTTP {response.status_code}")
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False)
