@@ -68,7 +68,7 @@ def main() -> None:
         runs = []
         for _ in range(args.repeats):
             # The target is analysed cold each time; the identity is cached, as within a job.
-            faces_module._face_cache = faces_module._Cache()
+            faces_module._face_cache = faces_module.ContentCache()
             faces_module.find_face(np.asarray(identity))
             start = time.perf_counter()
             try:

@@ -133,3 +133,15 @@ def test_watermark(engine, garments, identity) -> None:
     assert diff[int(512 * 0.85) :, 192:].any()
     diff[int(512 * 0.85) :, 192:] = False
     assert not diff.any()
+
+
+def test_transparent_packshot(engine, identity) -> None:
+    top = samples.make_flat_lay("top", (30, 160, 60)).convert("RGBA")
+    pixels = np.asarray(top).copy()
+    background = np.abs(pixels[..., :3].astype(int) - [246, 245, 242]).sum(axis=2) < 20
+    pixels[background] = (0, 0, 0, 0)  # a cut-out PNG: transparent, black underneath
+    out = engine.flat_to_model(_spec([FlatGarment(Image.fromarray(pixels), "a.png")], identity))
+    assert [g["kind"] for g in out.metadata["garments"]] == ["top"]
+    image = np.asarray(out.image).astype(int)
+    green = (image[..., 1] - image[..., 0] > 60) & (image[..., 1] > 120)
+    assert green.sum() > 2000

@@ -127,10 +127,10 @@ def test_concurrent_calls_match_sequential(engine, identity, monkeypatch) -> Non
     specs = [
         SwapSpec(target=samples.make_pdp_photo(s), identity=identity, seed=s) for s in (1, 2, 3)
     ]
-    monkeypatch.setattr(faces, "_face_cache", faces._Cache())  # real detection, not the cache
+    monkeypatch.setattr(faces, "_face_cache", faces.ContentCache())  # real detection, not the cache
     with ThreadPoolExecutor(max_workers=3) as pool:
         concurrent = list(pool.map(engine.model_swap, specs))
-    monkeypatch.setattr(faces, "_face_cache", faces._Cache())
+    monkeypatch.setattr(faces, "_face_cache", faces.ContentCache())
     for spec, out in zip(specs, concurrent, strict=True):
         assert (_arr(engine.model_swap(spec).image) == _arr(out.image)).all()
 

@@ -53,11 +53,11 @@ class FaceGeometry:
         )
 
 
-def _digest(rgb: np.ndarray) -> str:
+def content_key(rgb: np.ndarray) -> str:
     return hashlib.blake2b(rgb.tobytes(), digest_size=16).hexdigest() + str(rgb.shape)
 
 
-class _Cache:
+class ContentCache:
     """A small thread-safe LRU: the same identity image is analysed once per job, not per output."""
 
     def __init__(self, size: int = 16) -> None:
@@ -81,8 +81,8 @@ class _Cache:
 
 
 _MISSING = object()
-_face_cache = _Cache()
-_pose_cache = _Cache()
+_face_cache = ContentCache()
+_pose_cache = ContentCache()
 
 
 def _detect_box(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], float] | None:
@@ -144,7 +144,7 @@ def _head_box_from_pose(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def find_face(rgb: np.ndarray) -> FaceGeometry | None:
     """The largest face in an RGB uint8 image, or None. Cached by image content."""
-    key = _digest(rgb)
+    key = content_key(rgb)
     cached = _face_cache.get(key)
     if cached is not _MISSING:
         return cached  # type: ignore[return-value]
@@ -191,7 +191,7 @@ def _geometry(points: np.ndarray, confidence: float) -> FaceGeometry:
 
 def body_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     """33 pose landmarks as (x px, y px, visibility), or None when no body is found."""
-    key = _digest(rgb)
+    key = content_key(rgb)
     cached = _pose_cache.get(key)
     if cached is not _MISSING:
         return cached  # type: ignore[return-value]

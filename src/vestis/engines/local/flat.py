@@ -12,7 +12,7 @@ from vestis.engines.local import garments as garment_mod
 from vestis.engines.local.backdrop import parse_background, render_background
 from vestis.engines.local.body import Body, identity_body, template_body, visible
 from vestis.engines.local.compose import paste_affine, similarity
-from vestis.engines.local.faces import body_landmarks, find_face
+from vestis.engines.local.faces import ContentCache, body_landmarks, content_key, find_face
 from vestis.engines.local.garments import Garment, span_at
 from vestis.engines.local.instructions import design_text, instruction_warnings
 from vestis.engines.local.watermark import add_ai_watermark
@@ -93,13 +93,36 @@ def _place_shoes(canvas: np.ndarray, g: Garment, body: Body) -> None:
         paste_affine(canvas, np.ascontiguousarray(piece), similarity(scale, 0.0, src, dst))
 
 
+#: Cut-outs by content: every instruction of a job dresses the same garments.
+_garment_cache = ContentCache(size=32)
+
+
+def _prepare_cached(rgb: np.ndarray, filename: str, note: str | None) -> Garment:
+    key = f"{content_key(rgb)}|{filename}|{note}"
+    cached = _garment_cache.get(key)
+    if isinstance(cached, Garment):
+        return cached
+    garment = garment_mod.prepare(rgb, filename, note)
+    _garment_cache.put(key, garment)
+    return garment
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """RGB; a transparent packshot is laid on white, so its cut-out is a plain-background one."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def _garments(spec: FlatSpec, warnings: list[str]) -> list[Garment]:
     prepared: list[Garment] = []
     for index, item in enumerate(spec.garments):
-        rgb = np.ascontiguousarray(np.asarray(item.image.convert("RGB")))
+        rgb = np.ascontiguousarray(np.asarray(_on_white(item.image)))
         name = item.filename or f"image {index + 1}"
         try:
-            garment = garment_mod.prepare(rgb, item.filename, item.note)
+            garment = _prepare_cached(rgb, item.filename, item.note)
         except ValueError:
             warnings.append(f"{name}: no garment found on a plain background; left out")
             continue
