@@ -4,6 +4,7 @@ real server process; the same folder under both providers gives the same kind of
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,35 @@ def test_identity_code_is_a_usage_error_with_fashn(server: ServerProcess, tmp_pa
     )  # fmt: skip
     assert result.returncode == 2
     assert "--face-reference" in result.stdout + result.stderr
+
+
+def test_embedded_default_with_the_local_engine(tmp_path: Path, identity_file: Path) -> None:
+    """No --base-url and no key: the embedded server (local engine) serves /v1/run."""
+    folder = tmp_path / "ARTICLE-009"
+    folder.mkdir()
+    make_pdp_photo(3).save(folder / "photo.jpg", quality=92)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VESTIS_", "FASHN_"))}
+    env["VESTIS_DATA_DIR"] = str(tmp_path / "embedded-data")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vestis",
+            "model-swap",
+            "--provider",
+            "fashn",
+            "--input-folder",
+            str(folder),
+            "--output-folder",
+            str(tmp_path / "out"),
+            "--face-reference",
+            str(identity_file),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "embedded vestis server" in result.stdout + result.stderr
+    assert outputs(tmp_path / "out") == {"photo_v0.jpg": ("JPEG", (480, 640))}
