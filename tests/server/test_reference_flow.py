@@ -122,11 +122,18 @@ def test_flat_to_model_naming_and_formats(
     (folder / "shirt.jpg").write_bytes(person_image(4))
     (folder / "pants.png").write_bytes(person_image(5, fmt="PNG"))
     instructions = [
-        {"pose": "standing front-facing", "background": "white studio",
-         "options": {"ar": "3:4", "size": "1K", "format": "jpg"}},
-        {"pose": "walking side angle", "background": "urban street", "num_variations": 2,
-         "options": {"ar": "1:1", "size": "1K", "format": "png"}},
-    ]  # fmt: skip
+        {
+            "pose": "standing front-facing",
+            "background": "white studio",
+            "options": {"ar": "3:4", "size": "1K", "format": "jpg"},
+        },
+        {
+            "pose": "walking side angle",
+            "background": "urban street",
+            "num_variations": 2,
+            "options": {"ar": "1:1", "size": "1K", "format": "png"},
+        },
+    ]
     script = ReferenceScript(server.base_url, token=server.token)
     out = tmp_path / "out"
     run = script.flat_to_model(folder, out, instructions, identity_image=identity_file)

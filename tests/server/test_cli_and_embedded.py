@@ -1,0 +1,86 @@
+"""`vestis serve` / `users add` / `tokens create`, and the in-process EmbeddedServer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from tests.support.server_process import FAKE_ENGINE, REPO_ROOT, ServerProcess
+
+from vestis.server.embedded import EmbeddedServer
+
+
+def test_first_start_prints_admin_once(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path)
+    with server:
+        pass
+    with server:
+        admin_token = next(
+            line.split(": ", 1)[1] for line in server.log().splitlines() if "API token:" in line
+        )
+        password = next(
+            line.split(": ", 1)[1] for line in server.log().splitlines() if "password:" in line
+        )
+        login = httpx.post(server.base_url + "/auth/login", auth=("admin", password))
+        assert login.status_code == 200
+        headers = {"Authorization": f"Bearer {admin_token}"}
+        assert httpx.get(server.base_url + "/project", headers=headers).status_code == 200
+    assert server.log().count("First start") == 1
+
+
+def test_users_and_tokens_commands(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path)
+    data = ["--data-dir", str(server.data_dir)]
+    added = server.cli("users", "add", "ann", "--password", "pw-ann", "--credits", "7", *data)
+    assert added.stdout == ""  # nothing on stdout but what scripts need
+    duplicate = server.cli("users", "add", "ann", "--password", "x", *data, check=False)
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    token = server.cli("tokens", "create", "--user", "ann", *data).stdout
+    assert token.strip().startswith("vst_") and token.count("\n") == 1
+    missing = server.cli("tokens", "create", "--user", "nobody", *data, check=False)
+    assert missing.returncode == 1 and "no user" in missing.stderr
+    # VESTIS_DATA_DIR instead of --data-dir
+    env = {**os.environ, "VESTIS_DATA_DIR": str(server.data_dir), "PYTHONPATH": str(REPO_ROOT)}
+    by_env = subprocess.run(
+        [sys.executable, "-m", "vestis", "tokens", "create", "--user", "ann"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert by_env.returncode == 0 and by_env.stdout.startswith("vst_")
+    env.pop("VESTIS_DATA_DIR")
+    no_dir = subprocess.run(
+        [sys.executable, "-m", "vestis", "tokens", "create"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert no_dir.returncode != 0 and "VESTIS_DATA_DIR" in no_dir.stderr
+    with server:
+        headers = {"Authorization": f"Bearer {token.strip()}"}
+        login = httpx.post(server.base_url + "/auth/login", auth=("ann", "pw-ann")).json()
+        assert login["user"]["credits"] == 7
+        assert httpx.get(server.base_url + "/project", headers=headers).status_code == 200
+
+
+def test_embedded_server_reuses_its_token(tmp_path: Path) -> None:
+    with EmbeddedServer(tmp_path, engine=FAKE_ENGINE) as server:
+        first = server.token
+        health = httpx.get(server.base_url + "/health").json()
+        assert health["engine"] == "fake"
+        headers = {"Authorization": f"Bearer {first}"}
+        made = httpx.post(server.base_url + "/project", json={"project_name": "e"}, headers=headers)
+        assert made.status_code == 200
+    with EmbeddedServer(tmp_path, engine=FAKE_ENGINE) as server:
+        assert server.token == first
+        headers = {"Authorization": f"Bearer {first}"}
+        again = httpx.post(
+            server.base_url + "/project", json={"project_name": "e"}, headers=headers
+        )
+        assert again.status_code == 409
+    assert (tmp_path / "embedded-token").stat().st_mode & 0o077 == 0

@@ -1,0 +1,164 @@
+"""Security cases: users see only their own objects, signed links resist tampering and expire,
+client names never become paths, uploads are capped in bytes and pixels, non-images refused,
+ZIP entry names are safe."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import sqlite3
+import time
+import zipfile
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+from PIL import Image
+from tests.server.conftest import Api, api_for, person_image
+from tests.support.server_process import ServerProcess
+
+from vestis.contract.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
+
+
+@pytest.fixture(scope="module")
+def mine(api: Api) -> dict[str, str]:
+    setup = {
+        "project_id": api.project("private"),
+        "identity_code": api.identity(person_image(100), "Mine"),
+        "image": api.upload("mine.jpg", person_image(101)),
+    }
+    job = api.http.post("/model-swap", json={**setup, "images": [setup["image"]]}).json()
+    api.wait(job["job_id"])
+    return {**setup, "job_id": job["job_id"]}
+
+
+@pytest.fixture(scope="module")
+def intruder(server: ServerProcess) -> Api:
+    return api_for(server, server.add_user("mallory", "mallory-password"))
+
+
+def test_other_users_objects_are_404(intruder: Api, mine: dict[str, str]) -> None:
+    job = mine["job_id"]
+    assert intruder.http.get(f"/jobs/{job}/status").status_code == 404
+    assert intruder.http.get(f"/jobs/{job}/results").status_code == 404
+    assert intruder.http.get(f"/identity/{mine['identity_code']}").status_code == 404
+    assert intruder.http.delete(f"/identity/{mine['identity_code']}").status_code == 404
+    assert intruder.http.post("/download", json={"job_id": job}).status_code == 404
+    assert intruder.http.post("/download/bulk", json={"job_ids": [job]}).status_code == 404
+    # using someone else's project, identity or file in a job
+    own = {
+        "project_id": intruder.project("m"),
+        "identity_code": intruder.identity(person_image(102)),
+        "images": [intruder.upload("m.jpg", person_image(103))],
+    }
+    for key in ("project_id", "identity_code"):
+        assert intruder.http.post("/model-swap", json={**own, key: mine[key]}).status_code == 404
+    stolen = {**own, "images": [mine["image"]]}
+    assert intruder.http.post("/model-swap", json=stolen).status_code == 404
+    # the same project name is free for another user
+    assert intruder.http.post("/project", json={"project_name": "private"}).status_code == 200
+    # and notifications are per user
+    events = intruder.http.post("/notifications", json={"id_task": [job]}).json()
+    assert events == []
+
+
+def _signing_key(data_dir: Path) -> bytes:
+    with sqlite3.connect(data_dir / "vestis.db") as db:
+        (value,) = db.execute(
+            "select value from server_secrets where name='url_signing'"
+        ).fetchone()
+    return bytes.fromhex(value)
+
+
+def test_signed_links_tampered_or_expired_are_403(
+    server: ServerProcess, api: Api, mine: dict[str, str]
+) -> None:
+    url = api.http.get(f"/jobs/{mine['job_id']}/results").json()["results"][0]["output"][
+        "full_size"
+    ]
+    assert httpx.get(url).status_code == 200
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    base = f"{parts.scheme}://{parts.netloc}"
+    forged_sig = {**query, "signature": "0" * 64}
+    assert httpx.get(f"{base}{parts.path}?{urlencode(forged_sig)}").status_code == 403
+    longer = {**query, "expires": str(int(query["expires"]) + 3600)}
+    assert httpx.get(f"{base}{parts.path}?{urlencode(longer)}").status_code == 403
+    other_path = parts.path.replace("/outputs/", "/thumbnails/")
+    assert httpx.get(f"{base}{other_path}?{parts.query}").status_code == 403
+    assert httpx.get(f"{base}{parts.path}").status_code == 403
+    # correctly signed with the server's key, but expired
+    past = int(time.time()) - 10
+    message = f"GET\n{parts.path}\n{past}".encode()
+    signature = hmac.new(_signing_key(server.data_dir), message, hashlib.sha256).hexdigest()
+    expired = httpx.get(f"{base}{parts.path}?expires={past}&signature={signature}")
+    assert expired.status_code == 403 and "expired" in expired.json()["message"]
+    # an upload URL is for PUT only and for that file only
+    reserved = api.http.post("/upload", json={"filename": "x.jpg"}).json()
+    other = api.http.post("/upload", json={"filename": "y.jpg"}).json()
+    swapped = reserved["upload_url"].replace(reserved["file_id"], other["file_id"])
+    assert httpx.put(swapped, content=person_image(1)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../etc/passwd.jpg", "..\\..\\windows\\evil.jpg", "/abs/path/x.png", "..", "a\x00b.jpg"],
+)
+def test_file_names_never_become_paths(server: ServerProcess, api: Api, name: str) -> None:
+    reserved = api.http.post("/upload", json={"filename": name})
+    assert reserved.status_code == 200
+    body = reserved.json()
+    assert "/" not in body["filename"] and "\\" not in body["filename"]
+    assert body["filename"] not in ("", ".", "..") and "\x00" not in body["filename"]
+    assert httpx.put(body["upload_url"], content=person_image(5)).status_code == 200
+    blobs = (server.data_dir / "blobs").resolve()
+    for path in server.data_dir.parent.rglob("*"):
+        if path.is_file() and path.name.startswith(("passwd", "evil")):
+            raise AssertionError(f"client file name reached the disk: {path}")
+    assert all(p.resolve().is_relative_to(blobs) for p in blobs.rglob("*"))
+
+
+def test_zip_entry_names_are_safe(api: Api, mine: dict[str, str]) -> None:
+    evil = api.upload("../../..\\evil name;rm -rf.jpg", person_image(6))
+    job = api.http.post("/model-swap", json={**mine, "images": [evil]}).json()["job_id"]
+    api.wait(job)
+    original = api.http.get(f"/jobs/{job}/results").json()["results"][0]["original_filename"]
+    assert "/" not in original and "\\" not in original
+    link = api.http.post("/download", json={"job_id": job}).json()["download_url"]
+    names = zipfile.ZipFile(io.BytesIO(httpx.get(link).content)).namelist()
+    assert len(names) == 1
+    assert all(".." not in n and "/" not in n and "\\" not in n and " " not in n for n in names)
+
+
+def _put(api: Api, data: bytes) -> httpx.Response:
+    reserved = api.http.post("/upload", json={"filename": "big.png"}).json()
+    return httpx.put(reserved["upload_url"], content=data, timeout=60)
+
+
+def test_oversize_upload_is_413(api: Api) -> None:
+    response = _put(api, b"\0" * (MAX_UPLOAD_BYTES + 1))
+    assert response.status_code == 413 and "limited to" in response.json()["message"]
+
+
+def test_decompression_bomb_is_refused(api: Api) -> None:
+    side = int(MAX_IMAGE_PIXELS**0.5) + 100
+    buffer = io.BytesIO()
+    Image.new("1", (side, side), 0).save(buffer, "PNG")  # a few kB that decode to ~60 MP
+    assert len(buffer.getvalue()) < 2_000_000
+    response = _put(api, buffer.getvalue())
+    assert response.status_code == 413 and "pixels" in response.json()["message"]
+    identity = api.http.post(
+        "/identity/upload", files={"image": ("bomb.png", buffer.getvalue(), "image/png")}
+    )
+    assert identity.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "data", [b"%PDF-1.4 not an image", b"", b"\x89PNG\r\n\x1a\n truncated", b"GIF89a" + b"\0" * 20]
+)
+def test_non_images_are_refused_with_a_clear_message(api: Api, data: bytes) -> None:
+    response = _put(api, data)
+    assert response.status_code == 415
+    assert "image" in response.json()["message"].lower()
