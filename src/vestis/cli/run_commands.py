@@ -3,6 +3,8 @@ scripts' command lines (spec §4.1, §4.2, §5.1) plus resume, pacing, progress 
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,7 +81,11 @@ def _execute(
         reporter.event(
             "error", message="Interrupted. Run the same command again to resume where it stopped."
         )
-        code = 130
+        reporter.close()
+        sys.stdout.flush()
+        # Worker threads may be mid-request; the journal is always consistent on disk, so stop
+        # now instead of waiting for them to finish their folders.
+        os._exit(130)
     finally:
         transfers.shutdown(wait=False, cancel_futures=True)
         reporter.close()

@@ -317,6 +317,7 @@ class FolderRun:
                 journal.append("warnings", f"{result_key(r)}: {warning}")
         ready = [r for r in results if r.get("status") == "completed" and image_url(r)]
         stems = assign_stems(ready)
+        self.emit("downloads_planned", count=len(ready))
         self.output.mkdir(parents=True, exist_ok=True)
         downloads = journal.section("downloads")
         pending: dict[str, tuple[dict[str, Any], Future[bytes]]] = {}

@@ -35,6 +35,24 @@ _LOGGED = frozenset(
 )
 
 
+#: Events that move a folder's bar.
+_STAGES = frozenset(
+    {
+        "files_found",
+        "uploaded",
+        "job_submitted",
+        "job_waiting",
+        "job_progress",
+        "downloads_planned",
+        "downloaded",
+        "download_skipped",
+        "results_saved",
+        "already_complete",
+        "error",
+    }
+)
+
+
 class RichReporter(Reporter):
     """A live display: an overall folder bar (batch) and one bar per active folder showing its
     stage (uploading n/N, job p%, downloading n/N)."""
@@ -67,22 +85,24 @@ class RichReporter(Reporter):
 
     def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         with self._lock:
-            self._update(name, folder or "run", fields)
-        if name in _LOGGED or (self.verbose and name not in ("job_progress",)):
+            self._update(name, folder, fields)
+        if name in _LOGGED or (self.verbose and name not in ("job_progress", "downloads_planned")):
             message = plain_message(name, {**fields, "folder": folder})
             if message and name != "banner":
                 if self.prefix and folder and name not in UNPREFIXED:
                     message = f"[{folder}] {message}"
                 self.console.print(message, markup=False, highlight=False)
 
-    def _update(self, name: str, folder: str, f: dict[str, Any]) -> None:
+    def _update(self, name: str, folder: str | None, f: dict[str, Any]) -> None:
         if name == "batch_started":
             self._overall = self.progress.add_task("Folders", total=f["total"], stage="")
             return
         if name == "folder_done" and self._overall is not None:
             self.progress.advance(self._overall)
-        task = self._task(folder)
-        counts = self._counts[folder]
+        if name not in _STAGES:
+            return
+        task = self._task(folder or "run")
+        counts = self._counts[folder or "run"]
         if name == "files_found":
             self.progress.update(task, total=f["count"], completed=0, stage="uploading")
         elif name == "uploaded":
@@ -92,17 +112,16 @@ class RichReporter(Reporter):
             self.progress.update(task, total=100, completed=0, stage="job pending")
         elif name == "job_progress":
             self.progress.update(task, completed=f["progress"], stage=f"job {f['status']}")
-        elif name == "downloading":
-            self.progress.update(
-                task, total=f.get("count") or None, completed=0, stage="downloading"
-            )
+        elif name == "downloads_planned":
+            self.progress.update(task, total=max(f["count"], 1), completed=0, stage="downloading")
         elif name in ("downloaded", "download_skipped"):
             counts["downloaded"] += 1
             self.progress.update(task, completed=counts["downloaded"], stage="downloading")
         elif name in ("results_saved", "already_complete"):
-            self.progress.update(task, stage="done")
+            total = self.progress.tasks[task].total or 1
+            self.progress.update(task, total=total, completed=total, stage="done")
             self.progress.stop_task(task)
-        elif name in ("folder_done", "folder_failed") and not f.get("ok"):
+        elif name in ("folder_done", "folder_failed", "error") and not f.get("ok"):
             self.progress.update(task, stage="failed")
             self.progress.stop_task(task)
 
