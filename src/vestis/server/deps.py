@@ -17,7 +17,8 @@ from vestis.server.state import ServerState
 TOKEN_KINDS = ("access", "api")
 
 
-def get_state(request: Request) -> ServerState:
+async def get_state(request: Request) -> ServerState:
+    """Async on purpose: no I/O, so it need not hop to the thread pool."""
     state: ServerState = request.app.state.vestis
     return state
 

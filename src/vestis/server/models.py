@@ -130,7 +130,7 @@ class Job(Base):
     project: Mapped[Project] = relationship(lazy="joined")
     identity: Mapped[Identity] = relationship(lazy="joined")
     outputs: Mapped[list[JobOutput]] = relationship(
-        back_populates="job", order_by="JobOutput.position", lazy="selectin"
+        back_populates="job", order_by="JobOutput.position", lazy="select"
     )
 
 

@@ -32,7 +32,7 @@ CREATION_ERRORS: dict[int | str, dict[str, object]] = {
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
-def get_runtime(state: StateDep) -> Runtime:
+async def get_runtime(state: StateDep) -> Runtime:
     assert state.runtime is not None
     return state.runtime
 

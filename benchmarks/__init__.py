@@ -1,0 +1,1 @@
+"""Measured comparisons, run on demand (`make bench` or `python -m benchmarks [name ...]`)."""
