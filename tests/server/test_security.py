@@ -142,6 +142,12 @@ def test_oversize_upload_is_413(api: Api) -> None:
     assert response.status_code == 413 and "limited to" in response.json()["message"]
 
 
+def test_oversize_identity_upload_is_413_before_parsing(api: Api) -> None:
+    big = b"\0" * (MAX_UPLOAD_BYTES + 2 * 1024 * 1024)
+    response = api.http.post("/identity/upload", files={"image": ("big.jpg", big, "image/jpeg")})
+    assert response.status_code == 413 and "limited to" in response.json()["message"]
+
+
 def test_decompression_bomb_is_refused(api: Api) -> None:
     side = int(MAX_IMAGE_PIXELS**0.5) + 100
     buffer = io.BytesIO()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from vestis import __version__
 from vestis.server import errors, faults
+from vestis.server.bodycap import BodyCap
 from vestis.server.engine_loader import load_engine
 from vestis.server.routers import (
     auth,
@@ -70,6 +71,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.add_middleware(BodyCap)
     if settings.faults:
         faults.install(app, settings.faults)
     return app
