@@ -80,7 +80,7 @@ def get_identity(state: StateDep, db: DbDep, user: UserDep, identity_code: str) 
 def identity_status(db: DbDep, user: UserDep, identity_code: str) -> IdentityStatusResponse:
     identity = identities.owned(db, user, identity_code)
     return IdentityStatusResponse(
-        preprocessing_status=identity.preprocessing_status,  # type: ignore[arg-type]
+        preprocessing_status=identity.preprocessing_status,
         error_message=identity.error_message,
     )
 

@@ -29,7 +29,7 @@ def info(state: ServerState, identity: Identity, owner: User) -> dict[str, Any]:
     return IdentityInfo(
         identity_code=identity.code,
         name=identity.name,
-        preprocessing_status=identity.preprocessing_status,  # type: ignore[arg-type]
+        preprocessing_status=identity.preprocessing_status,
         created_at=iso(identity.created_at) or "",
         updated_at=iso(identity.updated_at) or "",
         original_filename=identity.original_filename,

@@ -120,7 +120,7 @@ def _honest_name(upload: File) -> tuple[str, str]:
 
 
 def _swap_outputs(request: ModelSwapRequest, inputs: list[File], seed: int) -> list[JobOutput]:
-    outputs = []
+    outputs: list[JobOutput] = []
     variations = request.swap_options.num_variations
     for index, upload in enumerate(inputs):
         name, fmt = _honest_name(upload)
@@ -142,7 +142,7 @@ def _swap_outputs(request: ModelSwapRequest, inputs: list[File], seed: int) -> l
 
 
 def _flat_outputs(request: Flat2ModelRequest, seed: int) -> list[JobOutput]:
-    outputs = []
+    outputs: list[JobOutput] = []
     for index, instruction in enumerate(request.instructions):
         fmt = instruction.options.format or DEFAULT_FORMAT
         width, height = instruction.options.dimensions()
