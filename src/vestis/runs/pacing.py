@@ -18,6 +18,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 DEFAULT_JOBS_PER_MINUTE = 5
+SLOT_MARGIN_SECONDS = 0.5
 
 
 class SubmissionPacer:
@@ -58,7 +59,9 @@ class SubmissionPacer:
                     if self._limiter.hit(self._item, "jobs"):
                         return
                     stats = self._limiter.get_window_stats(self._item, "jobs")
-                    wait = max(stats.reset_time - now, 0.05)
+                    # A little past the slot's expiry: the server's window starts when a
+                    # request arrives, a moment after the client counted it.
+                    wait = max(stats.reset_time - now, 0.0) + SLOT_MARGIN_SECONDS
             if on_wait is not None:
                 on_wait(wait)
             self.waited_seconds += wait
