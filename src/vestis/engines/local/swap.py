@@ -39,12 +39,12 @@ def swap_params(
     geometry = 0.5 if face_reference_mode == "match_reference" else 0.0
     tone = 0.5 if post_process else 0.0
     if variation == 0:
-        return SwapParams(tone_keep=tone, geometry=geometry, feather=0.22, shading=0.8)
+        return SwapParams(tone_keep=tone, geometry=geometry, feather=0.1, shading=0.8)
     rng = np.random.default_rng([seed & 0xFFFFFFFF, variation])
     return SwapParams(
         tone_keep=float(tone * rng.uniform(0.7, 1.2) if post_process else rng.uniform(0.0, 0.08)),
         geometry=float(min(1.0, geometry + rng.uniform(0.15, 0.4))),
-        feather=float(rng.uniform(0.16, 0.3)),
+        feather=float(rng.uniform(0.07, 0.15)),
         shading=float(rng.uniform(0.35, 0.8)),
     )
 
@@ -83,20 +83,30 @@ def _scaled_identity(
     return cv2.resize(identity, size, interpolation=cv2.INTER_AREA), points * factor
 
 
-def _alpha_mask(shape: tuple[int, int], oval: np.ndarray, feather_px: float) -> np.ndarray:
-    """Feathered face mask: 1 inside, falling to exactly 0 at the face outline."""
-    mask = np.zeros(shape, dtype=np.uint8)
-    cv2.fillConvexPoly(
-        mask, np.round(cv2.convexHull(oval.astype(np.float32))).astype(np.int32), 255
-    )
-    erode = max(1, int(round(feather_px * 1.6)))
+def _alpha_mask(region: np.ndarray, feather_px: float) -> np.ndarray:
+    """Feathered blend weight: 1 well inside `region`, falling to exactly 0 at its edge."""
+    mask = region.astype(np.uint8) * 255
+    erode = max(1, int(round(feather_px * 1.5)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
     core = cv2.erode(mask, kernel)
     sigma = max(feather_px / 2, 0.8)
     alpha = cv2.GaussianBlur(core.astype(np.float32) / 255.0, (0, 0), sigma)
     alpha[alpha < 1.0 / 255.0] = 0.0
-    alpha[mask == 0] = 0.0  # never outside the face outline
+    alpha[mask == 0] = 0.0  # never outside the region
     return alpha
+
+
+def _tone_gap(warped: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Identity skin chroma minus target skin chroma (Lab a, b) inside the face."""
+    return (_skin_mean_lab(warped, alpha > 0.9) - _skin_mean_lab(target, alpha > 0.9))[1:]
+
+
+def _shift_tone(rgb: np.ndarray, alpha: np.ndarray, shift_ab: np.ndarray) -> np.ndarray:
+    """Move the face's chroma by `shift_ab`, fully inside and fading with the blend weight."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    lab[..., 1:] += alpha[..., None] * shift_ab.astype(np.float32)
+    out = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 class _Triangulation:
@@ -179,40 +189,87 @@ def _masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndar
 def _match_colour(
     warped: np.ndarray, target: np.ndarray, core: np.ndarray, params: SwapParams, sigma: float
 ) -> np.ndarray:
-    """Lab statistics transfer inside the face, then the target's low-frequency lighting."""
+    """Bring the warped identity close to the target before cloning: Lab mean and spread of
+    the skin, the target's low-frequency lighting, and no highlight brighter than the target's."""
     src = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     ref = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     sel = core > 0.5
     if sel.sum() < 16:
         return warped
     src = _suppress_highlights(src, sel, sigma * 0.6)
-    out = src.copy()
+    mask = core.astype(np.float32)
+    out = np.empty_like(src)
     for c in range(3):
         s_mean, s_std = float(src[..., c][sel].mean()), float(src[..., c][sel].std()) + 1e-3
         r_mean, r_std = float(ref[..., c][sel].mean()), float(ref[..., c][sel].std()) + 1e-3
-        ratio = float(np.clip(r_std / s_std, 0.6, 1.6))
-        keep = 0.0 if c == 0 else params.tone_keep  # lightness always follows the target
-        out[..., c] = (src[..., c] - s_mean) * ratio + r_mean + keep * (s_mean - r_mean)
-    # Low-frequency transfer: the target's lighting (lightness) and its local colour variation
-    # (chroma) replace the identity's, around the global tone set above; this removes the
-    # identity photo's own shading and blotches (a red nose, a lit cheek).
-    mask = core.astype(np.float32)
-    # Chroma at a finer scale than lightness: skin colour detail says little about who someone
-    # is, while the lightness detail (wrinkles, pores, features) is what the swap transfers.
-    for c, strength, scale in ((0, params.shading, 1.0), (1, 0.9, 0.3), (2, 0.9, 0.3)):
-        ref_low = _masked_blur(ref[..., c], mask, sigma * scale)
-        out_low = _masked_blur(out[..., c], mask, sigma * scale)
-        offset = float(out[..., c][sel].mean() - ref[..., c][sel].mean())
-        out[..., c] += strength * (ref_low + offset - out_low)
-    # Soft knee at the target's own brightest skin: an identity's specular highlight (nose tip,
-    # forehead) would otherwise clip to a white blotch on an already bright face.
+        ratio = float(np.clip(r_std / s_std, 0.7, 1.25))
+        if c > 0:
+            # Half the identity's colour variation: its eye sockets and shaved chin go grey or
+            # green once moved to another skin tone, while lips and cheeks keep some colour.
+            ratio *= 0.5
+        out[..., c] = (src[..., c] - s_mean) * ratio + r_mean
+    # The target's low-frequency lightness (its lighting) replaces the identity's, and so does
+    # its broad colour variation, measured on skin only (not eyes, brows, lips): a colour cast
+    # on one side of the identity's face (window light, a blue wall) must not come along.
+    lighting = _masked_blur(ref[..., 0], mask, sigma) - _masked_blur(out[..., 0], mask, sigma)
+    out[..., 0] += params.shading * lighting
+    ref_skin = _skin_pixels(ref[..., 0], sel).astype(np.float32)
+    out_skin = _skin_pixels(out[..., 0], sel).astype(np.float32)
+    for c in (1, 2):
+        cast = _masked_blur(ref[..., c], ref_skin, sigma) - _masked_blur(
+            out[..., c], out_skin, sigma
+        )
+        out[..., c] += 0.8 * (cast - float(cast[sel].mean()))
     out[..., 0] = _soft_ceiling(out[..., 0], float(np.percentile(ref[..., 0][sel], 99)))
     out[..., 0] = np.clip(out[..., 0], 0, 100)
-    for c in (1, 2):  # no chroma the target's face does not have (grey or red blotches)
-        lo, hi = np.percentile(ref[..., c][sel], [1, 99])
-        out[..., c] = np.clip(out[..., c], lo - 3.0, hi + 3.0)
     rgb = cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
-    return np.clip(rgb * 255.0 + 0.5, 0, 255)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _skin_pixels(lightness: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Face pixels of middle lightness: skin, without eyes, brows, nostrils and highlights."""
+    lo, hi = np.percentile(lightness[sel], [25, 97])
+    return sel & (lightness > lo) & (lightness < hi)
+
+
+def _hair_over_face(target: np.ndarray, hull: np.ndarray, brow_y: float, eye: float) -> np.ndarray:
+    """Hair (a fringe, strands) lying over the face: much darker than the face's own skin. The
+    swap leaves it in place rather than painting skin over it (or smearing it into the face)."""
+    lab = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    lightness = lab[..., 0]
+    rows = np.arange(hull.shape[0])[:, None]
+    lower = (hull > 0) & (rows > brow_y + eye * 0.4)
+    if lower.sum() < 16:
+        return np.zeros(hull.shape, dtype=bool)
+    skin_l = float(np.median(lightness[lower]))
+    # Above the brows anything dark is hair; lower down only near the face's edge (strands at
+    # the temples and cheeks), so that eyes and brows are never taken for hair.
+    edge = cv2.distanceTransform(hull.astype(np.uint8), cv2.DIST_L2, 3) < eye * 0.15
+    zone = (hull > 0) & ((rows < brow_y) | edge)
+    hair = (zone & (lightness < skin_l - 22)).astype(np.uint8)
+    size = max(3, int(eye * 0.06) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
+    return cv2.dilate(hair, kernel, iterations=2) > 0
+
+
+def _poisson_clone(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Seamless (Poisson) cloning of `source` into `target` inside `mask`: the face keeps its
+    own detail while its colour and brightness meet the target's skin along the whole edge."""
+    if mask.sum() < 16:
+        return target.copy()
+    pad = 4
+    src = cv2.copyMakeBorder(source, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    dst = cv2.copyMakeBorder(target, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    m = cv2.copyMakeBorder(mask.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
+    m[: pad + 1], m[-pad - 1 :], m[:, : pad + 1], m[:, -pad - 1 :] = 0, 0, 0, 0
+    x, y, bw, bh = cv2.boundingRect(m)
+    centre = (x + bw // 2, y + bh // 2)
+    try:
+        cloned = cv2.seamlessClone(src, dst, m, centre, cv2.NORMAL_CLONE)
+    except cv2.error:
+        return source
+    return cloned[pad:-pad, pad:-pad]
 
 
 def _suppress_highlights(lab: np.ndarray, sel: np.ndarray, sigma: float) -> np.ndarray:
@@ -273,15 +330,32 @@ def swap_face(
     alpha = np.zeros((h, w), dtype=np.float32)
     if x1 - x0 < 4 or y1 - y0 < 4:
         raise ValueError("face region too small")
-    roi_alpha = _alpha_mask((y1 - y0, x1 - x0), oval - np.array([x0, y0]), params.feather * eye)
+    roi_target = target[y0:y1, x0:x1]
+    roi_oval = oval - np.array([x0, y0])
+    hull = np.zeros(roi_target.shape[:2], dtype=np.uint8)
+    cv2.fillConvexPoly(
+        hull, np.round(cv2.convexHull(roi_oval.astype(np.float32))).astype(np.int32), 1
+    )
+    brow_y = float(target_face.landmarks[[105, 334], 1].min()) - y0
+    hair = _hair_over_face(roi_target, hull, brow_y, eye)
+    roi_alpha = _alpha_mask(hull & ~hair, params.feather * eye)
     map_x, map_y, covered = _warp_maps(dst, id_points, (x0, y0, x1, y1), roi_alpha > 0)
     roi_alpha[~covered] = 0.0
     warped = cv2.remap(identity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    roi_target = target[y0:y1, x0:x1]
     matched = _match_colour(warped, roi_target, roi_alpha, params, sigma=eye * 0.35)
+    cloned = _poisson_clone(matched, roi_target, roi_alpha > 0.02)
+    # Poisson cloning fixes the edge but drifts inside (a dark strand or brow on the edge
+    # greys a whole cheek): take it at the edge only, the colour-matched face inside.
+    inside = cv2.distanceTransform((roi_alpha > 0.02).astype(np.uint8), cv2.DIST_L2, 3)
+    w_inner = np.clip(inside / (eye * 0.4), 0.0, 1.0)[..., None]
+    cloned = np.clip(w_inner * matched + (1.0 - w_inner) * cloned + 0.5, 0, 255).astype(np.uint8)
+    if params.tone_keep > 0:
+        cloned = _shift_tone(
+            cloned, roi_alpha, params.tone_keep * _tone_gap(warped, roi_target, roi_alpha)
+        )
     a = roi_alpha[..., None]
-    blended = np.clip(a * matched + (1.0 - a) * roi_target, 0, 255)
+    blended = np.clip(a * cloned.astype(np.float32) + (1.0 - a) * roi_target, 0, 255)
     blended = np.round(blended).astype(np.uint8)
     out = target.copy()
     changed = roi_alpha > 0
