@@ -150,7 +150,7 @@ def test_second_variation_does_not_overwrite_and_url_only_results_download(tmp_p
     names = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert names == ["image1_v0.png", "image1_v0_g1.png", "image9_v0.png"]
     failures = Journal.read(tmp_path / "out")["failures"]
-    assert failures == [{"key": "2/0/0", "message": "no face"}]
+    assert failures == [{"key": "image 2, variation 0", "message": "no face"}]
 
 
 def test_flat_names_notes_and_options(tmp_path: Path):

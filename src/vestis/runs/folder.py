@@ -311,10 +311,10 @@ class FolderRun:
             if r.get("status") == "failed":
                 journal.append(
                     "failures",
-                    {"key": result_key(r), "message": r.get("error_message") or "failed"},
+                    {"key": self._describe(r), "message": r.get("error_message") or "failed"},
                 )
             for warning in r.get("warnings") or []:
-                journal.append("warnings", f"{result_key(r)}: {warning}")
+                journal.append("warnings", f"{self._describe(r)}: {warning}")
         ready = [r for r in results if r.get("status") == "completed" and image_url(r)]
         stems = assign_stems(ready)
         self.emit("downloads_planned", count=len(ready))
@@ -359,6 +359,17 @@ class FolderRun:
         (self.output / "metadata.json").write_text(text, encoding="utf-8")
         if failed:
             raise FolderFailed("Failed to download: " + "; ".join(failed), transient=True)
+
+    def _describe(self, result: dict[str, Any]) -> str:
+        """Which output a message is about, in the user's terms."""
+        image, group = result.get("image_index", 0), result.get("group_index", 0)
+        where = (
+            f"image {image}, variation {group}"
+            if self.kind == "swap"
+            else f"instruction {group}, variation {image}"
+        )
+        name = result.get("original_filename")
+        return f"{name} ({where})" if name else where
 
     def _intact(self, entry: dict[str, Any]) -> bool:
         path = self.output / str(entry.get("file"))
