@@ -218,10 +218,10 @@ def jobs_download(
 
     with _connected(ctx, base_url, token, username, password) as conn:
         status = _call(lambda: conn.client.jobs.status(job_id))
-        kind = "flat" if status.job_type == "flat_2_model" else "swap"
+        spec = RunSpec(kind="flat") if status.job_type == "flat_2_model" else RunSpec(kind="swap")
         run = RunContext(
             client=conn.client,
-            spec=RunSpec(kind=kind),
+            spec=spec,
             reporter=Reporter(),
             identity=IdentityResolver(conn.client, None, None),
         )

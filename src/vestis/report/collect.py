@@ -78,7 +78,7 @@ def read_run(folder: Path) -> RunView | None:
     ]
     outputs.sort(key=lambda o: (o.group_index, o.image_index, o.version, o.path.name))
     failures = [
-        f"{f.get('key') + ': ' if f.get('key') else ''}{f.get('message')}"
+        f"{str(f['key']) + ': ' if f.get('key') else ''}{f.get('message')}"
         for f in journal.get("failures") or []
         if isinstance(f, dict)
     ]

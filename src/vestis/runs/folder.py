@@ -101,11 +101,12 @@ class FolderRun:
         )
         if self._already_complete(journal, config):
             self.emit("already_complete", output=str(self.output))
-            return journal.get("job", {}).get("job_id")
+            job_id = journal.get("job", {}).get("job_id")
+            return str(job_id) if job_id else None
         journal.set("config", config)
         journal.set("input_folder", str(self.folder.resolve()))
         journal.set("kind", self.kind)
-        timings = {"started_at": _now()}
+        timings: dict[str, Any] = {"started_at": _now()}
         t0 = time.monotonic()
         project_id = self._project(journal)
         file_ids = self._uploads(files, checksums, journal)
@@ -315,7 +316,7 @@ class FolderRun:
                 )
             for warning in r.get("warnings") or []:
                 journal.append("warnings", f"{self._describe(r)}: {warning}")
-        ready = [r for r in results if r.get("status") == "completed" and image_url(r)]
+        ready: list[Any] = [r for r in results if r.get("status") == "completed" and image_url(r)]
         stems = assign_stems(ready)
         self.emit("downloads_planned", count=len(ready))
         self.output.mkdir(parents=True, exist_ok=True)
