@@ -188,3 +188,20 @@ def test_embedded_default_with_the_local_engine(tmp_path: Path, identity_file: P
     assert result.returncode == 0, result.stdout + result.stderr
     assert "embedded vestis server" in result.stdout + result.stderr
     assert outputs(tmp_path / "out") == {"photo_v0.jpg": ("JPEG", (480, 640))}
+
+
+def test_fashn_runs_are_paced_per_prediction_not_per_v2_job(
+    server: ServerProcess, tmp_path: Path, identity_file: Path
+) -> None:
+    """The v2 default (5 jobs a minute) counts folders; FASHN runs one prediction per image
+    and allows 50 a minute, so six images must not wait for a slot."""
+    folder = write_folder(tmp_path / "ARTICLE-006", count=6)
+    result = cli(
+        server, "model-swap", "--provider", "fashn", "--input-folder", str(folder),
+        "--output-folder", str(tmp_path / "out"), "--face-reference", str(identity_file), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines() if line.strip()]
+    assert events.count("job_submitted") == 6
+    assert "pacing" not in events
+    assert len(outputs(tmp_path / "out")) == 6

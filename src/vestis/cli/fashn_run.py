@@ -32,6 +32,8 @@ from vestis.runs.pacing import SubmissionPacer
 from vestis.runs.spec import RunSpec
 
 FASHN = "FASHN provider (--provider fashn)"
+#: FASHN's documented limit on `/v1/run` (spec fashn-v1-api.md §1.3).
+FASHN_RUNS_PER_MINUTE = 50
 
 Provider = Annotated[
     Literal["onmodel", "fashn"],
@@ -164,6 +166,12 @@ def execute(
 ) -> NoReturn:
     """Validate, connect, run `work(run_context, folder_runner)`, exit with its code."""
     args.validate(ctx)
+    source = ctx.get_parameter_source("jobs_per_minute")
+    if source is not None and source.name == "DEFAULT":
+        # The v2 default (5 jobs a minute) is one job per folder; FASHN runs one prediction
+        # per image and allows 50 a minute. A stricter server's 429 + Retry-After still
+        # closes the gate for every worker.
+        jobs_per_minute = FASHN_RUNS_PER_MINUTE
     if dry_run:
         _dry_run(reporter, args, pairs)
     spec = RunSpec(kind="swap", model="fashn:model-swap")

@@ -22,9 +22,16 @@ from typing import Any
 
 from vestis.client import errors
 from vestis.client.fashn import FashnClient, Prediction, UnsureRunError, fashn_error_name
-from vestis.contract.fashn import MODEL_SWAP, ModelSwapInputs
+from vestis.contract.fashn import MODEL_SWAP, ModelSwapInputs, RunResponse
 from vestis.runs.context import RunContext
-from vestis.runs.folder import FolderFailed, FolderRun, _now, _transient, _write_atomic
+from vestis.runs.folder import (
+    SUBMIT_ATTEMPTS,
+    FolderFailed,
+    FolderRun,
+    _now,
+    _transient,
+    _write_atomic,
+)
 from vestis.runs.inputs import sha256_bytes, sha256_file
 from vestis.runs.journal import Journal
 from vestis.runs.naming import assign_stems, extension_for, result_key, sniff_format
@@ -176,19 +183,7 @@ class FashnFolderRun(FolderRun):
         ):
             self.emit("job_submitted", job_id=saved["prediction_id"], resumed=True)
             return str(saved["prediction_id"])
-        self.ctx.pacer.acquire(on_wait=lambda s: self.emit("pacing", seconds=s))
-        try:
-            started = self.client.run(MODEL_SWAP, inputs)
-        except UnsureRunError as exc:
-            raise FolderFailed(f"Failed to start the prediction for {path.name}: {exc}") from exc
-        except errors.VestisError as exc:
-            name = fashn_error_name(exc)
-            if isinstance(exc, errors.RateLimitError) and name != "OutOfCredits":
-                self.ctx.pacer.penalize(exc.retry_after)
-            raise FolderFailed(
-                f"Failed to start the prediction for {path.name}: {exc}",
-                transient=_transient(exc) and name != "OutOfCredits",
-            ) from exc
+        started = self._start(path, inputs)
         journal.set_in(
             "predictions",
             path.name,
@@ -197,6 +192,31 @@ class FashnFolderRun(FolderRun):
         )  # fmt: skip
         self.emit("job_submitted", job_id=started.id, resumed=False, total_outputs=None)
         return started.id
+
+    def _start(self, path: Path, inputs: ModelSwapInputs) -> RunResponse:
+        """`POST /v1/run`, paced; a rate-limited run waits for the server's Retry-After and
+        tries again (after the client's own retries), as v2 job submissions do."""
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            self.ctx.pacer.acquire(on_wait=lambda s: self.emit("pacing", seconds=s))
+            try:
+                return self.client.run(MODEL_SWAP, inputs)
+            except UnsureRunError as exc:
+                raise FolderFailed(
+                    f"Failed to start the prediction for {path.name}: {exc}"
+                ) from exc
+            except errors.VestisError as exc:
+                if (
+                    isinstance(exc, errors.RateLimitError)
+                    and fashn_error_name(exc) != "OutOfCredits"
+                ):
+                    self.ctx.pacer.penalize(exc.retry_after)
+                    if attempt < SUBMIT_ATTEMPTS:
+                        continue
+                raise FolderFailed(
+                    f"Failed to start the prediction for {path.name}: {exc}",
+                    transient=_transient(exc) and fashn_error_name(exc) != "OutOfCredits",
+                ) from exc
+        raise AssertionError("unreachable")
 
     def _wait_one(self, name: str, prediction_id: str, journal: Journal) -> Prediction:
         self.emit("job_waiting", job_id=prediction_id)
