@@ -277,3 +277,34 @@ def test_local_server_is_refused_by_default(local_server: str) -> None:
 def test_local_server_is_fetched_when_private_urls_are_allowed(local_server: str) -> None:
     image = load_image(f"{local_server}/redirect", FetchPolicy(allow_private=True))
     assert image.size == (20, 10)
+
+
+def test_next_checked_address_is_tried_when_one_does_not_connect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`localhost` may resolve to ::1 first while the image server listens on 127.0.0.1 only."""
+    monkeypatch.setattr(
+        "vestis.server.url_fetch.resolve",
+        lambda host, port: [ipaddress.ip_address("::1"), ipaddress.ip_address("127.0.0.1")],
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "::1":
+            raise httpx.ConnectError("connection refused")
+        return image_response()
+
+    body = fetch_url(
+        "http://localhost:8080/a.png", FetchPolicy(allow_private=True), httpx.MockTransport(handler)
+    )
+    assert body == png_bytes()
+    with pytest.raises(ImageFetchError, match="loopback"):
+        fetch_url("http://localhost:8080/a.png", FetchPolicy(), httpx.MockTransport(handler))
+
+
+def test_one_private_answer_refuses_the_whole_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "vestis.server.url_fetch.resolve",
+        lambda host, port: [ipaddress.ip_address(PUBLIC_V4), ipaddress.ip_address("10.0.0.5")],
+    )
+    with pytest.raises(ImageFetchError, match="10.0.0.5 is a private address"):
+        checked_address(httpx.URL("https://images.example/a.png"), FetchPolicy())

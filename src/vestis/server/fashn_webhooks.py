@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
 import tenacity
 
 from vestis.server.fashn_pool import DaemonPool
-from vestis.server.url_fetch import FetchPolicy, ImageFetchError, checked_address
+from vestis.server.url_fetch import FetchPolicy, ImageFetchError, checked_address, send_pinned
 
 logger = logging.getLogger("vestis.server.fashn.webhooks")
 
@@ -73,22 +74,13 @@ class WebhookSender:
 
     def _post(self, url: str, body: bytes) -> None:
         target = httpx.URL(url)
-        address = checked_address(target, self.policy)
-        headers = {
-            "Host": target.netloc.decode("ascii"),
-            "Content-Type": "application/json",
-            "User-Agent": "vestis-fashn-webhook",
-        }
-        with httpx.Client(timeout=TIMEOUT_SECONDS, trust_env=False) as client:
-            request = client.build_request(
-                "POST",
-                target.copy_with(host=str(address)),
-                content=body,
-                headers=headers,
-                extensions={"sni_hostname": target.host},
-            )
+        headers = {"Content-Type": "application/json", "User-Agent": "vestis-fashn-webhook"}
+        with httpx.Client(trust_env=False) as client:
             try:
-                response = client.send(request)
+                response = send_pinned(
+                    client, "POST", target, self.policy,
+                    deadline=time.monotonic() + TIMEOUT_SECONDS, headers=headers, content=body,
+                )  # fmt: skip
             except httpx.HTTPError as exc:
                 raise WebhookRefused(f"no answer: {exc}") from exc
         if not response.is_success:

@@ -114,7 +114,13 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 
 
 def checked_address(url: httpx.URL, policy: FetchPolicy) -> IPAddress:
-    """The address to connect to for `url`, after checking scheme and every resolved address."""
+    """The first address to connect to for `url` (see `checked_addresses`)."""
+    return checked_addresses(url, policy)[0]
+
+
+def checked_addresses(url: httpx.URL, policy: FetchPolicy) -> list[IPAddress]:
+    """The addresses to connect to for `url`, after checking the scheme and every address the
+    host resolves to (one refused address refuses the host: any of them could be used)."""
     if url.scheme not in ("http", "https"):
         raise ImageFetchError(f"only http and https URLs are accepted, not {url.scheme!r}")
     if not url.host:
@@ -130,7 +136,7 @@ def checked_address(url: httpx.URL, policy: FetchPolicy) -> IPAddress:
                     "fetches images from public addresses (an operator can allow private ones "
                     "with allow_private_urls)"
                 )
-    return addresses[0]
+    return addresses
 
 
 def decode_data_uri(uri: str, policy: FetchPolicy) -> bytes:
@@ -152,20 +158,38 @@ def decode_data_uri(uri: str, policy: FetchPolicy) -> bytes:
         raise ImageFetchError(f"the data URI's base64 is invalid: {exc}") from exc
 
 
-def _pinned_request(
-    client: httpx.Client, url: httpx.URL, address: IPAddress, deadline: float
-) -> httpx.Request:
-    """A GET to `address` that still says `url.host` in Host and TLS."""
-    remaining = max(0.1, deadline - time.monotonic())
-    return client.build_request(
-        "GET",
-        url.copy_with(host=str(address)),
-        headers={"Host": url.netloc.decode("ascii"), "Accept": "image/*"},
-        extensions={
-            "sni_hostname": url.host,
-            "timeout": httpx.Timeout(remaining).as_dict(),
-        },
-    )
+def send_pinned(
+    client: httpx.Client,
+    method: str,
+    url: httpx.URL,
+    policy: FetchPolicy,
+    *,
+    deadline: float,
+    headers: dict[str, str],
+    content: bytes | None = None,
+    stream: bool = False,
+) -> httpx.Response:
+    """Send to the checked addresses of `url` in turn (the next one only when a connection
+    cannot be opened), saying `url.host` in the Host header and in TLS."""
+    error: httpx.ConnectError | None = None
+    for address in checked_addresses(url, policy):
+        remaining = max(0.1, deadline - time.monotonic())
+        request = client.build_request(
+            method,
+            url.copy_with(host=str(address)),
+            headers={"Host": url.netloc.decode("ascii"), **headers},
+            content=content,
+            extensions={
+                "sni_hostname": url.host,
+                "timeout": httpx.Timeout(remaining).as_dict(),
+            },
+        )
+        try:
+            return client.send(request, stream=stream)
+        except httpx.ConnectError as exc:
+            error = exc
+    assert error is not None
+    raise error
 
 
 def _read_capped(response: httpx.Response, policy: FetchPolicy, deadline: float) -> bytes:
@@ -214,10 +238,11 @@ def fetch_url(
         raise ImageFetchError(f"invalid URL: {exc}") from exc
     with httpx.Client(transport=transport, follow_redirects=False, trust_env=False) as client:
         for _hop in range(policy.max_redirects + 1):
-            address = checked_address(url, policy)
-            request = _pinned_request(client, url, address, deadline)
             try:
-                response = client.send(request, stream=True)
+                response = send_pinned(
+                    client, "GET", url, policy,
+                    deadline=deadline, headers={"Accept": "image/*"}, stream=True,
+                )  # fmt: skip
             except httpx.TimeoutException as exc:
                 raise ImageFetchError(
                     f"the download took longer than {policy.timeout_seconds:g} s"
