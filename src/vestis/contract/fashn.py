@@ -88,10 +88,11 @@ class ModelSwapInputs(BaseModel):
     prompt: str = ""
     face_reference: str | None = None
     face_reference_mode: FaceReferenceMode = "match_reference"
-    seed: int = Field(default=42, ge=0, le=SEED_MAX)
-    num_images: int = Field(default=1, ge=1, le=NUM_IMAGES_MAX)
+    # Strict: FASHN types these as JSON integers and booleans; "42" or true are mistakes.
+    seed: int = Field(default=42, ge=0, le=SEED_MAX, strict=True)
+    num_images: int = Field(default=1, ge=1, le=NUM_IMAGES_MAX, strict=True)
     output_format: FashnOutputFormat = "png"
-    return_base64: bool = False
+    return_base64: bool = Field(default=False, strict=True)
     # Newer schema (2026 docs and SDK); accepted and validated. Model swap keeps the source
     # photo's framing, so this server renders at the source size whatever they say.
     resolution: Resolution | None = None
