@@ -50,11 +50,20 @@ def skin_weight(
     diff = lab[..., 1:] - mean
     dist = np.sqrt(np.einsum("...i,ij,...j->...", diff, inv, diff))
     weight = np.clip((_ZERO_WEIGHT - dist) / (_ZERO_WEIGHT - _FULL_WEIGHT), 0.0, 1.0)
-    l_lo, l_hi = np.percentile(samples[:, 0], [2, 98])
+    l_lo, l_hi = np.percentile(samples[:, 0], [5, 98])
     lightness = lab[..., 0]
-    weight[(lightness < l_lo - 30) | (lightness > l_hi + 12)] = 0.0
+    # Skin in shadow (under the jaw, inside an arm) is darker than the face, but not by much:
+    # fair hair and warm wood have skin's colour and differ mostly in lightness.
+    weight[(lightness < l_lo - 15) | (lightness > l_hi + 10)] = 0.0
     person = models.person_mask(rgb)
-    weight *= np.clip((person - 0.3) / 0.4, 0.0, 1.0)
+    weight *= np.clip((person - 0.5) / 0.3, 0.0, 1.0)
+    # Above the brows, around the head, is hair: the forehead itself belongs to the face swap.
+    h, w = weight.shape
+    brow_y = int(face.landmarks[[105, 334], 1].min())
+    face_w = float(face.oval[:, 0].max() - face.oval[:, 0].min())
+    cx = float(face.oval[:, 0].mean())
+    left, right = max(int(cx - 1.5 * face_w), 0), min(int(cx + 1.5 * face_w), w)
+    weight[: max(brow_y, 0), left:right] = 0.0
     if exclude is not None:
         weight[exclude] = 0.0
     weight[weight < 0.02] = 0.0
