@@ -168,6 +168,12 @@ def test_missing_model_image_and_malformed_bodies(server: ServerProcess) -> None
         assert_fashn_error(broken, 400, "BadRequest")
         no_inputs = client.post("/v1/run", json={"model_name": "model-swap", "inputs": "x"})
         assert_fashn_error(no_inputs, 400, "BadRequest")
+        huge = client.post(
+            "/v1/run",
+            content=b"{" + b" " * (40 * 1024 * 1024) + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert "as URLs" in assert_fashn_error(huge, 400, "BadRequest")
 
 
 @pytest.mark.parametrize("model_name", ["tryon-v1.6", "product-to-model", "edit", ""])

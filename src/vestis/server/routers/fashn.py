@@ -43,6 +43,10 @@ from vestis.server.state import ServerState
 
 logger = logging.getLogger("vestis.server.fashn")
 
+#: Largest request body accepted on these routes; below the server's own cap (`bodycap`, which
+#: answers in the v2 shape), so that what these routes refuse is refused in FASHN's shape.
+MAX_BODY_BYTES = 40 * 1024 * 1024
+
 
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(part) for part in loc if part not in ("body", "query", "path")]
@@ -79,6 +83,14 @@ class FashnRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def fashn_handler(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                # Refused before the body is read.
+                return FashnError(
+                    "BadRequest",
+                    f"The request body is {declared} bytes, more than {MAX_BODY_BYTES}; send "
+                    "large images as URLs instead of base64.",
+                ).response()
             try:
                 return await handler(request)
             except FashnError as exc:
