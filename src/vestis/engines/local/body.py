@@ -69,12 +69,15 @@ def identity_body(
     matrix = similarity(scale, 0.0, ((bx0 + bx1) / 2, by0), dst)
     alpha = np.clip((mask - 0.3) / 0.4, 0, 1)
     rgba = np.dstack([identity, (alpha * 255).astype(np.uint8)])
-    paste_affine(canvas, rgba, matrix)
     points = landmarks[:, :2] @ matrix[:, :2].T + matrix[:, 2]
     pts = np.column_stack([points, landmarks[:, 2]])
     shoulders, hips = _pair(pts, _SHOULDERS), _pair(pts, _HIPS)
     torso = float(np.linalg.norm(shoulders.mean(axis=0) - hips.mean(axis=0)))
     head_unit = torso / 2.4
+    if visible(landmarks, (27, 28)):
+        floor = _pair(pts, _ANKLES).mean(axis=0) + (0.0, 0.35 * head_unit)
+        floor_shadow(canvas, floor, head_unit)
+    paste_affine(canvas, rgba, matrix)
     # Pose marks joints; the outer contour of shoulders and hips is wider than the joints.
     return Body(
         shoulders=shoulders,
@@ -87,6 +90,21 @@ def identity_body(
         hip_span=float(np.linalg.norm(hips[1] - hips[0])) * 1.75,
         source="identity",
     )
+
+
+def floor_shadow(canvas: np.ndarray, centre: np.ndarray, head_unit: float) -> None:
+    """A soft contact shadow on the floor where the feet stand (drawn before the body)."""
+    h, w = canvas.shape[:2]
+    rx, ry = 1.4 * head_unit, 0.22 * head_unit
+    x0, x1 = max(int(centre[0] - 2 * rx), 0), min(int(centre[0] + 2 * rx), w)
+    y0, y1 = max(int(centre[1] - 3 * ry), 0), min(int(centre[1] + 3 * ry), h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    d2 = ((xs - centre[0]) / rx) ** 2 + ((ys - centre[1]) / ry) ** 2
+    darkness = 0.22 * np.exp(-1.5 * d2)
+    region = canvas[y0:y1, x0:x1].astype(np.float32) * (1.0 - darkness[..., None])
+    canvas[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
 
 
 def skin_tone(identity: np.ndarray, face: FaceGeometry) -> tuple[int, int, int]:
@@ -157,6 +175,7 @@ def template_body(
         _limb(mask, ankle, ankle + (side * 0.12 * hu, 0.3 * hu), 0.22 * hu, 0.24 * hu)  # foot
     mask = np.maximum.reduce([mask, torso_mask, legs_mask, arms_mask])
 
+    floor_shadow(canvas, p(0, 7.95), hu)
     tone = np.array(skin_tone(identity, face) if face else (214, 180, 156), dtype=np.float32)
     # Roundness: lighter along each limb's middle, darker toward its edges.
     dist = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 3)

@@ -58,6 +58,8 @@ def instruction_warnings(instruction: dict[str, Any]) -> list[str]:
                     "front-facing body"
                 )
             continue
+        if field in ("camera", "angle") and _is_full_front(value, text):
+            continue  # what the local engine renders anyway
         shown = text if text else _describe(value)
         reason = {
             "camera": "the local engine renders a straight-on, full-length view",
@@ -76,6 +78,22 @@ def instruction_warnings(instruction: dict[str, Any]) -> list[str]:
             "field's colour words are used)"
         )
     return warnings
+
+
+_FULL = re.compile(r"full[- ]?(body|length)|front|straight|eye[- ]level")
+_NOT_FULL = re.compile(r"side|back|low|high|close|crop|top|detail|3/4|three[- ]quarter|profile")
+
+
+def _is_full_front(value: Any, text: str | None) -> bool:
+    """A camera request the local engine meets as it is: full-length, straight on."""
+    if isinstance(value, dict):
+        parts = [str(v) for k, v in value.items() if v and k in ("framing", "angle", "text")]
+        extra = [k for k, v in value.items() if v and k in ("lens", "aperture", "image")]
+        if extra:
+            return False
+        text = " ".join(parts)
+    lowered = (text or "").lower()
+    return bool(_FULL.search(lowered)) and not _NOT_FULL.search(lowered)
 
 
 def _describe(value: Any) -> str:
