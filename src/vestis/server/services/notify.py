@@ -4,6 +4,8 @@ live SSE streams, and handed to the webhook sender."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,6 +17,8 @@ from sqlalchemy import select
 from vestis.contract.notifications import BACKFILL_MAX_AGE_SECONDS, Notification
 from vestis.server.db import Database
 from vestis.server.models import NotificationRow
+
+log = logging.getLogger("vestis.server.notifications")
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,9 @@ class _Subscriber:
         self.queue: asyncio.Queue[Notification] = asyncio.Queue()
 
     def push(self, event: Notification) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        # a closed event loop means the server is stopping: the stream is gone anyway
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
 
 class NotificationBus:
@@ -77,7 +83,10 @@ class NotificationBus:
         for subscriber in subscribers:
             subscriber.push(event)
         for listener in self.listeners:
-            listener(user_id, event)
+            try:
+                listener(user_id, event)
+            except Exception:  # a failing listener (webhooks) must not fail the job
+                log.exception("notification listener failed for event %s", event.id)
         return event
 
     def subscribe(self, user_id: int) -> _Subscriber:
