@@ -205,3 +205,31 @@ def test_fashn_runs_are_paced_per_prediction_not_per_v2_job(
     assert events.count("job_submitted") == 6
     assert "pacing" not in events
     assert len(outputs(tmp_path / "out")) == 6
+
+
+def test_dry_run_prices_face_reference_images(tmp_path: Path, identity_file: Path) -> None:
+    folder = write_folder(tmp_path / "ARTICLE-010", count=3)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vestis",
+            "model-swap",
+            "--provider",
+            "fashn",
+            "--input-folder",
+            str(folder),
+            "--face-reference",
+            str(identity_file),
+            "--num-images",
+            "2",
+            "--dry-run",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # the default --output-folder is ./output
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 images x 2 outputs, 24 credits" in result.stdout
+    assert not (tmp_path / "output").exists()
