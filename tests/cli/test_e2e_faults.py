@@ -12,43 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cli.conftest import cli_env, job_count, read_json, vestis
+from tests.cli.conftest import (
+    FOLDERS,
+    assert_all_complete,
+    cli_env,
+    job_count,
+    make_batch,
+    output_stats,
+    read_json,
+    vestis,
+)
 from tests.support.server_process import ServerProcess
 
 from vestis.client import Client
 from vestis.runs.journal import JOURNAL_NAME, Journal
 
 pytestmark = pytest.mark.e2e
-
-FOLDERS = 4
-
-
-def make_batch(catalogue: Any, root: Path, folders: int = FOLDERS) -> Path:
-    """`folders` PDP folders of two photos each, from the sample catalogue."""
-    images = [p for p in catalogue.pdp_images if p.name.startswith("shot-")]
-    for index in range(folders):
-        folder = root / f"ART-{index:02d}"
-        folder.mkdir(parents=True)
-        for shot in range(2):
-            source = images[(index + shot) % len(images)]
-            (folder / f"photo{shot + 1}.jpg").write_bytes(source.read_bytes())
-    return root
-
-
-def output_stats(out: Path) -> dict[str, tuple[int, int]]:
-    """inode and mtime of every downloaded image: unchanged means not fetched again."""
-    return {
-        str(p.relative_to(out)): (p.stat().st_ino, p.stat().st_mtime_ns)
-        for p in out.glob("*/*_v0.jpg")
-    }
-
-
-def assert_all_complete(out: Path, folders: int = FOLDERS) -> None:
-    for index in range(folders):
-        target = out / f"ART-{index:02d}"
-        journal = Journal.read(target)
-        assert journal is not None and journal["completed"] is True, target
-        assert sorted(p.name for p in target.glob("*.jpg")) == ["photo1_v0.jpg", "photo2_v0.jpg"]
 
 
 def test_flaky_server_every_folder_completes_once(tmp_path: Path, catalogue: Any):
