@@ -29,13 +29,15 @@ class RunContext:
     base_url: str = ""
     job_timeout: float = 1200.0
     poll_interval: float = 5.0
+    max_retries: int = 5  # the SDK's, for the retry lines
 
     def on_retry(self, retry: int, wait: float, reason: str) -> None:
         """The SDK's retry hook: tell the user, and let a 429 close the submission gate."""
         if "429" in reason:
             self.pacer.penalize(wait)
         self.reporter.event(
-            "retry", message=f"{reason}. Waiting {wait:.1f}s before retry {retry}..."
+            "retry",
+            message=f"{reason}. Waiting {wait:.1f}s before retry {retry}/{self.max_retries}...",
         )
 
 

@@ -24,6 +24,11 @@ from vestis.runs.journal import Journal
 from vestis.runs.naming import assign_stems, extension_for, image_url, result_key, sniff_format
 from vestis.runs.spec import fingerprint
 
+AUTH_HINT = (
+    "Token expired or invalid: check --token (VESTIS_TOKEN) or --username/--password "
+    "(VESTIS_USERNAME/VESTIS_PASSWORD). On the hosted API, generate a token at "
+    "https://app.on-model.com/profile?tab=tokens"
+)
 #: How often a submission refused with 429 (after the SDK's own retries) is tried again.
 SUBMIT_ATTEMPTS = 6
 
@@ -42,9 +47,7 @@ class FolderFailed(Exception):
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, errors.APIConnectionError):
         return True
-    return isinstance(exc, errors.APIError) and (
-        exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 401
-    )
+    return isinstance(exc, errors.APIError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
 @dataclass
@@ -85,6 +88,8 @@ class FolderRun:
             return FolderResult(True, time.monotonic() - started, job_id=job_id)
         except FolderFailed as exc:
             message = redact(str(exc))
+            if isinstance(exc.__cause__, errors.AuthenticationError):
+                message += f"\n{AUTH_HINT}"
             self.emit("error", message=message)
             if journal is not None:
                 journal.append("failures", {"time": _now(), "message": message})
