@@ -436,3 +436,24 @@ def test_username_password_with_expiring_tokens(tmp_path, catalogue):
         assert srv.password not in result.stdout + result.stderr
         for folder in catalogue.pdp_folders:
             assert len(list((out / folder.name).glob("*_v0.jpg"))) == 2
+
+
+def test_bad_token_fails_with_a_hint_and_without_retrying(server, catalogue, env, tmp_path):
+    result = vestis(
+        "batch-swap",
+        "--input-folders",
+        str(catalogue.pdp_folders[0]),
+        "--base-url",
+        server.base_url,
+        "--token",
+        "vst_wrong",
+        "--identity-code",
+        "x",
+        "--output-dir",
+        str(tmp_path / "o"),
+        env=env,
+    )
+    assert result.returncode == 1
+    assert "Token expired or invalid" in result.stdout
+    assert "retrying folder" not in result.stdout
+    assert "vst_wrong" not in result.stdout
