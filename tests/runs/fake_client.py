@@ -37,6 +37,7 @@ class FakeState:
     fetches: list[str] = field(default_factory=list)
     fail_upload: dict[str, Exception] = field(default_factory=dict)  # name -> error (once)
     fail_wait: list[Exception] = field(default_factory=list)  # raised by wait(), in order
+    fail_identity: list[Exception] = field(default_factory=list)  # raised by identities.get
     drop_after_create: int = 0  # times a create succeeds server-side but raises to the client
     output_format: str = "JPEG"
     results_override: list[dict[str, Any]] | None = None
@@ -72,6 +73,8 @@ class _Identities:
         self.s = s
 
     def get(self, code: str) -> Ident:
+        if self.s.fail_identity:
+            raise self.s.fail_identity.pop(0)
         if code not in self.s.identities:
             raise errors.NotFoundError("Identity not found", status_code=404)
         return Ident(code)

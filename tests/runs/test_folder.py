@@ -221,3 +221,13 @@ def test_identity_image_fallback(pdp: Path, tmp_path: Path):
     spec = RunSpec(kind="swap", identity_code="Unknown", identity_image=image)
     assert run_single(make_ctx(client, spec)[0], pdp, tmp_path / "o") == 0
     assert client.state.jobs["job_1"]["body"]["identity_code"] == "ident_Lisa"
+
+
+def test_identity_network_error_is_transient_and_not_remembered(pdp: Path, tmp_path: Path):
+    client = FakeClient()
+    client.state.fail_identity = [errors.APIConnectionError("down")]
+    ctx, _ = make_ctx(client, SWAP)
+    first = FolderRun(ctx, pdp, tmp_path / "out").run()
+    assert not first.ok and first.transient
+    assert FolderRun(ctx, pdp, tmp_path / "out").run().ok  # same context: asks again
+    assert len(client.state.uploads) == 3  # the uploads of the first attempt were kept

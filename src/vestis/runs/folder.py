@@ -226,7 +226,7 @@ class FolderRun:
         try:
             code = self.ctx.identity.resolve()
         except IdentityError as exc:
-            raise FolderFailed(str(exc)) from exc
+            raise FolderFailed(str(exc), transient=exc.transient) from exc
         if self.ctx.identity.message:
             self.emit("identity", message=self.ctx.identity.message, code=code)
         journal.set("identity", {"code": code})
