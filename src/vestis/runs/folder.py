@@ -113,25 +113,30 @@ class FolderRun:
         journal.set("kind", self.kind)
         timings: dict[str, Any] = {"started_at": _now()}
         t0 = time.monotonic()
+
+        def lap(key: str, since: float) -> None:
+            # Saved as each stage ends, so a failed run's page still shows where time went.
+            timings[key] = round(time.monotonic() - since, 1)
+            timings["total_seconds"] = round(time.monotonic() - t0, 1)
+            journal.set("timings", timings)
+
         project_id = self._project(journal)
         file_ids = self._uploads(files, checksums, journal)
-        timings["upload_seconds"] = round(time.monotonic() - t0, 1)
+        lap("upload_seconds", t0)
         identity_code = self._identity(journal)
-        names = [name for name in file_ids]
+        names = list(file_ids)
         notes = self._notes(files, names)
         body = spec.job_body(project_id, identity_code, list(file_ids.values()), notes)
         t1 = time.monotonic()
         job_id = self._submit(body, names, journal)
         status = self._wait(job_id, journal)
-        timings["job_seconds"] = round(time.monotonic() - t1, 1)
+        lap("job_seconds", t1)
         if status != "completed":
             raise FolderFailed(f"Job did not complete successfully (status: {status})")
         t2 = time.monotonic()
         self.download(job_id, journal)
-        timings["download_seconds"] = round(time.monotonic() - t2, 1)
-        timings["total_seconds"] = round(time.monotonic() - t0, 1)
         timings["finished_at"] = _now()
-        journal.set("timings", timings)
+        lap("download_seconds", t2)
         journal.set("completed", True)
         self.emit("results_saved", output=str(self.output))
         return job_id
