@@ -146,12 +146,14 @@ def test_sse_filters_and_auth(server: ServerProcess, api: Api, job_setup: dict) 
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that checks X-Webhook-Signature like the seed's Flask
-    app: 401 on a mismatch, 204 otherwise. `fail_first` answers 503 to the first N requests."""
+    """A webhook receiver on 127.0.0.1. It keeps every delivery (raw body and signature header)
+    and `next()` verifies X-Webhook-Signature with the secret the test holds at that moment, like
+    the seed's receiver (which would answer 401 on a mismatch). `fail_first` answers 503 to the
+    first N requests."""
 
     def __init__(self) -> None:
         self.secret = ""
-        self.verified: queue.Queue[dict] = queue.Queue()
+        self.deliveries: queue.Queue[tuple[bytes, str]] = queue.Queue()
         self.rejected = 0
         self.fail_first = 0
         receiver = self
@@ -162,17 +164,8 @@ class Receiver:
                 if receiver.fail_first > 0:
                     receiver.fail_first -= 1
                     self.send_response(503)
-                    self.end_headers()
-                    return
-                expected = (
-                    "sha256=" + hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
-                )
-                header = self.headers.get("X-Webhook-Signature", "")
-                if not hmac.compare_digest(expected, header):
-                    receiver.rejected += 1
-                    self.send_response(401)
                 else:
-                    receiver.verified.put(json.loads(body))
+                    receiver.deliveries.put((body, self.headers.get("X-Webhook-Signature", "")))
                     self.send_response(204)
                 self.end_headers()
 
@@ -183,13 +176,22 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/vestis"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def verified(self, body: bytes, header: str) -> bool:
+        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, header)
+
     def next(self, name: str, timeout: float = 30) -> dict:
+        """The next delivery named `name`; every delivery on the way must verify."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                event = self.verified.get(timeout=max(0.01, deadline - time.monotonic()))
+                body, header = self.deliveries.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
                 break
+            if not self.verified(body, header):
+                self.rejected += 1
+                continue
+            event = json.loads(body)
             if event["name"] == name:
                 return event
         raise AssertionError(f"no verified {name!r} webhook arrived")

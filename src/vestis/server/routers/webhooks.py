@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks
 from sqlalchemy import select
 
 from vestis.contract.notifications import Notification
@@ -33,8 +33,11 @@ def _wire(hook: Webhook, secret: str | None) -> WebhookResponse:
 
 
 @router.put("", response_model=WebhookResponse)
-def put_webhook(state: StateDep, db: DbDep, user: UserDep, body: WebhookRequest) -> WebhookResponse:
-    """Create or update; every call issues a new secret (shown only here) and sends `ping`."""
+def put_webhook(
+    state: StateDep, db: DbDep, user: UserDep, body: WebhookRequest, background: BackgroundTasks
+) -> WebhookResponse:
+    """Create or update; every call issues a new secret (shown only here) and sends `ping`
+    once the answer is out, so the caller knows the secret before the ping arrives."""
     parts = urlsplit(body.url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise invalid("url must be an absolute http(s) URL", "url")
@@ -51,7 +54,7 @@ def put_webhook(state: StateDep, db: DbDep, user: UserDep, body: WebhookRequest)
     ping = Notification(
         id=0, name="ping", timestamp=time.time(), data={"message": "webhook configured"}
     )
-    state.runtime.webhooks.submit(hook.id, hook.url, secret, ping)
+    background.add_task(state.runtime.webhooks.submit, hook.id, hook.url, secret, ping)
     return _wire(hook, secret)
 
 
