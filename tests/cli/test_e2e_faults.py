@@ -128,3 +128,42 @@ def test_client_killed_mid_batch_resumes_without_resubmitting(tmp_path: Path, ca
         assert accepted <= final
         for name, stat in stats.items():
             assert output_stats(out)[name] == stat, f"{name} was downloaded again"
+
+
+def test_ctrl_c_stops_at_once_and_the_rerun_finishes(tmp_path: Path, catalogue: Any):
+    root = make_batch(catalogue, tmp_path / "in", folders=3)
+    out = tmp_path / "out"
+    with ServerProcess(tmp_path / "srv", engine="tests.support.fake_engine:SlowFakeEngine") as srv:
+        env = cli_env(tmp_path, VESTIS_TOKEN=srv.token)
+        args = [
+            "batch-swap",
+            "--input-dir",
+            str(root),
+            "--base-url",
+            srv.base_url,
+            "--identity-image",
+            str(catalogue.identities[0]),
+            "--output-dir",
+            str(out),
+        ]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vestis", *args],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and job_count(srv) == 0:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 130, output
+        assert "Interrupted. Run the same command again to resume" in output
+        # It stopped without waiting for the folders in flight (each job takes seconds).
+        journals = [Journal.read(p) or {} for p in out.glob("ART-*")]
+        assert not all(j.get("completed") for j in journals) or len(journals) < 3
+        again = vestis(*args, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert_all_complete(out, folders=3)
+        assert job_count(srv) == 3

@@ -100,9 +100,10 @@ def run_batch(
     batch_header(ctx, folders, parallel, output_dir)
     started = time.monotonic()
     outcomes: list[FolderOutcome] = []
-    with ThreadPoolExecutor(parallel, "vestis-folder") as pool:
+    pool = ThreadPoolExecutor(parallel, "vestis-folder")
+    try:
         futures: dict[Future[FolderResult], Path] = {
-            pool.submit(_run_folder, ctx, folder, output_dir / folder.name, runner): folder
+            pool.submit(_run_folder, ctx, folder, output_dir / folder.name): folder
             for folder in folders
         }
         remaining = set(futures)
@@ -111,6 +112,11 @@ def run_batch(
             for future in done:
                 folder = futures[future]
                 outcomes.append(_outcome(ctx, folder, future, len(outcomes) + 1, len(folders)))
+    except KeyboardInterrupt:
+        # Do not wait for the folders in flight: their journals are consistent at every step.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     elapsed = time.monotonic() - started
     summary = build_summary(configuration, outcomes, elapsed)
     path = write_summary(output_dir, summary)
