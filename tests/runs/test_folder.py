@@ -231,3 +231,14 @@ def test_identity_network_error_is_transient_and_not_remembered(pdp: Path, tmp_p
     assert not first.ok and first.transient
     assert FolderRun(ctx, pdp, tmp_path / "out").run().ok  # same context: asks again
     assert len(client.state.uploads) == 3  # the uploads of the first attempt were kept
+
+
+def test_more_images_than_a_job_takes_fails_before_uploading(tmp_path: Path):
+    folder = tmp_path / "BIG"
+    for index in range(11):
+        draw(folder / f"image{index:02d}.jpg")
+    client = FakeClient()
+    ctx, out = make_ctx(client, SWAP)
+    assert run_single(ctx, folder, tmp_path / "out") == 1
+    assert "11 images" in out.getvalue() and "at most 10" in out.getvalue()
+    assert client.state.uploads == []

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vestis.client import errors
+from vestis.contract.jobs import MAX_INSTRUCTIONS, MAX_JOB_IMAGES
 from vestis.runs.context import RunContext, redact
 from vestis.runs.identity import IdentityError
 from vestis.runs.inputs import list_images, project_name, sha256_bytes, sha256_file
@@ -153,6 +154,17 @@ class FolderRun:
             what = "No processable images found in" if self.kind == "swap" else "No images found in"
             raise FolderFailed(f"{what} {self.folder}")
         self.emit("files_found", count=len(files), files=[p.name for p in files])
+        if len(files) > MAX_JOB_IMAGES:
+            # The API refuses more per job; say so before uploading anything.
+            raise FolderFailed(
+                f"{len(files)} images in {self.folder}: a job takes at most {MAX_JOB_IMAGES}. "
+                "Split the folder into folders of at most 10 images."
+            )
+        instructions = self.ctx.spec.instructions
+        if self.kind == "flat" and len(instructions) > MAX_INSTRUCTIONS:
+            raise FolderFailed(
+                f"{len(instructions)} instructions: a job takes at most {MAX_INSTRUCTIONS}."
+            )
         return files
 
     def _already_complete(self, journal: Journal, config: str) -> bool:
