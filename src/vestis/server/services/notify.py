@@ -20,6 +20,9 @@ from vestis.server.models import NotificationRow
 
 log = logging.getLogger("vestis.server.notifications")
 
+#: A poll or a backfill returns at most this many events (the newest); delete consumed ones.
+MAX_STORED_EVENTS = 1000
+
 
 @dataclass(frozen=True)
 class EventFilter:
@@ -102,7 +105,8 @@ class NotificationBus:
     def stored(
         self, user_id: int, event_filter: EventFilter, max_age: float | None
     ) -> list[Notification]:
-        """Undeleted events of the user, oldest first (`max_age` in seconds, None = all)."""
+        """Undeleted events of the user, oldest first (`max_age` in seconds, None = all), at
+        most the newest MAX_STORED_EVENTS of them."""
         query = select(NotificationRow).where(
             NotificationRow.user_id == user_id, NotificationRow.deleted.is_(False)
         )
@@ -111,7 +115,8 @@ class NotificationBus:
         if event_filter.id_task is not None:
             query = query.where(NotificationRow.task_id.in_(event_filter.id_task))
         with self._db.session() as session:
-            rows = session.scalars(query.order_by(NotificationRow.id)).all()
+            newest = query.order_by(NotificationRow.id.desc()).limit(MAX_STORED_EVENTS)
+            rows = list(reversed(session.scalars(newest).all()))
             events = [to_wire(row) for row in rows]
         return [event for event in events if event_filter.matches(event)]
 
