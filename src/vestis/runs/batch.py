@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -29,7 +30,12 @@ def run_single(
 ) -> int:
     """The single-folder command: 0 when the job completed and was saved, else 1."""
     ctx.reporter.event("banner", title=ctx.spec.title)
-    result = runner(ctx, folder, output).run()
+    try:
+        result = runner(ctx, folder, output).run()
+    except Exception as exc:  # unexpected: say what, keep the traceback for --verbose
+        ctx.reporter.event("error", message=redact(f"Error: {type(exc).__name__}: {exc}"))
+        ctx.reporter.event("debug", message=traceback.format_exc())
+        return 1
     if result.ok:
         ctx.reporter.event("complete")
         return 0
