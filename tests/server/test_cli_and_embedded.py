@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -13,10 +14,11 @@ from tests.support.server_process import FAKE_ENGINE, REPO_ROOT, ServerProcess
 from vestis.server.embedded import EmbeddedServer
 
 
-def test_first_start_prints_admin_once(tmp_path: Path) -> None:
+def test_first_start_prints_admin_once_and_token_ttl(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path)
     with server:
         pass
+    server.extra_args = ["--access-token-ttl", "1"]
     with server:
         admin_token = next(
             line.split(": ", 1)[1] for line in server.log().splitlines() if "API token:" in line
@@ -27,6 +29,12 @@ def test_first_start_prints_admin_once(tmp_path: Path) -> None:
         login = httpx.post(server.base_url + "/auth/login", auth=("admin", password))
         assert login.status_code == 200
         headers = {"Authorization": f"Bearer {admin_token}"}
+        assert httpx.get(server.base_url + "/project", headers=headers).status_code == 200
+        # --access-token-ttl 1: login tokens stop working after a second, API tokens do not
+        short = {"Authorization": f"Bearer {login.json()['token']}"}
+        assert httpx.get(server.base_url + "/project", headers=short).status_code == 200
+        time.sleep(1.5)
+        assert httpx.get(server.base_url + "/project", headers=short).status_code == 401
         assert httpx.get(server.base_url + "/project", headers=headers).status_code == 200
     assert server.log().count("First start") == 1
 

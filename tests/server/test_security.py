@@ -168,3 +168,22 @@ def test_non_images_are_refused_with_a_clear_message(api: Api, data: bytes) -> N
     response = _put(api, data)
     assert response.status_code == 415
     assert "image" in response.json()["message"].lower()
+
+
+def test_expired_download_link_is_403(
+    server: ServerProcess, api: Api, mine: dict[str, str]
+) -> None:
+    link = api.http.post("/download", json={"job_id": mine["job_id"]}).json()["download_url"]
+    assert httpx.get(link).status_code == 200
+    with sqlite3.connect(server.data_dir / "vestis.db") as db:
+        db.execute("update download_tokens set expires_at = '2000-01-01 00:00:00'")
+    expired = httpx.get(link)
+    assert expired.status_code == 403 and "expired" in expired.json()["message"]
+
+
+def test_secrets_are_stored_hashed(server: ServerProcess) -> None:
+    login = httpx.post(server.base_url + "/auth/login", auth=(server.username, server.password))
+    secrets = [server.token, server.password, login.json()["token"], login.json()["refresh_token"]]
+    stored = b"".join(p.read_bytes() for p in server.data_dir.glob("vestis.db*"))
+    for secret in secrets:
+        assert secret.encode() not in stored
