@@ -41,7 +41,7 @@ def test_first_start_prints_admin_once_and_token_ttl(tmp_path: Path) -> None:
 
 def test_users_and_tokens_commands(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path)
-    data = ["--data-dir", str(server.data_dir)]
+    data = ["--data-dir", str(server.data_dir), *server.db_args()]
     added = server.cli("users", "add", "ann", "--password", "pw-ann", "--credits", "7", *data)
     assert added.stdout == ""  # nothing on stdout but what scripts need
     duplicate = server.cli("users", "add", "ann", "--password", "x", *data, check=False)
@@ -53,7 +53,7 @@ def test_users_and_tokens_commands(tmp_path: Path) -> None:
     # VESTIS_DATA_DIR instead of --data-dir
     env = {**os.environ, "VESTIS_DATA_DIR": str(server.data_dir), "PYTHONPATH": str(REPO_ROOT)}
     by_env = subprocess.run(
-        [sys.executable, "-m", "vestis", "tokens", "create", "--user", "ann"],
+        [sys.executable, "-m", "vestis", "tokens", "create", "--user", "ann", *server.db_args()],
         env=env,
         capture_output=True,
         text=True,

@@ -7,15 +7,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-import sqlite3
 import time
 import zipfile
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import create_engine, text
 from tests.server.conftest import Api, api_for, person_image
 from tests.support.server_process import ServerProcess
 
@@ -64,12 +63,20 @@ def test_other_users_objects_are_404(intruder: Api, mine: dict[str, str]) -> Non
     assert events == []
 
 
-def _signing_key(data_dir: Path) -> bytes:
-    with sqlite3.connect(data_dir / "vestis.db") as db:
-        (value,) = db.execute(
-            "select value from server_secrets where name='url_signing'"
-        ).fetchone()
-    return bytes.fromhex(value)
+def _sql(server: ServerProcess, statement: str) -> list[tuple]:
+    """Run SQL on the server's database (SQLite or PostgreSQL)."""
+    engine = create_engine(server.db_url)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(statement))
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _signing_key(server: ServerProcess) -> bytes:
+    rows = _sql(server, "select value from server_secrets where name='url_signing'")
+    return bytes.fromhex(rows[0][0])
 
 
 def test_signed_links_tampered_or_expired_are_403(
@@ -92,7 +99,7 @@ def test_signed_links_tampered_or_expired_are_403(
     # correctly signed with the server's key, but expired
     past = int(time.time()) - 10
     message = f"GET\n{parts.path}\n{past}".encode()
-    signature = hmac.new(_signing_key(server.data_dir), message, hashlib.sha256).hexdigest()
+    signature = hmac.new(_signing_key(server), message, hashlib.sha256).hexdigest()
     expired = httpx.get(f"{base}{parts.path}?expires={past}&signature={signature}")
     assert expired.status_code == 403 and "expired" in expired.json()["message"]
     # an upload URL is for PUT only and for that file only
@@ -175,8 +182,7 @@ def test_expired_download_link_is_403(
 ) -> None:
     link = api.http.post("/download", json={"job_id": mine["job_id"]}).json()["download_url"]
     assert httpx.get(link).status_code == 200
-    with sqlite3.connect(server.data_dir / "vestis.db") as db:
-        db.execute("update download_tokens set expires_at = '2000-01-01 00:00:00'")
+    _sql(server, "update download_tokens set expires_at = '2000-01-01 00:00:00'")
     expired = httpx.get(link)
     assert expired.status_code == 403 and "expired" in expired.json()["message"]
 
@@ -184,6 +190,10 @@ def test_expired_download_link_is_403(
 def test_secrets_are_stored_hashed(server: ServerProcess) -> None:
     login = httpx.post(server.base_url + "/auth/login", auth=(server.username, server.password))
     secrets = [server.token, server.password, login.json()["token"], login.json()["refresh_token"]]
-    stored = b"".join(p.read_bytes() for p in server.data_dir.glob("vestis.db*"))
+    passwords = [row[0] for row in _sql(server, "select password_hash from users")]
+    assert passwords and all(value.startswith("$argon2") for value in passwords)
+    stored = passwords + [row[0] for row in _sql(server, "select token_hash from tokens")]
     for secret in secrets:
-        assert secret.encode() not in stored
+        assert not any(secret in value for value in stored)
+    files = b"".join(p.read_bytes() for p in server.data_dir.glob("vestis.db*"))  # SQLite only
+    assert not any(secret.encode() in files for secret in secrets)

@@ -7,11 +7,16 @@
 The user `tester` (password `tester-password`) and an API token are made with the CLI
 (`vestis users add`, `vestis tokens create`) before the first start. `kill()` sends SIGKILL and
 `start()` starts again on the same data dir and port, for restart tests.
+
+State is in SQLite in the data dir, unless `VESTIS_TEST_POSTGRES_URL` is set (e.g.
+`postgresql+psycopg://vestis@127.0.0.1:5432/vestis`): then every ServerProcess gets a fresh
+PostgreSQL database of its own on that server, so the same tests run against PostgreSQL.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -35,6 +40,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+POSTGRES_ENV = "VESTIS_TEST_POSTGRES_URL"
+
+
+def fresh_database_url() -> str | None:
+    """A new, empty PostgreSQL database on the server of `VESTIS_TEST_POSTGRES_URL`; None (use
+    SQLite) when the variable is not set."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        return None
+    from sqlalchemy import create_engine, make_url, text
+
+    name = "vestis_test_" + secrets.token_hex(6)
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
 class ServerStartError(RuntimeError):
     """The server process exited or never answered /health; the message holds its log."""
 
@@ -53,8 +77,10 @@ class ServerProcess:
         password: str = "tester-password",
         credits: float = 100_000,
         workers: int = 2,
+        database_url: str | None = None,
     ) -> None:
         self.data_dir = Path(tmp_path) / "server-data"
+        self.database_url = database_url or fresh_database_url()
         self.engine = engine
         self.rate_limit = rate_limit
         self.faults = faults
@@ -90,9 +116,17 @@ class ServerProcess:
             raise RuntimeError(f"vestis {' '.join(args)} failed: {result.stderr}{result.stdout}")
         return result
 
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL of this server's database."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'vestis.db'}"
+
+    def db_args(self) -> list[str]:
+        return ["--database-url", self.database_url] if self.database_url else []
+
     def add_user(self, username: str, password: str, credits: float = 100_000) -> str:
         """Create another user and return an API token for it."""
-        data = ["--data-dir", str(self.data_dir)]
+        data = ["--data-dir", str(self.data_dir), *self.db_args()]
         self.cli("users", "add", username, "--password", password, "--credits", str(credits), *data)
         return self.cli("tokens", "create", "--user", username, *data).stdout.strip()
 
@@ -114,7 +148,7 @@ class ServerProcess:
         ]  # fmt: skip
         if self.faults:
             cmd += ["--faults", self.faults]
-        return cmd + self.extra_args
+        return cmd + self.db_args() + self.extra_args
 
     def start(self) -> ServerProcess:
         if self._process is not None and self._process.poll() is None:
