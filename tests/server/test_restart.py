@@ -76,3 +76,28 @@ def test_state_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-
             server.base_url + "/project", headers={"Authorization": f"Bearer {token}"}
         ).is_success
         api.http.close()
+
+
+def test_abort_stops_a_running_job(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with ServerProcess(tmp_path, engine=SLOW_FAKE_ENGINE, workers=1) as server:
+        api = api_for(server)
+        body = {
+            "identity_code": api.identity(person_image(95), "A"),
+            "project_id": api.project("a"),
+            "images": [api.upload(f"a{i}.jpg", person_image(96 + i)) for i in range(3)],
+        }
+        job_id = api.http.post("/model-swap", json=body).json()["job_id"]
+        while api.http.get(f"/jobs/{job_id}/status").json()["status"] == "pending":
+            time.sleep(0.05)
+        aborted = api.http.post(f"/jobs/{job_id}/abort")
+        assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
+        assert api.http.post(f"/jobs/{job_id}/abort").status_code == 409
+        time.sleep(2.5)  # the output being made when aborted finishes; nothing else starts
+        results = api.http.get(f"/jobs/{job_id}/results").json()
+        assert results["status"] == "aborted"
+        statuses = [r["status"] for r in results["results"]]
+        assert "pending" not in statuses and "processing" not in statuses
+        assert statuses.count("failed") >= 1 and results["credits_used"] < 3
+        events = api.http.post("/notifications", json={"id_task": [job_id]}).json()
+        assert ("batch_edit", "aborted") in [(e["name"], e["data"]["status"]) for e in events]
+        api.http.close()

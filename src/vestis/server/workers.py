@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from vestis.contract.jobs import Flat2ModelRequest, Instruction, ModelSwapRequest
 from vestis.engines.base import EngineError, EngineOutput, FlatGarment, FlatSpec, SwapSpec
@@ -179,9 +179,16 @@ class JobWorkers:
         self, job_id: str, output_id: int, inputs: _Inputs, anchor: Image.Image | None
     ) -> Image.Image | None:
         with self.state.db.session() as db:
+            # claim the output atomically: an abort may have failed it meanwhile
+            claimed = db.execute(
+                update(JobOutput)
+                .where(JobOutput.id == output_id, JobOutput.status == "pending")
+                .values(status="processing")
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
             output = db.get(JobOutput, output_id)
             assert output is not None
-            output.status = "processing"
             job = output.job
             job_type, request, spec = job.job_type, dict(job.request), dict(output.spec)
             variation, fmt = output.variation, output.output_format
@@ -302,6 +309,8 @@ class JobWorkers:
         with self.state.db.session() as db:
             job = db.scalar(select(Job).where(Job.public_id == job_id))
             assert job is not None
+            if job.status == "aborted":
+                return  # the abort already told everyone
             if any(o.status in ("pending", "processing") for o in job.outputs):
                 return  # stopped mid-way (shutdown); resumed at the next start
             failed = [o for o in job.outputs if o.status == "failed"]

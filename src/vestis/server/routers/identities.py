@@ -41,7 +41,16 @@ def upload_identity(
     data = image.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise ApiError(413, "Upload too large", f"Images are limited to {MAX_UPLOAD_BYTES} bytes.")
-    return identities.upload(state, db, user, data, image.filename, name, tag)
+    made = identities.upload(state, db, user, data, image.filename, name, tag)
+    db.commit()  # before the event, so a client reacting to it finds the identity
+    if state.runtime is not None:
+        event = {
+            "identity_code": made.identity_code,
+            "status": made.preprocessing_status,
+            "face_detected": made.face_detected,
+        }
+        state.runtime.bus.emit(user.id, "identity_preprocessing", event)
+    return made
 
 
 @router.get("", response_model=IdentityListResponse)

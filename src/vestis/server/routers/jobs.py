@@ -111,6 +111,20 @@ def job_status(db: DbDep, user: UserDep, job_id: str) -> JobStatusResponse:
     return jobs.status(jobs.owned(db, user, job_id))
 
 
+@router.post(
+    "/jobs/{job_id}/abort",
+    response_model=JobStatusResponse,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def abort_job(runtime: RuntimeDep, db: DbDep, user: UserDep, job_id: str) -> JobStatusResponse:
+    """Extension: stop a pending or processing job; unstarted outputs are refunded."""
+    job = jobs.owned(db, user, job_id)
+    events = jobs.abort(db, job)
+    for name, data in events:
+        runtime.bus.emit(user.id, name, data)
+    return jobs.status(job)
+
+
 @router.get("/jobs/{job_id}/results", response_model=JobResultsResponse)
 def job_results(state: StateDep, db: DbDep, user: UserDep, job_id: str) -> JobResultsResponse:
     return jobs.results(db, state.signer, jobs.owned(db, user, job_id))

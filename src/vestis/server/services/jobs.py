@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from vestis.contract.jobs import (
 )
 from vestis.server import images
 from vestis.server.errors import ApiError, invalid, not_found
-from vestis.server.models import File, IdempotencyRecord, Job, JobOutput, User
+from vestis.server.models import File, IdempotencyRecord, Job, JobOutput, User, utcnow
 from vestis.server.security import new_public_id
 from vestis.server.services import files, identities, projects
 from vestis.server.services.accounts import iso
@@ -228,6 +228,46 @@ def create(
             raise
         return again
     return Created(body, public_id, user.id)
+
+
+def abort(db: Session, job: Job) -> list[tuple[str, dict[str, Any]]]:
+    """Stop a job: outputs not started yet fail and are refunded, an output being made is
+    finished; the job ends `aborted`. Returns the events to emit once committed."""
+    if job.status not in ("pending", "processing"):
+        raise ApiError(409, "Job already finished", f"Job {job.public_id} is {job.status}.")
+    refund = 0.0
+    for output in job.outputs:
+        failed = db.execute(
+            update(JobOutput)
+            .where(JobOutput.id == output.id, JobOutput.status == "pending")
+            .values(status="failed", error_message="The job was aborted before this output.")
+        )
+        if failed.rowcount == 1:  # type: ignore[attr-defined]
+            refund += output.price
+            job.processed += 1
+    job.status = "aborted"
+    job.error_message = "Aborted by the user."
+    job.credits_refunded += refund
+    job.updated_at = utcnow()
+    user = db.get(User, job.user_id)
+    if user is not None:
+        user.credits += refund
+    db.commit()
+    db.refresh(job)
+    ids = {"id_task": job.public_id, "job_id": job.public_id}
+    data = {
+        **ids,
+        "job_type": job.job_type,
+        "status": "aborted",
+        "total_images": job.total_outputs,
+        "processed_images": job.processed,
+        "error_message": job.error_message,
+    }
+    events: list[tuple[str, dict[str, Any]]] = [("batch_edit", data)]
+    if job.job_type == MODEL_SWAP:
+        ended = {**ids, "status": "aborted", "error_message": job.error_message}
+        events.append(("error", ended))
+    return events
 
 
 # --- reading ------------------------------------------------------------------------------------
