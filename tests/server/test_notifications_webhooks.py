@@ -19,6 +19,14 @@ from tests.support.server_process import ServerProcess
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Keepalive comments every half second, so a test can see them."""
+    path = tmp_path_factory.mktemp("events")
+    with ServerProcess(path, extra_args=["--sse-keepalive", "0.5"]) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
 def job_setup(api: Api) -> dict[str, str]:
     return {
         "project_id": api.project("events"),
@@ -128,6 +136,16 @@ def test_sse_backfill_then_live(server: ServerProcess, api: Api, job_setup: dict
     live = [json.loads(data) for _, data in pairs[cut + 1 :]]
     assert [e["name"] for e in live if e["data"]["job_id"] == live_job][-1] == "completed"
     assert all(e["id"] > 0 and e["timestamp"] > 0 for e in live)
+
+
+def test_sse_keepalive_comments(server: ServerProcess) -> None:
+    url = server.base_url + "/notifications/events"
+    with httpx.stream("GET", url, headers=server.headers, timeout=30) as response:
+        lines = response.iter_lines()
+        seen = [next(lines) for _ in range(12)]
+        while not any(line.startswith(": keepalive") for line in seen):
+            seen.append(next(lines))
+    assert "event: backfill_complete" in seen
 
 
 def test_sse_filters_and_auth(server: ServerProcess, api: Api, job_setup: dict) -> None:

@@ -54,6 +54,9 @@ def serve(
     allow_private_urls: Annotated[
         bool, typer.Option("--allow-private-urls", help="Let URL inputs reach private networks.")
     ] = False,
+    sse_keepalive: Annotated[
+        float, typer.Option("--sse-keepalive", help="Seconds between SSE keepalive comments.")
+    ] = 15.0,
 ) -> None:
     """Run the On-Model v2 API server."""
     import uvicorn
@@ -75,6 +78,7 @@ def serve(
         initial_credits=initial_credits,
         access_token_ttl_seconds=access_token_ttl,
         allow_private_urls=allow_private_urls,
+        sse_keepalive_seconds=sse_keepalive,
     )
     state = ServerState.open(settings)
     with state.db.session() as db:

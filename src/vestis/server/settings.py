@@ -30,6 +30,8 @@ class ServerSettings:
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     initial_credits: float = 1000
     allow_private_urls: bool = False
+    #: Seconds between `: keepalive` comments on SSE streams.
+    sse_keepalive_seconds: float = 15.0
     #: Jobs found mid-run at startup are resumed at most this many times, then failed.
     max_job_attempts: int = 3
 

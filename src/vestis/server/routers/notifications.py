@@ -11,11 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from vestis.contract.notifications import (
-    KEEPALIVE_SECONDS,
-    Notification,
-    NotificationPollRequest,
-)
+from vestis.contract.notifications import Notification, NotificationPollRequest
 from vestis.server.deps import StateDep, UserDep, authenticate
 from vestis.server.errors import ApiError
 from vestis.server.runtime import Runtime
@@ -77,7 +73,7 @@ async def events(
     event_filter = EventFilter(_split(id_task), _split(id_image), _split(name_list))
     return EventSourceResponse(
         _stream(request, _runtime(state).bus, user_id, event_filter),
-        ping=KEEPALIVE_SECONDS,
+        ping=state.settings.sse_keepalive_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
