@@ -1,5 +1,5 @@
-"""`python -m benchmarks [name ...]`: run the named benchmark scripts (default: bench_server),
-each in its own process, one after another."""
+"""`python -m benchmarks [name ...] [--option ...]`: run the named benchmark scripts (default:
+bench_server), each in its own process, one after another; options go to every script."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ HERE = Path(__file__).resolve().parent
 DEFAULT = ["bench_server"]
 
 
-def main(names: list[str]) -> int:
+def main(argv: list[str]) -> int:
+    cut = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:cut], argv[cut:]
     status = 0
     for name in names or DEFAULT:
         script = HERE / f"{name.removesuffix('.py')}.py"
@@ -19,7 +21,7 @@ def main(names: list[str]) -> int:
             print(f"no benchmark {name!r}; have: {sorted(p.stem for p in HERE.glob('*.py'))}")
             return 2
         print(f"== {script.stem}")
-        status |= subprocess.call([sys.executable, str(script)])
+        status |= subprocess.call([sys.executable, str(script), *options])
     return status
 
 
