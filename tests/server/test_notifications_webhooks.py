@@ -256,3 +256,14 @@ def test_webhook_signed_deliveries_ping_rotation_and_retries(
 def test_webhook_url_must_be_http(api: Api) -> None:
     response = api.http.put("/webhooks", json={"url": "ftp://example.com/x"})
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "url"
+
+
+def test_webhook_can_be_switched_off(api: Api, job_setup: dict, receiver: Receiver) -> None:
+    receiver.secret = api.http.put("/webhooks", json={"url": receiver.url}).json()["secret"]
+    receiver.next("ping")
+    assert api.http.delete("/webhooks").status_code == 200
+    assert api.http.get("/webhooks").json()["is_active"] is False
+    job_id = _swap(api, job_setup, [job_setup["image"]])
+    api.wait(job_id)
+    time.sleep(0.5)
+    assert receiver.deliveries.empty()  # nothing is sent to a switched-off webhook
