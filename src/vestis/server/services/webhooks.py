@@ -44,9 +44,16 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class WebhookSender:
-    def __init__(self, db: Database, max_workers: int = 4, backoff: float = 0.5) -> None:
+    """Deliveries run on `lanes` single-thread executors; a webhook always uses the same lane,
+    so its events arrive in the order they happened, and a slow receiver (retrying) holds up
+    only its own lane."""
+
+    def __init__(self, db: Database, lanes: int = 4, backoff: float = 0.5) -> None:
         self._db = db
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="webhook")
+        self._lanes = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"webhook-{n}")
+            for n in range(lanes)
+        ]
         self._client = httpx.Client(timeout=DELIVERY_TIMEOUT_SECONDS, follow_redirects=False)
         self._backoff = backoff
 
@@ -63,7 +70,8 @@ class WebhookSender:
 
     def submit(self, hook_id: int, url: str, secret: str, event: Notification) -> None:
         body = json.dumps(event.model_dump(), separators=(",", ":")).encode("utf-8")
-        self._pool.submit(self._deliver, hook_id, url, secret, body)
+        lane = self._lanes[hook_id % len(self._lanes)]
+        lane.submit(self._deliver, hook_id, url, secret, body)
 
     def _deliver(self, hook_id: int, url: str, secret: str, body: bytes) -> None:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body)}
@@ -98,5 +106,6 @@ class WebhookSender:
                 hook.last_response_at = utcnow()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes:
+            lane.shutdown(wait=False, cancel_futures=True)
         self._client.close()
