@@ -10,8 +10,14 @@ from vestis.contract.common import RequestModel, WireModel
 
 #: Names the server emits. `batch_edit` on every job status change (seed 004), `image_result`
 #: per finished output, `completed` / `error` for model-swap jobs (seed 002), `ping` to webhooks.
-NOTIFICATION_NAMES = ("batch_edit", "image_result", "completed", "error", "ping",
-                      "identity_preprocessing")
+NOTIFICATION_NAMES = (
+    "batch_edit",
+    "image_result",
+    "completed",
+    "error",
+    "ping",
+    "identity_preprocessing",
+)
 BACKFILL_MAX_AGE_SECONDS = 600
 KEEPALIVE_SECONDS = 15
 
