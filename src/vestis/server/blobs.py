@@ -18,6 +18,15 @@ class BlobKeyError(ValueError):
     """A key that is not one the store made."""
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's data to the disk (through a descriptor of its own)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -46,6 +55,18 @@ class BlobStore:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+
+    def temp_path(self) -> Path:
+        """A fresh file name for bytes still arriving (see `adopt`)."""
+        folder = self.root / "tmp"
+        folder.mkdir(exist_ok=True)
+        return folder / f"{secrets.token_hex(16)}.part"
+
+    def adopt(self, temp: Path, key: str) -> None:
+        """Move a fully written and fsynced temp file to `key` (atomic rename)."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, path)
 
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()

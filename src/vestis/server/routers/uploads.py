@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -29,23 +31,27 @@ def _too_large() -> ApiError:
     )
 
 
-async def _read_capped(request: Request) -> bytes:
+async def _receive(request: Request, target: Path) -> bytes:
+    """The body, capped at MAX_UPLOAD_BYTES, also written to `target` as it arrives (page-cache
+    writes of one chunk are cheap enough for the event loop)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
         raise _too_large()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
+    with open(target, "wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                raise _too_large()
+            out.write(chunk)
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _store(state: ServerState, file_id: str, data: bytes) -> None:
+def _store(state: ServerState, file_id: str, data: bytes, written: Path) -> None:
     with state.db.session() as db:
-        uploads.store(state, db, file_id, data)
+        uploads.store(state, db, file_id, data, written)
 
 
 @router.put(
@@ -63,6 +69,10 @@ async def put_upload(request: Request, file_id: str, state: StateDep) -> JSONRes
     )
     if problem:
         raise ApiError(403, "Forbidden", problem)
-    data = await _read_capped(request)
-    await run_in_threadpool(_store, state, file_id, data)
+    temp = state.blobs.temp_path()
+    try:
+        data = await _receive(request, temp)
+        await run_in_threadpool(_store, state, file_id, data, temp)
+    finally:
+        temp.unlink(missing_ok=True)  # gone already when it was adopted
     return JSONResponse({"file_id": file_id, "size": len(data)}, status_code=200)

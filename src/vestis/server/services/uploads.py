@@ -4,13 +4,16 @@ stores the bytes after checking they are an acceptable image."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.contract.uploads import UPLOAD_URL_TTL_SECONDS, UploadResponse
 from vestis.server import images
+from vestis.server.blobs import fsync_path
 from vestis.server.errors import ApiError, not_found
 from vestis.server.models import File, User
 from vestis.server.security import new_public_id
@@ -72,18 +75,24 @@ def owned(db: Session, user: User, file_id: str) -> File:
     return row
 
 
-def store(state: ServerState, db: Session, file_id: str, data: bytes) -> File:
-    """Check and keep the PUT body of a reserved upload (a second PUT replaces the first)."""
+def store(state: ServerState, db: Session, file_id: str, data: bytes, written: Path) -> File:
+    """Check and keep the PUT body of a reserved upload (a second PUT replaces the first).
+    `written` holds the same bytes, already written while they arrived; it is flushed to disk
+    while the image is decoded, then renamed into the store."""
     row = by_public_id(db, file_id)
     if row is None:
         raise not_found("Upload", file_id)
+    syncing = threading.Thread(target=fsync_path, args=(written,), name="upload-fsync")
+    syncing.start()
     try:
         facts = images.inspect_image(data)
     except images.ImageRejected as exc:
         error = "Image too large" if exc.status_code == 413 else "Unsupported image"
         raise ApiError(exc.status_code, error, str(exc)) from exc
+    finally:
+        syncing.join()
     key = state.blobs.new_key("inputs", facts.ext)
-    state.blobs.write(key, data)
+    state.blobs.adopt(written, key)
     row.blob_key = key
     row.image_format = facts.ext
     row.width, row.height, row.size_bytes = facts.width, facts.height, len(data)
