@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from vestis.contract.common import ErrorBody
@@ -15,11 +16,12 @@ from vestis.contract.jobs import (
     JobStatusResponse,
     ModelSwapRequest,
 )
-from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.deps import DbDep, StateDep, UserDep, current_user
 from vestis.server.errors import ApiError
 from vestis.server.runtime import Runtime
 from vestis.server.services import jobs
 from vestis.server.services.jobs import Created
+from vestis.server.state import ServerState
 
 router = APIRouter(tags=["jobs"])
 
@@ -106,9 +108,17 @@ def flat_2_model(
     return _answer(runtime, jobs.create(db, user, jobs.FLAT_2_MODEL, body, idempotency_key))
 
 
-@router.get("/jobs/{job_id}/status", response_model=JobStatusResponse)
-def job_status(db: DbDep, user: UserDep, job_id: str) -> JobStatusResponse:
-    return jobs.status(jobs.owned(db, user, job_id))
+def _status(state: ServerState, request: Request, job_id: str) -> JobStatusResponse:
+    with state.db.session() as db:
+        return jobs.status(jobs.owned(db, current_user(request, db), job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/status", response_model=JobStatusResponse, responses={404: {"model": ErrorBody}}
+)
+async def job_status(request: Request, state: StateDep, job_id: str) -> JobStatusResponse:
+    """The polling hot path: one trip to the thread pool (auth and query in one session)."""
+    return await run_in_threadpool(_status, state, request, job_id)
 
 
 @router.post(
