@@ -109,7 +109,7 @@ def run_batch(
     pool = ThreadPoolExecutor(parallel, "vestis-folder")
     try:
         futures: dict[Future[FolderResult], Path] = {
-            pool.submit(_run_folder, ctx, folder, output_dir / folder.name): folder
+            pool.submit(_run_folder, ctx, folder, output_dir / folder.name, runner): folder
             for folder in folders
         }
         remaining = set(futures)
