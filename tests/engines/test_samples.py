@@ -16,8 +16,12 @@ def test_write_sample_catalogue(tmp_path: Path, engine) -> None:
     assert [p.name for p in catalogue.pdp_folders] == ["ARTICLE-001", "ARTICLE-002"]
     assert [p.name for p in catalogue.flat_folders] == ["SKU-001", "SKU-002"]
     assert len(catalogue.pdp_images) == 4 and len(catalogue.flat_images) == 4
-    assert catalogue.identities == [tmp_path / "identities" / "astronaut.jpg"]
-    assert engine.detect_face(Image.open(catalogue.identities[0])).detected
+    assert catalogue.identities == [
+        tmp_path / "identities" / "grace-hopper.jpg",
+        tmp_path / "identities" / "astronaut.jpg",
+    ]
+    for identity in catalogue.identities:
+        assert engine.detect_face(Image.open(identity)).detected
     assert engine.detect_face(Image.open(catalogue.pdp_images[0])).detected
     kinds = {p.stem: prepare(np.asarray(Image.open(p)), p.name, None).kind
              for p in catalogue.flat_images}  # fmt: skip

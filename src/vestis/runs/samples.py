@@ -1,9 +1,11 @@
 """The sample catalogue: PDP photos, flat-lays and an identity image, made on the spot.
 
 Used by `vestis demo` and by tests, so that both run from a fresh clone with nothing beside it.
-PDP photos and the identity are derived from `skimage.data.astronaut()` (a public-domain
-photograph with a real face that scikit-image ships); flat-lays are Pillow drawings on plain
-backgrounds, the way packshots are shot.
+PDP photos are derived from `skimage.data.astronaut()` (a public-domain photograph with a real
+face that scikit-image ships). The demo identity is `grace_hopper.jpg`, the public-domain U.S.
+Navy portrait that matplotlib ships as sample data, so that a swap visibly puts another person's
+face on the PDP photos; a second identity is the astronaut's own face, mirrored and warmed.
+Flat-lays are Pillow drawings on plain backgrounds, the way packshots are shot.
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ def make_identity_image() -> Image.Image:
     )
     warm = ImageEnhance.Contrast(warm).enhance(1.05)
     return warm.resize((320, 400), Image.Resampling.LANCZOS)
+
+
+def make_portrait_identity_image() -> Image.Image:
+    """Grace Hopper's official portrait (512 x 600), a different person from the astronaut."""
+    from matplotlib import cbook  # deferred: matplotlib's import is slow and only needed here
+
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return Image.open(handle).convert("RGB")
 
 
 def make_faceless_image(color: tuple[int, int, int] = (200, 180, 160)) -> Image.Image:
@@ -188,7 +198,8 @@ _FLAT_SETS: list[list[tuple[str, GarmentKind, tuple[int, int, int]]]] = [
 
 def write_sample_catalogue(folder: Path) -> SampleCatalogue:
     """Write the sample catalogue under `folder`: `pdp/ARTICLE-001..002` (two JPEG photos each),
-    `flat/SKU-001..002` (flat-lay JPEGs) and `identities/astronaut.jpg`."""
+    `flat/SKU-001..002` (flat-lay JPEGs), `identities/grace-hopper.jpg` (the demo identity,
+    first) and `identities/astronaut.jpg`."""
     folder = Path(folder)
     catalogue = SampleCatalogue(root=folder)
     for article in range(2):
@@ -206,7 +217,9 @@ def write_sample_catalogue(folder: Path) -> SampleCatalogue:
         catalogue.flat_folders.append(path)
     identities = folder / "identities"
     identities.mkdir(parents=True, exist_ok=True)
-    identity = identities / "astronaut.jpg"
-    make_identity_image().save(identity, quality=92)
-    catalogue.identities.append(identity)
+    portrait = identities / "grace-hopper.jpg"
+    make_portrait_identity_image().save(portrait, quality=92)
+    astronaut = identities / "astronaut.jpg"
+    make_identity_image().save(astronaut, quality=92)
+    catalogue.identities.extend([portrait, astronaut])
     return catalogue
