@@ -233,3 +233,29 @@ def test_dry_run_prices_face_reference_images(tmp_path: Path, identity_file: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 images x 2 outputs, 24 credits" in result.stdout
     assert not (tmp_path / "output").exists()
+
+
+def test_on_model_environment_is_never_sent_to_fashn(
+    server: ServerProcess, tmp_path: Path, identity_file: Path
+) -> None:
+    """VESTIS_* variables belong to the On-Model provider: with --provider fashn the key comes
+    from FASHN_API_KEY. Were the bogus VESTIS_TOKEN sent, the server would answer 401."""
+    folder = write_folder(tmp_path / "ENV", count=1)
+    env = {k: v for k, v in server._env.items() if not k.startswith(("VESTIS_", "FASHN_"))}
+    env.update(
+        VESTIS_TOKEN="on-model-secret-not-for-fashn",
+        VESTIS_BASE_URL="http://127.0.0.1:9",
+        VESTIS_USERNAME="someone",
+        VESTIS_PASSWORD="secret",
+        FASHN_API_KEY=server.token,
+        FASHN_BASE_URL=server.base_url,
+    )
+    command = [
+        sys.executable, "-m", "vestis", "model-swap", "--provider", "fashn",
+        "--input-folder", str(folder), "--output-folder", str(tmp_path / "out"),
+        "--face-reference", str(identity_file),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(outputs(tmp_path / "out")) == ["image1_v0.png"]
+    assert "on-model-secret-not-for-fashn" not in result.stdout + result.stderr

@@ -9,6 +9,7 @@ https://api.fashn.ai when a key is given). With neither, the embedded vestis ser
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Iterator
@@ -104,6 +105,23 @@ class FashnArgs:
         )
 
 
+#: Options whose environment variables (VESTIS_TOKEN, VESTIS_BASE_URL, VESTIS_USERNAME,
+#: VESTIS_PASSWORD) belong to the On-Model provider.
+_ON_MODEL_ENV_OPTIONS = ("base_url", "token", "username", "password")
+
+
+def without_on_model_environment(ctx: typer.Context, args: FashnArgs) -> FashnArgs:
+    """Drop values that came from the On-Model provider's environment variables: an On-Model
+    token must never be sent to FASHN. FASHN's own are FASHN_API_KEY and FASHN_BASE_URL; values
+    given on the command line are kept."""
+    dropped = {}
+    for name in _ON_MODEL_ENV_OPTIONS:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "ENVIRONMENT":
+            dropped[name] = None
+    return dataclasses.replace(args, **dropped) if dropped else args
+
+
 @dataclass
 class FashnConnection:
     client: FashnClient
@@ -165,6 +183,7 @@ def execute(
     dry_run: bool,
 ) -> NoReturn:
     """Validate, connect, run `work(run_context, folder_runner)`, exit with its code."""
+    args = without_on_model_environment(ctx, args)
     args.validate(ctx)
     source = ctx.get_parameter_source("jobs_per_minute")
     if source is not None and source.name == "DEFAULT":
