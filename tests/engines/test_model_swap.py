@@ -144,3 +144,49 @@ def test_importing_the_engine_does_not_load_mediapipe() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def _mouth_and_surround_lightness(image: Image.Image) -> tuple[float, float]:
+    """Mean Lab lightness inside the face mesh's inner-lip contour of `image`, and in a band of
+    lips and skin around it (both found on `image` itself)."""
+    import cv2
+
+    from vestis.engines.local.faces import find_face
+    from vestis.engines.local.swap import _INNER_LIPS
+
+    rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    face = find_face(rgb)
+    assert face is not None
+    lightness = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float64)
+    mouth = np.zeros(lightness.shape, dtype=np.uint8)
+    cv2.fillPoly(mouth, [np.round(face.landmarks[_INNER_LIPS]).astype(np.int32)], 1)
+
+    def grown(radius: int) -> np.ndarray:
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        return cv2.dilate(mouth, disc) > 0
+
+    eye = face.eye_distance
+    inside = cv2.erode(mouth, np.ones((3, 3), np.uint8)) > 0
+    band = grown(int(eye * 0.25)) & ~grown(max(1, int(eye * 0.03)))
+    assert inside.sum() > 30 and band.sum() > 300
+    return float(lightness[inside].mean()), float(lightness[band].mean())
+
+
+@pytest.mark.parametrize("variation", [0, 1])
+def test_open_target_mouth_with_closed_identity_mouth_is_not_a_dark_hole(engine, variation) -> None:
+    """The smiling astronaut (teeth showing) with Grace Hopper's closed mouth, as `vestis demo`
+    shows it: the mouth opening must stay as light as the lips and skin around it, not become
+    the identity's thin line between the lips stretched into a dark hollow."""
+    target = samples.make_pdp_photo(1)
+    inside, around = _mouth_and_surround_lightness(target)
+    assert inside > around  # the target really shows its teeth
+    out = engine.model_swap(
+        SwapSpec(
+            target=target,
+            identity=samples.make_portrait_identity_image(),
+            seed=1,
+            variation=variation,
+        )
+    )
+    inside, around = _mouth_and_surround_lightness(out.image)
+    assert inside > around - 8.0

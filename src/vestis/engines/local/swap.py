@@ -282,6 +282,32 @@ def _keep_closed_mouth(
     alpha[alpha < 1.0 / 255.0] = 0.0
 
 
+def _open_mouth_hole(
+    shape: tuple[int, int],
+    target: FaceGeometry,
+    identity: FaceGeometry,
+    roi_origin: tuple[int, int],
+    eye: float,
+) -> np.ndarray:
+    """Weight (0..1) of the target's own mouth opening to keep: an open target mouth (a smile
+    showing teeth) over a closed identity mouth would stretch the identity's thin line between
+    its lips into a dark hole. There the target's teeth and inner mouth stay, framed by the
+    identity's lips (which the mesh warp already puts on the target's lip shape)."""
+    target_gap = float(np.linalg.norm(target.landmarks[13] - target.landmarks[14])) / eye
+    identity_gap = float(np.linalg.norm(identity.landmarks[13] - identity.landmarks[14])) / max(
+        identity.eye_distance, 1e-3
+    )
+    hole = np.zeros(shape, dtype=np.float32)
+    if not (target_gap > 0.05 and identity_gap < 0.6 * target_gap):
+        return hole
+    lips = np.round(target.landmarks[_INNER_LIPS] - roi_origin).astype(np.int32)
+    mouth = np.zeros(shape, dtype=np.uint8)
+    cv2.fillPoly(mouth, [lips], 255)
+    # A slight feather only: the target's own lip edge lies just inside the mesh's inner line.
+    soft = cv2.GaussianBlur(mouth.astype(np.float32) / 255.0, (0, 0), max(0.7, eye * 0.015))
+    return np.clip(soft * 1.3, 0.0, 1.0)
+
+
 def _poisson_clone(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Seamless (Poisson) cloning of `source` into `target` inside `mask`: the face keeps its
     own detail while its colour and brightness meet the target's skin along the whole edge."""
@@ -384,6 +410,8 @@ def swap_face(
         cloned = _shift_tone(
             cloned, roi_alpha, params.tone_keep * _tone_gap(warped, roi_target, roi_alpha)
         )
+    roi_alpha *= 1.0 - _open_mouth_hole(roi_alpha.shape, target_face, identity_face, (x0, y0), eye)
+    roi_alpha[roi_alpha < 1.0 / 255.0] = 0.0
     a = roi_alpha[..., None]
     blended = np.clip(a * cloned.astype(np.float32) + (1.0 - a) * roi_target, 0, 255)
     blended = np.round(blended).astype(np.uint8)
