@@ -191,7 +191,12 @@ def _masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndar
 
 
 def _match_colour(
-    warped: np.ndarray, target: np.ndarray, core: np.ndarray, params: SwapParams, sigma: float
+    warped: np.ndarray,
+    target: np.ndarray,
+    core: np.ndarray,
+    params: SwapParams,
+    sigma: float,
+    features: np.ndarray | None = None,
 ) -> np.ndarray:
     """Bring the warped identity close to the target before cloning: Lab mean and spread of
     the skin, the target's low-frequency lighting, and no highlight brighter than the target's."""
@@ -217,6 +222,8 @@ def _match_colour(
     # on one side of the identity's face (window light, a blue wall) must not come along.
     lighting = _masked_blur(ref[..., 0], mask, sigma) - _masked_blur(out[..., 0], mask, sigma)
     out[..., 0] += params.shading * lighting
+    if features is not None:
+        out[..., 0] = _soften_skin_detail(out[..., 0], ref[..., 0], mask, features, sigma * 0.3)
     ref_skin = _skin_pixels(ref[..., 0], sel).astype(np.float32)
     out_skin = _skin_pixels(out[..., 0], sel).astype(np.float32)
     for c in (1, 2):
@@ -228,6 +235,44 @@ def _match_colour(
     out[..., 0] = np.clip(out[..., 0], 0, 100)
     rgb = cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+#: Face-mesh points of the features whose full detail makes the identity: eyes, brows, lips.
+_FEATURES = [
+    [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246],
+    [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466],
+    [70, 63, 105, 66, 107, 55, 65, 52, 53, 46],
+    [300, 293, 334, 296, 336, 285, 295, 282, 283, 276],
+    [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185],
+]
+#: Share of the identity's fine skin relief (wrinkles, folds, shadows of its own light) kept on
+#: the skin; the rest is the target's own relief at the same place.
+_SKIN_DETAIL_KEEP = 0.5
+
+
+def _feature_weight(shape: tuple[int, int], points: np.ndarray, eye: float) -> np.ndarray:
+    """1 on and just around the eyes, brows and lips (at `points`, the destination mesh in the
+    region's pixels), fading to 0 over the skin between them."""
+    mask = np.zeros(shape, dtype=np.uint8)
+    for ring in _FEATURES:
+        hull = cv2.convexHull(np.round(points[ring]).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 1)
+    radius = max(1, int(eye * 0.06))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    mask = cv2.dilate(mask, disc)
+    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(0.8, eye * 0.04))
+
+
+def _soften_skin_detail(
+    lightness: np.ndarray, ref: np.ndarray, mask: np.ndarray, features: np.ndarray, sigma: float
+) -> np.ndarray:
+    """An older or side-lit identity's wrinkles and folds look harsh on a smooth catalogue
+    face: on the skin, keep part of the identity's fine relief and take the rest from the
+    target's own relief (its nose and cheek shading), leaving eyes, brows and lips intact."""
+    own = lightness - _masked_blur(lightness, mask, sigma)
+    theirs = ref - _masked_blur(ref, mask, sigma)
+    keep = features + (1.0 - features) * _SKIN_DETAIL_KEEP
+    return lightness - (1.0 - keep) * (own - theirs)
 
 
 def _skin_pixels(lightness: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -399,7 +444,8 @@ def swap_face(
     roi_alpha[~covered] = 0.0
     warped = cv2.remap(identity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    matched = _match_colour(warped, roi_target, roi_alpha, params, sigma=eye * 0.35)
+    features = _feature_weight(roi_alpha.shape, dst - (x0, y0), eye)
+    matched = _match_colour(warped, roi_target, roi_alpha, params, eye * 0.35, features)
     cloned = _poisson_clone(matched, roi_target, roi_alpha > 0.02)
     # Poisson cloning fixes the edge but drifts inside (a dark strand or brow on the edge
     # greys a whole cheek): take it at the edge only, the colour-matched face inside.
