@@ -190,3 +190,37 @@ def test_open_target_mouth_with_closed_identity_mouth_is_not_a_dark_hole(engine,
     )
     inside, around = _mouth_and_surround_lightness(out.image)
     assert inside > around - 8.0
+
+
+def _lightness(image: Image.Image) -> np.ndarray:
+    import cv2
+
+    rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float64) * 100.0 / 255.0
+
+
+def test_identity_wrinkles_come_through_softened(engine, pdp, identity) -> None:
+    """Dark creases drawn on the identity's cheeks (an older identity's folds) show on the new
+    face, but at well under their full depth: at full strength they look harsh on a smooth
+    catalogue face."""
+    from vestis.engines.local.faces import find_face
+
+    face = find_face(np.ascontiguousarray(np.asarray(identity.convert("RGB"))))
+    assert face is not None
+    creased = identity.copy()
+    width = max(2, int(face.eye_distance * 0.04))
+    for a, b in ((50, 205), (280, 425), (117, 118), (346, 347)):  # cheek points of the mesh
+        start, end = face.landmarks[a], face.landmarks[b]
+        ImageDraw.Draw(creased).line(
+            [(float(start[0]), float(start[1])), (float(end[0]), float(end[1]))],
+            fill=(90, 60, 50),
+            width=width,
+        )
+    drawn = _lightness(creased) - _lightness(identity)
+    depth = float(np.median(drawn[drawn < -5.0]))  # how much darker the creases are drawn
+    plain = engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=1)).image
+    out = engine.model_swap(SwapSpec(target=pdp, identity=creased, seed=1)).image
+    change = np.sort((_lightness(out) - _lightness(plain)).ravel())
+    darkest = float(change[:20].mean())
+    assert darkest < -5.0  # the creases are the identity's: they do come through
+    assert darkest > 0.45 * depth  # but softened
