@@ -61,11 +61,22 @@ class Receiver:
         return None
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A plain server that allows private URLs: the receiver listens on 127.0.0.1."""
+    path = tmp_path_factory.mktemp("server")
+    with ServerProcess(path, extra_args=["--allow-private-urls"]) as process:
+        yield process
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     receiver = Receiver()
     yield receiver
     receiver.http.shutdown()
+    # Close the socket too: deliveries still queued for this receiver are then refused at once
+    # instead of hanging until their timeout, which would hold up the next test's deliveries.
+    receiver.http.server_close()
 
 
 def test_ping_and_job_deliveries_verify_with_the_secret(

@@ -20,9 +20,11 @@ from tests.support.server_process import ServerProcess
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """Keepalive comments every half second, so a test can see them."""
+    """Keepalive comments every half second, so a test can see them; private URLs allowed, as
+    the webhook receiver listens on 127.0.0.1."""
     path = tmp_path_factory.mktemp("events")
-    with ServerProcess(path, extra_args=["--sse-keepalive", "0.5"]) as process:
+    args = ["--sse-keepalive", "0.5", "--allow-private-urls"]
+    with ServerProcess(path, extra_args=args) as process:
         yield process
 
 
@@ -220,6 +222,7 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.server.shutdown()
+    r.server.server_close()  # queued deliveries to it are refused at once, not left to time out
 
 
 def test_webhook_signed_deliveries_ping_rotation_and_retries(
@@ -253,7 +256,7 @@ def test_webhook_signed_deliveries_ping_rotation_and_retries(
     assert hook["last_response_at"]
 
 
-def test_webhook_url_must_be_http(api: Api) -> None:
+def test_webhook_url_must_be_http_even_with_private_urls_allowed(api: Api) -> None:
     response = api.http.put("/webhooks", json={"url": "ftp://example.com/x"})
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "url"
 

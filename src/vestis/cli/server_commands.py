@@ -52,7 +52,11 @@ def serve(
         int, typer.Option("--access-token-ttl", help="Lifetime of login tokens in seconds.")
     ] = 3600,
     allow_private_urls: Annotated[
-        bool, typer.Option("--allow-private-urls", help="Let URL inputs reach private networks.")
+        bool,
+        typer.Option(
+            "--allow-private-urls",
+            help="Let URL inputs and webhooks reach private, loopback and link-local addresses.",
+        ),
     ] = False,
     sse_keepalive: Annotated[
         float, typer.Option("--sse-keepalive", help="Seconds between SSE keepalive comments.")

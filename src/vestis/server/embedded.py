@@ -53,6 +53,8 @@ class EmbeddedServer:
             rate_limit_per_minute=rate_limit_per_minute,
             workers=workers,
             initial_credits=initial_credits,
+            # One user's own machine: their webhooks and image URLs may be on their network.
+            allow_private_urls=True,
         )
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.token = ""

@@ -6,6 +6,7 @@ from vestis.server.ratelimit import JobRateLimiter
 from vestis.server.services.notify import NotificationBus
 from vestis.server.services.webhooks import WebhookSender
 from vestis.server.state import ServerState
+from vestis.server.url_fetch import FetchPolicy
 from vestis.server.workers import JobWorkers
 
 
@@ -15,7 +16,8 @@ class Runtime:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.bus = NotificationBus(state.db)
-        self.webhooks = WebhookSender(state.db)
+        policy = FetchPolicy(allow_private=state.settings.allow_private_urls)
+        self.webhooks = WebhookSender(state.db, policy=policy)
         self.bus.listeners.append(self.webhooks.on_event)
         self.workers = JobWorkers(state, self.bus)
         self.limiter = JobRateLimiter(state.settings.rate_limit_per_minute)

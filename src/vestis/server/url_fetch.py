@@ -43,6 +43,20 @@ class ImageFetchError(Exception):
     """The image could not be loaded; `str(err)` says why, for the user."""
 
 
+class PrivateAddressError(ImageFetchError):
+    """The URL's host resolves to an address the policy refuses. `host` and `reason` (which
+    address, and what kind) let other users of the check (v2 webhooks) word their own message."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(
+            f"the URL's host {host} is not public ({reason}); this server only "
+            "fetches images from public addresses (an operator can allow private ones "
+            "with allow_private_urls)"
+        )
+        self.host = host
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     """Limits of one image load."""
@@ -131,11 +145,7 @@ def checked_addresses(url: httpx.URL, policy: FetchPolicy) -> list[IPAddress]:
         for address in addresses:
             reason = address_refusal(address)
             if reason:
-                raise ImageFetchError(
-                    f"the URL's host {url.host} is not public ({reason}); this server only "
-                    "fetches images from public addresses (an operator can allow private ones "
-                    "with allow_private_urls)"
-                )
+                raise PrivateAddressError(url.host, reason)
     return addresses
 
 

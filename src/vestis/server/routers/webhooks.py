@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, BackgroundTasks
 from sqlalchemy import select
@@ -14,7 +13,8 @@ from vestis.server.deps import DbDep, StateDep, UserDep
 from vestis.server.errors import invalid, not_found
 from vestis.server.models import Webhook, utcnow
 from vestis.server.services.accounts import iso
-from vestis.server.services.webhooks import new_secret
+from vestis.server.services.webhooks import new_secret, url_refusal
+from vestis.server.url_fetch import FetchPolicy
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -37,10 +37,11 @@ def put_webhook(
     state: StateDep, db: DbDep, user: UserDep, body: WebhookRequest, background: BackgroundTasks
 ) -> WebhookResponse:
     """Create or update; every call issues a new secret (shown only here) and sends `ping`
-    once the answer is out, so the caller knows the secret before the ping arrives."""
-    parts = urlsplit(body.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise invalid("url must be an absolute http(s) URL", "url")
+    once the answer is out, so the caller knows the secret before the ping arrives. The URL
+    must be http(s) and, unless the server allows private URLs, reach only public addresses."""
+    refusal = url_refusal(body.url, FetchPolicy(allow_private=state.settings.allow_private_urls))
+    if refusal is not None:
+        raise invalid(refusal, "url")
     hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
     secret = new_secret()
     if hook is None:

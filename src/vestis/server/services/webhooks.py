@@ -1,5 +1,13 @@
 """Webhook deliveries: signed POSTs (`X-Webhook-Signature: sha256=<hex HMAC>` over the raw
-body), retried with exponential backoff by tenacity, the last response status recorded."""
+body), retried with exponential backoff by tenacity, the last response status recorded.
+
+A webhook URL is a request the server makes for a user, so it is held to the address policy of
+`vestis.server.url_fetch` (the one FASHN image URLs and webhooks use): http(s) only, and unless
+the operator passed `--allow-private-urls`, every address the host resolves to must be public
+(no loopback, private, link-local, ... targets), checked when the URL is registered and again at
+each delivery, which then connects to the checked address (`send_pinned`: a DNS answer that
+changes between check and send cannot redirect it). Redirects are never followed.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,9 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -24,6 +34,13 @@ from vestis.contract.notifications import Notification
 from vestis.contract.webhooks import SIGNATURE_HEADER
 from vestis.server.db import Database
 from vestis.server.models import Webhook, utcnow
+from vestis.server.url_fetch import (
+    FetchPolicy,
+    ImageFetchError,
+    PrivateAddressError,
+    checked_addresses,
+    send_pinned,
+)
 
 log = logging.getLogger("vestis.server.webhooks")
 
@@ -31,8 +48,37 @@ DELIVERY_ATTEMPTS = 4
 DELIVERY_TIMEOUT_SECONDS = 10
 
 
+ALLOW_PRIVATE_HINT = (
+    "an operator who trusts the network can allow private addresses by starting the server "
+    "with `vestis serve --allow-private-urls`"
+)
+
+
 class RetryableDelivery(Exception):
     """The receiver was unreachable or answered 429/5xx: worth another try."""
+
+
+def url_refusal(url: str, policy: FetchPolicy) -> str | None:
+    """Why `url` cannot be a webhook URL under `policy` (None when it can); for the user."""
+    try:
+        parts = urlsplit(url)
+        target = httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        return f"url is not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"url must be an absolute http or https URL, not {url!r}"
+    if policy.allow_private:
+        return None
+    try:
+        checked_addresses(target, policy)
+    except PrivateAddressError as exc:
+        return (
+            f"url's host {exc.host} is not a public address ({exc.reason}); this server only "
+            f"delivers webhooks to public addresses; {ALLOW_PRIVATE_HINT}"
+        )
+    except ImageFetchError as exc:
+        return f"url cannot receive webhooks: {exc}"
+    return None
 
 
 def new_secret() -> str:
@@ -48,13 +94,28 @@ class WebhookSender:
     so its events arrive in the order they happened, and a slow receiver (retrying) holds up
     only its own lane."""
 
-    def __init__(self, db: Database, lanes: int = 4, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        lanes: int = 4,
+        backoff: float = 0.5,
+        *,
+        policy: FetchPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self._db = db
         self._lanes = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"webhook-{n}")
             for n in range(lanes)
         ]
-        self._client = httpx.Client(timeout=DELIVERY_TIMEOUT_SECONDS, follow_redirects=False)
+        self._policy = policy or FetchPolicy()
+        # No environment proxies: the connection must go to the checked address itself.
+        self._client = httpx.Client(
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+            follow_redirects=False,
+            trust_env=False,
+            transport=transport,
+        )
         self._backoff = backoff
 
     def on_event(self, user_id: int, event: Notification) -> None:
@@ -83,8 +144,13 @@ class WebhookSender:
         )
         def attempt() -> None:
             try:
-                response = self._client.post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
+                response = self.post(url, body, headers)
+            except PrivateAddressError as exc:
+                # Not retried: the host now resolves to a refused address (e.g. DNS rebinding).
+                self._record(hook_id, None)
+                log.warning("webhook %s: not delivered: %s", url, exc)
+                return
+            except (httpx.HTTPError, ImageFetchError) as exc:  # ImageFetchError: DNS failed
                 self._record(hook_id, None)
                 raise RetryableDelivery(str(exc)) from exc
             self._record(hook_id, response.status_code)
@@ -97,6 +163,17 @@ class WebhookSender:
             log.warning("webhook %s: giving up after %d attempts: %s", url, DELIVERY_ATTEMPTS, exc)
         except Exception:  # a bug here must not kill the delivery pool
             log.exception("webhook %s: delivery failed", url)
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """One POST to `url`, to a checked address unless private URLs are allowed; the
+        answer is returned as is (a redirect is not followed)."""
+        if self._policy.allow_private:
+            return self._client.post(url, content=body, headers=headers)
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
+        return send_pinned(
+            self._client, "POST", httpx.URL(url), self._policy,
+            deadline=deadline, headers=headers, content=body,
+        )  # fmt: skip
 
     def _record(self, hook_id: int, status: int | None) -> None:
         with self._db.session() as session:
