@@ -181,7 +181,20 @@ def test_401_message_says_what_to_do_for_tokens_not_for_logins() -> None:
 
     error = _base.make_status_error(answer("Bearer abc"))
     assert "Token expired" in error.message and "Generate a new one" in error.message
+    assert "vestis tokens create" in error.message  # not the hosted app's page: api.test
     assert "Generate a new one" not in _base.make_status_error(answer("Basic dTpw")).message
+
+
+def test_401_from_the_hosted_api_points_to_its_token_page() -> None:
+    request = httpx.Request(
+        "GET", "https://v2.api.piktid.com/x", headers={"Authorization": "Bearer abc"}
+    )
+    response = httpx.Response(
+        401, json={"error": "Unauthorized", "message": "Token expired."}, request=request
+    )
+    message = _base.make_status_error(response).message
+    assert "app.on-model.com/profile?tab=tokens" in message
+    assert "Unauthorized: Unauthorized" not in message and ".." not in message
 
 
 def test_transport_errors_map_to_connection_and_timeout_errors() -> None:

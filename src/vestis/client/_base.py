@@ -36,6 +36,12 @@ USER_AGENT = "vestis-python"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REQUEST_ID_HEADER = "x-request-id"
 TOKEN_HELP = "Generate a new one at https://app.on-model.com/profile?tab=tokens"
+#: The same advice for any other server (a self-hosted or embedded vestis server).
+SELF_HOSTED_TOKEN_HELP = (
+    "Generate a new one with `vestis tokens create --data-dir DIR --user NAME` on that server, "
+    "or ask its operator"
+)
+HOSTED_API_HOST = "v2.api.piktid.com"
 
 #: Called before each retry with (retry number from 1, seconds to wait, reason).
 OnRetry = Callable[[int, float, str], None]
@@ -250,9 +256,12 @@ def make_status_error(response: httpx.Response) -> APIError:
     text = f"{method} {url} failed: {status} {response.reason_phrase}".rstrip()
     detail = server_message(body)
     if detail:
+        # Servers often repeat the reason phrase as their short error name.
+        detail = detail.removeprefix(f"{response.reason_phrase}; ")
         text += f": {detail}"
     if status == 401 and request.headers.get("authorization", "").startswith("Bearer "):
-        text += f". The token is expired or invalid. {TOKEN_HELP}"
+        advice = TOKEN_HELP if request.url.host == HOSTED_API_HOST else SELF_HOSTED_TOKEN_HELP
+        text = f"{text.rstrip('.')}. The token is expired or invalid. {advice}"
     request_id = response.headers.get(REQUEST_ID_HEADER)
     if request_id:
         text += f" (request id {request_id})"
