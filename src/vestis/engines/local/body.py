@@ -32,6 +32,9 @@ class Body:
     hip_span: float  # outer hip width
     source: str  # "identity" or "template"
     base_layer: list[str] = field(default_factory=list)  # neutral basics added to a mannequin
+    #: Per arm, left then right in the image: shoulder, elbow and wrist, shape (2, 3, 2); None
+    #: when the identity's elbows or wrists are not visible.
+    arms: np.ndarray | None = None
 
     @property
     def shoulder_mid(self) -> np.ndarray:
@@ -78,6 +81,10 @@ def identity_body(
         floor = _pair(pts, _ANKLES).mean(axis=0) + (0.0, 0.35 * head_unit)
         floor_shadow(canvas, floor, head_unit)
     paste_affine(canvas, rgba, matrix)
+    arms = None
+    if visible(landmarks, (13, 14, 15, 16)):
+        chains = [pts[[11, 13, 15], :2], pts[[12, 14, 16], :2]]
+        arms = np.array(sorted(chains, key=lambda c: float(c[0, 0])))
     # Pose marks joints; the outer contour of shoulders and hips is wider than the joints.
     return Body(
         shoulders=shoulders,
@@ -89,6 +96,7 @@ def identity_body(
         chest_span=float(np.linalg.norm(shoulders[1] - shoulders[0])) * 1.1,
         hip_span=float(np.linalg.norm(hips[1] - hips[0])) * 1.75,
         source="identity",
+        arms=arms,
     )
 
 
@@ -163,9 +171,11 @@ def template_body(
         c = p(side * 0.74, 1.72)
         cv2.circle(torso_mask, (int(c[0]), int(c[1])), int(0.24 * hu), 255, -1, cv2.LINE_AA)
     legs_mask, arms_mask = np.zeros_like(mask), np.zeros_like(mask)
+    arms = []
     for side in (-1, 1):
         shoulder, elbow = p(side * 0.86, 1.65), p(side * (1.05 + arm), 3.0)
         wrist = p(side * (1.12 + arm * 1.6), 4.25)
+        arms.append([shoulder, elbow, wrist])
         _limb(arms_mask, shoulder, elbow, 0.34 * hu, 0.24 * hu)
         _limb(arms_mask, elbow, wrist, 0.24 * hu, 0.18 * hu)
         _limb(arms_mask, wrist, wrist + (side * 0.03 * hu, 0.45 * hu), 0.22 * hu, 0.16 * hu)
@@ -210,6 +220,7 @@ def template_body(
         chest_span=1.5 * hu,
         hip_span=1.72 * hu,
         source="template",
+        arms=np.array(arms),
     )
 
 

@@ -9,6 +9,7 @@ from PIL import Image
 
 from vestis.engines.base import EngineError, EngineOutput, FlatSpec
 from vestis.engines.local import garments as garment_mod
+from vestis.engines.local import sleeves as sleeve_mod
 from vestis.engines.local.backdrop import parse_background, render_background
 from vestis.engines.local.body import Body, identity_body, template_body, visible
 from vestis.engines.local.compose import paste_affine, similarity
@@ -46,20 +47,34 @@ def _central_width(mask: np.ndarray, lo: float, hi: float) -> float:
 
 
 def _place_upper(canvas: np.ndarray, g: Garment, body: Body) -> None:
-    mask = g.mask
     hu = body.head_unit
+    rgba, sleeves = g.rgba, []
+    if g.kind in ("top", "outerwear") and body.arms is not None:
+        rgba, sleeves = sleeve_mod.split(g.rgba)
+    mask = rgba[..., 3] > 127
     # Match the garment's chest (just below the armholes) to the body's, a little wider so that
-    # no skin shows beside it; outerwear sits wider still, over what is under it.
+    # no skin shows beside it; outerwear sits wider still, over what is under it. With the
+    # sleeves split off, the chest is measured on the torso alone (sleeves lying beside it would
+    # make it look wider, and the garment came out too small and short).
     lo, hi = (0.14, 0.24) if g.kind == "dress" else (0.36, 0.5)
     width = _central_width(mask, lo, hi)
     target = body.chest_span * (1.14 if g.kind == "outerwear" else 1.05)
+    if sleeves and body.source == "identity":
+        # The torso alone goes between a real body's arms: the joint-to-joint shoulder width
+        # (the identity's chest span is 1.1 times that, sized for garments with no sleeves).
+        target /= 1.1
     scale = target / max(width, 1.0)
     left, right = span_at(mask, 0.02)
     anchor = ((left + right) / 2, 0.0)
     mid = body.shoulder_mid
     neckline = 0.22 * hu if g.kind != "dress" else 0.1 * hu
     dst = (float(mid[0]), float(mid[1] - neckline))
-    paste_affine(canvas, g.rgba, similarity(scale, body.shoulder_angle, anchor, dst))
+    matrix = similarity(scale, body.shoulder_angle, anchor, dst)
+    if sleeves and body.arms is not None:
+        # Sleeves first, along the arms, so that the torso covers the shoulder seams.
+        for sleeve, arm in zip(sleeves, body.arms, strict=True):
+            sleeve_mod.warp_along_arm(canvas, sleeve, arm, scale, matrix)
+    paste_affine(canvas, rgba, matrix)
 
 
 def _place_bottom(canvas: np.ndarray, g: Garment, body: Body) -> None:
