@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from vestis.contract.common import ErrorBody
 from vestis.contract.jobs import (
@@ -18,6 +19,7 @@ from vestis.contract.jobs import (
 )
 from vestis.server.deps import DbDep, StateDep, UserDep, current_user
 from vestis.server.errors import ApiError
+from vestis.server.models import User
 from vestis.server.runtime import Runtime
 from vestis.server.services import jobs
 from vestis.server.services.jobs import Created
@@ -68,6 +70,23 @@ def _answer(runtime: Runtime, created: Created) -> JSONResponse:
     return JSONResponse(created.body, status_code=202)
 
 
+def _create(
+    runtime: Runtime,
+    db: Session,
+    user: User,
+    kind: str,
+    body: ModelSwapRequest | Flat2ModelRequest,
+    idempotency_key: str | None,
+) -> JSONResponse:
+    """Replay the answer of an Idempotency-Key seen before (no rate limit: no new job), or
+    create the job within the user's rate limit."""
+    replayed = jobs.replay(db, user, idempotency_key)
+    if replayed is not None:
+        return _answer(runtime, replayed)
+    _rate_limit(runtime, user.id)
+    return _answer(runtime, jobs.create(db, user, kind, body, idempotency_key))
+
+
 @router.post(
     "/model-swap",
     status_code=202,
@@ -81,11 +100,7 @@ def model_swap(
     body: ModelSwapRequest,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    replayed = jobs.replay(db, user, idempotency_key)
-    if replayed is not None:
-        return _answer(runtime, replayed)
-    _rate_limit(runtime, user.id)
-    return _answer(runtime, jobs.create(db, user, jobs.MODEL_SWAP, body, idempotency_key))
+    return _create(runtime, db, user, jobs.MODEL_SWAP, body, idempotency_key)
 
 
 @router.post(
@@ -101,11 +116,7 @@ def flat_2_model(
     body: Flat2ModelRequest,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    replayed = jobs.replay(db, user, idempotency_key)
-    if replayed is not None:
-        return _answer(runtime, replayed)
-    _rate_limit(runtime, user.id)
-    return _answer(runtime, jobs.create(db, user, jobs.FLAT_2_MODEL, body, idempotency_key))
+    return _create(runtime, db, user, jobs.FLAT_2_MODEL, body, idempotency_key)
 
 
 def _status(state: ServerState, request: Request, job_id: str) -> JobStatusResponse:
