@@ -21,12 +21,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+
+from vestis.server.embedded import wait_for_health
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAKE_ENGINE = "tests.support.fake_engine:FakeEngine"
@@ -164,19 +165,16 @@ class ServerProcess:
         return self
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise ServerStartError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(self.base_url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise ServerStartError(f"server did not answer /health in time:\n{self.log()}")
+        process = self._process
+        assert process is not None
+        outcome = wait_for_health(
+            self.base_url, lambda: process.poll() is None, START_TIMEOUT_SECONDS, interval=0.1
+        )
+        if outcome == "stopped":
+            raise ServerStartError(f"server exited early:\n{self.log()}")
+        if outcome == "timeout":
+            self.kill()
+            raise ServerStartError(f"server did not answer /health in time:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

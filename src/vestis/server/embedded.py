@@ -11,9 +11,11 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import httpx
 import uvicorn
@@ -26,6 +28,28 @@ from vestis.server.state import ServerState
 LOCAL_USER = "local"
 TOKEN_FILE = "embedded-token"
 START_TIMEOUT_SECONDS = 60
+
+
+def wait_for_health(
+    base_url: str,
+    alive: Callable[[], bool],
+    timeout: float = START_TIMEOUT_SECONDS,
+    interval: float = 0.05,
+) -> Literal["healthy", "stopped", "timeout"]:
+    """Poll `GET /health` until it answers 200 ("healthy"), `alive()` turns false ("stopped"),
+    or `timeout` seconds pass ("timeout"). Shared by the embedded server and the test harness
+    that starts `vestis serve` as a process."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            return "stopped"
+        try:
+            if httpx.get(base_url + "/health", timeout=2).status_code == 200:
+                return "healthy"
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+    return "timeout"
 
 
 def _free_port() -> int:
@@ -98,18 +122,15 @@ class EmbeddedServer:
         return self
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self._thread is not None and not self._thread.is_alive():
-                raise RuntimeError("The embedded server stopped during start-up.")
-            try:
-                if httpx.get(self.base_url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"The embedded server did not answer within {START_TIMEOUT_SECONDS} s.")
+        thread = self._thread
+        outcome = wait_for_health(self.base_url, lambda: thread is not None and thread.is_alive())
+        if outcome == "stopped":
+            raise RuntimeError("The embedded server stopped during start-up.")
+        if outcome == "timeout":
+            self.stop()
+            raise RuntimeError(
+                f"The embedded server did not answer within {START_TIMEOUT_SECONDS} s."
+            )
 
     def stop(self) -> None:
         if self._server is not None:
