@@ -1,16 +1,38 @@
-"""Database engine and sessions (SQLAlchemy 2). SQLite in the data dir by default."""
+"""Database engine and sessions (SQLAlchemy 2). SQLite in the data dir by default; the schema is
+made and upgraded by the Alembic migrations in `vestis.server.migrations`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+#: Constraint names as PostgreSQL makes them, so a database made by `create_all` before the
+#: migrations existed has the names the migrations expect.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: The revision whose schema is what `create_all` made before vestis had migrations.
+BASELINE_REVISION = "0001"
 
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def register_tables() -> None:
+    """Import every module that declares tables, so `Base.metadata` knows them all."""
+    from vestis.server import fashn_models, models  # noqa: F401
 
 
 def make_engine(url: str) -> Engine:
@@ -30,17 +52,42 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def alembic_config(connection: Connection | None = None, url: str | None = None):  # type: ignore[no-untyped-def]
+    """An Alembic `Config` for vestis's migrations, on `connection` (or `url`)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database of `engine` to `revision`. A database made by a vestis older than the
+    migrations (tables, no `alembic_version`) is stamped as the baseline first."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        config = alembic_config(connection)
+        tables = set(inspect(connection).get_table_names())
+        if "alembic_version" not in tables and "users" in tables:
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, revision)
+
+
 class Database:
-    """The engine plus a session factory; `create_all` makes missing tables."""
+    """The engine plus a session factory; `migrate` makes or upgrades the schema."""
 
     def __init__(self, url: str) -> None:
-        from vestis.server import models  # noqa: F401  (registers the tables)
-
+        register_tables()
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_all(self) -> None:
-        Base.metadata.create_all(self.engine)
+    def migrate(self) -> None:
+        migrate(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,5 +1,5 @@
 """The table of FASHN predictions (`/v1/run`). Registered on the server's declarative base, so
-the server's `create_all` makes it once this module is imported (the FASHN router imports it).
+the migrations make it (`vestis.server.db.register_tables` imports this module).
 
 Image inputs given as data URIs are never written here (stored as `<base64>`, as FASHN does);
 base64 outputs are never written anywhere (see `fashn_service.Base64Outputs`).

@@ -44,7 +44,7 @@ class ServerState:
         """Open (and create if needed) the data dir and database of `settings`."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.db_url)
-        db.create_all()
+        db.migrate()
         blobs = BlobStore(settings.blob_dir)
         signer = UrlSigner(_signing_key(db), settings.base_url)
         return cls(settings=settings, db=db, blobs=blobs, signer=signer)
