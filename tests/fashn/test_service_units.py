@@ -4,8 +4,8 @@ mapping of shared dependencies."""
 from __future__ import annotations
 
 from vestis.contract.fashn import BASE64_EXPIRED, ModelSwapInputs
-from vestis.server.fashn_errors import FashnError, from_status
-from vestis.server.fashn_service import Base64Outputs, redact_images
+from vestis.server.fashn.errors import FashnError, from_status
+from vestis.server.fashn.service import Base64Outputs, redact_images
 
 
 def test_base64_outputs_expire() -> None:

@@ -12,10 +12,10 @@ from vestis import __version__
 from vestis.server import errors, faults
 from vestis.server.bodycap import BodyCap
 from vestis.server.engine_loader import load_engine
+from vestis.server.fashn import router as fashn
 from vestis.server.routers import (
     auth,
     downloads,
-    fashn,
     files,
     health,
     identities,
@@ -40,7 +40,7 @@ ROUTERS = (
     notifications,
     webhooks,
     downloads,
-    fashn,  # FASHN /v1 API (owner: FASHN engineer); its catch-all covers /v1/* only
+    fashn,  # FASHN /v1 API (server/fashn/); its catch-all covers /v1/* only
 )
 
 

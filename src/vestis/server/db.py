@@ -32,7 +32,8 @@ class Base(DeclarativeBase):
 
 def register_tables() -> None:
     """Import every module that declares tables, so `Base.metadata` knows them all."""
-    from vestis.server import fashn_models, models  # noqa: F401
+    import vestis.server.fashn.models  # noqa: F401
+    import vestis.server.models  # noqa: F401
 
 
 def make_engine(url: str) -> Engine:

@@ -32,10 +32,10 @@ from vestis.contract.fashn import (
 )
 from vestis.contract.pricing import fashn_cost
 from vestis.engines.base import EngineError, SwapSpec
-from vestis.server.fashn_errors import FashnError
-from vestis.server.fashn_models import FashnPrediction
-from vestis.server.fashn_pool import DaemonPool
-from vestis.server.fashn_webhooks import WebhookSender
+from vestis.server.fashn.errors import FashnError
+from vestis.server.fashn.models import FashnPrediction
+from vestis.server.fashn.pool import DaemonPool
+from vestis.server.fashn.webhooks import WebhookSender
 from vestis.server.images import encode
 from vestis.server.models import User, utcnow
 from vestis.server.security import new_public_id

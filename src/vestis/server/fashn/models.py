@@ -2,7 +2,7 @@
 the migrations make it (`vestis.server.db.register_tables` imports this module).
 
 Image inputs given as data URIs are never written here (stored as `<base64>`, as FASHN does);
-base64 outputs are never written anywhere (see `fashn_service.Base64Outputs`).
+base64 outputs are never written anywhere (see `vestis.server.fashn.service.Base64Outputs`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import tenacity
 
-from vestis.server.fashn_pool import DaemonPool
+from vestis.server.fashn.pool import DaemonPool
 from vestis.server.url_fetch import FetchPolicy, ImageFetchError, checked_address, send_pinned
 
 logger = logging.getLogger("vestis.server.fashn.webhooks")

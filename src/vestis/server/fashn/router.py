@@ -35,9 +35,9 @@ from vestis.contract.fashn import (
 )
 from vestis.server.deps import DbDep, StateDep, UserDep
 from vestis.server.errors import ApiError
-from vestis.server.fashn_errors import FashnError, from_status
-from vestis.server.fashn_service import FashnService, RunRequestFacts
-from vestis.server.fashn_webhooks import check_webhook_url
+from vestis.server.fashn.errors import FashnError, from_status
+from vestis.server.fashn.service import FashnService, RunRequestFacts
+from vestis.server.fashn.webhooks import check_webhook_url
 from vestis.server.models import User
 from vestis.server.state import ServerState
 
