@@ -16,8 +16,9 @@ from sqlalchemy import select, update
 from vestis.contract.jobs import Flat2ModelRequest, Instruction, ModelSwapRequest
 from vestis.engines.base import EngineError, EngineOutput, FlatGarment, FlatSpec, SwapSpec
 from vestis.server import images
-from vestis.server.models import File, Job, JobOutput, User, utcnow
-from vestis.server.services.jobs import MODEL_SWAP
+from vestis.server.models import File, Job, JobOutput, utcnow
+from vestis.server.services import credits
+from vestis.server.services.jobs import MODEL_SWAP, count_outputs
 from vestis.server.services.notify import NotificationBus
 from vestis.server.state import ServerState
 
@@ -275,8 +276,7 @@ class JobWorkers:
             job = output.job
             if error is None:
                 output.status = "completed"
-                job.processed += 1
-                job.updated_at = utcnow()
+                count_outputs(db, job, 1)
             else:
                 self._mark_failed(db, job, output, error)
                 output.processing_time = elapsed
@@ -298,12 +298,8 @@ class JobWorkers:
         """Fail one output and refund its price."""
         output.status = "failed"
         output.error_message = reason
-        job.processed += 1
-        job.credits_refunded += output.price
-        job.updated_at = utcnow()
-        user = db.get(User, job.user_id)
-        if user is not None:
-            user.credits += output.price
+        count_outputs(db, job, 1, output.price)
+        credits.refund(db, job.user_id, output.price)
 
     def _finish(self, job_id: str, user_id: int) -> None:
         with self.state.db.session() as db:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vestis.contract.fashn import (
@@ -37,8 +37,9 @@ from vestis.server.fashn.models import FashnPrediction
 from vestis.server.fashn.pool import DaemonPool
 from vestis.server.fashn.webhooks import WebhookSender
 from vestis.server.images import encode
-from vestis.server.models import User, utcnow
+from vestis.server.models import utcnow
 from vestis.server.security import new_public_id
+from vestis.server.services import credits
 from vestis.server.state import ServerState
 from vestis.server.url_fetch import FetchPolicy, ImageFetchError, load_image
 
@@ -164,17 +165,11 @@ class FashnService:
 
     @staticmethod
     def _reserve(db: Session, user_id: int, price: float) -> None:
-        taken = db.execute(
-            update(User)
-            .where(User.id == user_id, User.credits >= price)
-            .values(credits=User.credits - price)
-        )
-        if getattr(taken, "rowcount", 0) != 1:
-            balance = db.scalar(select(User.credits).where(User.id == user_id)) or 0
+        if not credits.charge(db, user_id, price):
             raise FashnError(
                 "OutOfCredits",
-                f"This prediction costs {price:g} credits and your balance is {balance:g}; "
-                "add credits or request fewer images.",
+                f"This prediction costs {price:g} credits and your balance is "
+                f"{credits.balance(db, user_id):g}; add credits or request fewer images.",
             )
 
     # --- the work ---------------------------------------------------------------------------
@@ -273,12 +268,7 @@ class FashnService:
             prediction = self._get(db, prediction_id)
             if prediction.status not in IN_PROGRESS_STATUSES:
                 return
-            refund = prediction.credits_reserved
-            db.execute(
-                update(User)
-                .where(User.id == prediction.user_id)
-                .values(credits=User.credits + refund)
-            )
+            credits.refund(db, prediction.user_id, prediction.credits_reserved)
             prediction.status = "failed"
             prediction.error_name, prediction.error_message = name, message
             prediction.credits_used = 0

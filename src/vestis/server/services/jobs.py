@@ -25,7 +25,7 @@ from vestis.server import images
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.models import File, IdempotencyRecord, Job, JobOutput, User, utcnow
 from vestis.server.security import new_public_id
-from vestis.server.services import files, identities, projects
+from vestis.server.services import credits, files, identities, projects
 from vestis.server.services.accounts import iso
 from vestis.server.signing import UrlSigner
 
@@ -91,21 +91,23 @@ def _check_reference_images(db: Session, user: User, request: Flat2ModelRequest)
                 )
 
 
-def _charge(user: User, cost: float) -> None:
-    if user.credits < cost:
-        message = (
-            f"This job costs {cost:g} credits but the balance is {user.credits:g}; "
-            "add credits or make a smaller job."
-        )
-        raise ApiError(
-            402,
-            "Insufficient credits",
-            message,
-            detail=[{"field": None, "message": message, "position": "body"}],
-            credits_required=cost,
-            credits_available=user.credits,
-        )
-    user.credits -= cost
+def _charge(db: Session, user: User, cost: float) -> None:
+    """Take the job's price in one conditional update (402 when the balance cannot pay)."""
+    if credits.charge(db, user.id, cost):
+        return
+    available = credits.balance(db, user.id)
+    message = (
+        f"This job costs {cost:g} credits but the balance is {available:g}; "
+        "add credits or make a smaller job."
+    )
+    raise ApiError(
+        402,
+        "Insufficient credits",
+        message,
+        detail=[{"field": None, "message": message, "position": "body"}],
+        credits_required=cost,
+        credits_available=available,
+    )
 
 
 def _honest_name(upload: File) -> tuple[str, str]:
@@ -195,7 +197,7 @@ def create(
         _check_reference_images(db, user, request)
         outputs = _flat_outputs(request, seed)
         cost = pricing.flat_to_model_cost(request)
-    _charge(user, cost)
+    _charge(db, user, cost)
     job = Job(
         public_id=public_id,
         user_id=user.id,
@@ -230,12 +232,28 @@ def create(
     return Created(body, public_id, user.id)
 
 
+def count_outputs(db: Session, job: Job, finished: int, refunded: float = 0.0) -> None:
+    """Add finished outputs (and their refund) to the job's counters in the database itself:
+    a worker and an abort may count outputs of one job at the same time."""
+    db.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(
+            processed=Job.processed + finished,
+            credits_refunded=Job.credits_refunded + refunded,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.expire(job, ["processed", "credits_refunded", "updated_at"])
+
+
 def abort(db: Session, job: Job) -> list[tuple[str, dict[str, Any]]]:
     """Stop a job: outputs not started yet fail and are refunded, an output being made is
     finished; the job ends `aborted`. Returns the events to emit once committed."""
     if job.status not in ("pending", "processing"):
         raise ApiError(409, "Job already finished", f"Job {job.public_id} is {job.status}.")
-    refund = 0.0
+    refund, finished = 0.0, 0
     for output in job.outputs:
         failed = db.execute(
             update(JobOutput)
@@ -244,14 +262,11 @@ def abort(db: Session, job: Job) -> list[tuple[str, dict[str, Any]]]:
         )
         if failed.rowcount == 1:  # type: ignore[attr-defined]
             refund += output.price
-            job.processed += 1
+            finished += 1
+    count_outputs(db, job, finished, refund)
     job.status = "aborted"
     job.error_message = "Aborted by the user."
-    job.credits_refunded += refund
-    job.updated_at = utcnow()
-    user = db.get(User, job.user_id)
-    if user is not None:
-        user.credits += refund
+    credits.refund(db, job.user_id, refund)
     db.commit()
     db.refresh(job)
     ids = {"id_task": job.public_id, "job_id": job.public_id}
