@@ -259,8 +259,15 @@ class JobResult(WireModel):
     processing_time: float | None = None
     error_message: str | None = None
     warnings: list[str] = []
+    #: The reviewer's verdict (`like` = approved, `dislike` = rejected) and note, spec §2.9.
     feedback: str | None = None
     feedback_comment: str | None = None
+    #: Set when the quality measures flag the output (warnings, a low score); the reason says
+    #: which, in words.
+    detail_needs_review: bool | None = None
+    detail_review_reason: str | None = None
+    #: vestis extension: the id of this version of the output (feedback, redo).
+    output_id: str | None = None
     created_at: str | None = None
 
     @property
@@ -283,3 +290,28 @@ class JobResultsResponse(JobStatusResponse):
     results: list[JobResult] = []
     summary: ResultsSummary = Field(default_factory=ResultsSummary)
     credits_used: float | None = None
+
+
+# --- review (feedback, versions, redo) -----------------------------------------------------------
+
+Feedback = Literal["like", "dislike"]
+MAX_FEEDBACK_COMMENT = 2000
+MAX_FEEDBACK_OUTPUTS = 500
+
+
+class FeedbackRequest(RequestModel):
+    """Approve (`like`) or reject (`dislike`) one output, or clear the verdict (`null`).
+    A field left out keeps its value (a bulk approval keeps each output's note)."""
+
+    feedback: Feedback | None = None
+    feedback_comment: str | None = Field(default=None, max_length=MAX_FEEDBACK_COMMENT)
+
+
+class BulkFeedbackRequest(FeedbackRequest):
+    """The same verdict (and note, if given) for many outputs of one job."""
+
+    output_ids: list[str] = Field(min_length=1, max_length=MAX_FEEDBACK_OUTPUTS)
+
+
+class BulkFeedbackResponse(WireModel):
+    results: list[JobResult] = []

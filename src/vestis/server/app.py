@@ -22,6 +22,7 @@ from vestis.server.routers import (
     jobs,
     notifications,
     projects,
+    review,
     uploads,
     webhooks,
 )
@@ -37,6 +38,7 @@ ROUTERS = (
     files,
     identities,
     jobs,
+    review,
     notifications,
     webhooks,
     downloads,

@@ -130,7 +130,7 @@ class Job(Base):
     project: Mapped[Project] = relationship(lazy="joined")
     identity: Mapped[Identity] = relationship(lazy="joined")
     outputs: Mapped[list[JobOutput]] = relationship(
-        back_populates="job", order_by="JobOutput.position", lazy="select"
+        back_populates="job", order_by="[JobOutput.position, JobOutput.version]", lazy="select"
     )
 
 
@@ -159,6 +159,10 @@ class JobOutput(Base):
     processing_time: Mapped[float | None] = mapped_column(Float, default=None)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Review: `like` (approved) / `dislike` (rejected) / None (not reviewed), with a note.
+    feedback: Mapped[str | None] = mapped_column(String(16), default=None)
+    feedback_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="outputs")
@@ -212,6 +216,8 @@ class DownloadToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     job_ids: Mapped[list[str]] = mapped_column(JSON)
+    #: Only outputs approved in review (feedback `like`).
+    approved_only: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -15,14 +15,14 @@ router = APIRouter(prefix="/download", tags=["downloads"])
 
 @router.post("", response_model=DownloadResponse, responses={404: {"model": ErrorBody}})
 def download(state: StateDep, db: DbDep, user: UserDep, body: DownloadRequest) -> DownloadResponse:
-    return downloads.create(db, user, state.settings.base_url, [body.job_id])
+    return downloads.create(db, user, state.settings.base_url, [body.job_id], body.approved_only)
 
 
 @router.post("/bulk", response_model=DownloadResponse, responses={404: {"model": ErrorBody}})
 def bulk_download(
     state: StateDep, db: DbDep, user: UserDep, body: BulkDownloadRequest
 ) -> DownloadResponse:
-    return downloads.create(db, user, state.settings.base_url, body.job_ids)
+    return downloads.create(db, user, state.settings.base_url, body.job_ids, body.approved_only)
 
 
 @router.get(

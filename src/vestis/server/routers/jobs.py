@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
@@ -146,6 +146,19 @@ def abort_job(runtime: RuntimeDep, db: DbDep, user: UserDep, job_id: str) -> Job
     return jobs.status(job)
 
 
+AllVersions = Annotated[
+    bool,
+    Query(
+        description="vestis extension: every version of each output (redos), oldest first, "
+        "instead of only the current one."
+    ),
+]
+
+
 @router.get("/jobs/{job_id}/results", response_model=JobResultsResponse)
-def job_results(state: StateDep, db: DbDep, user: UserDep, job_id: str) -> JobResultsResponse:
-    return jobs.results(db, state.signer, jobs.owned(db, user, job_id))
+def job_results(
+    state: StateDep, db: DbDep, user: UserDep, job_id: str, all_versions: AllVersions = False
+) -> JobResultsResponse:
+    """The current version of each output: the newest completed one (a redo still running or
+    failed leaves the earlier version in place), else the newest."""
+    return jobs.results(db, state.signer, jobs.owned(db, user, job_id), all_versions)

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from vestis.contract.downloads import DOWNLOAD_TTL_SECONDS, MAX_BULK_IMAGES, DownloadResponse
 from vestis.server.blobs import BlobStore
 from vestis.server.errors import ApiError, invalid
-from vestis.server.models import DownloadToken, Job, User, utcnow
+from vestis.server.models import DownloadToken, Job, JobOutput, User, utcnow
 from vestis.server.security import token_hash
-from vestis.server.services import jobs
+from vestis.server.services import jobs, review
 from vestis.server.services.accounts import iso
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -37,9 +37,23 @@ def reference_name(original: str, version: int) -> str:
     return f"{original}_v{version}"
 
 
-def create(db: Session, user: User, base_url: str, job_ids: list[str]) -> DownloadResponse:
+def zipped_outputs(job: Job, approved_only: bool) -> list[JobOutput]:
+    """What a job's ZIP holds: the current version of each completed output (only the approved
+    ones with `approved_only`)."""
+    return [
+        o
+        for o in review.current_outputs(job.outputs)
+        if o.status == "completed"
+        and o.blob_key is not None
+        and (not approved_only or o.feedback == review.LIKE)
+    ]
+
+
+def create(
+    db: Session, user: User, base_url: str, job_ids: list[str], approved_only: bool = False
+) -> DownloadResponse:
     owned = [jobs.owned(db, user, job_id) for job_id in job_ids]
-    images = sum(1 for job in owned for o in job.outputs if o.status == "completed")
+    images = sum(len(zipped_outputs(job, approved_only)) for job in owned)
     if images > MAX_BULK_IMAGES:
         raise invalid(
             f"A download holds at most {MAX_BULK_IMAGES} images; these jobs have {images}.",
@@ -52,6 +66,7 @@ def create(db: Session, user: User, base_url: str, job_ids: list[str]) -> Downlo
             token_hash=token_hash(token),
             user_id=user.id,
             job_ids=[job.public_id for job in owned],
+            approved_only=approved_only,
             expires_at=expires,
         )
     )
@@ -65,18 +80,26 @@ def build_zip(db: Session, blobs: BlobStore, token: str) -> tuple[bytes, str]:
         raise ApiError(404, "Not found", "Unknown download link.")
     if row.expires_at < utcnow():
         raise ApiError(403, "Forbidden", "The download link has expired; request a new one.")
-    single = len(row.job_ids) == 1
+    found = db.scalars(
+        select(Job).where(Job.public_id.in_(row.job_ids), Job.user_id == row.user_id)
+    ).all()
+    by_id = {job.public_id: job for job in found}
+    ordered = [by_id[job_id] for job_id in row.job_ids if job_id in by_id]
+    data = zip_jobs(blobs, ordered, row.approved_only, single=len(row.job_ids) == 1)
+    filename = f"{row.job_ids[0]}.zip" if len(row.job_ids) == 1 else "results.zip"
+    return data, filename
+
+
+def zip_jobs(blobs: BlobStore, jobs_: list[Job], approved_only: bool, single: bool) -> bytes:
+    """A ZIP of the jobs' outputs named as the reference scripts name them (`<stem>_v<n>.<ext>`);
+    one folder per job unless `single`."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         taken: set[str] = set()
-        for job_id in row.job_ids:
-            job = db.scalar(select(Job).where(Job.public_id == job_id, Job.user_id == row.user_id))
-            if job is None:
-                continue
+        for job in jobs_:
             folder = "" if single else safe_entry_name(job.public_id) + "/"
-            for output in job.outputs:
-                if output.status != "completed" or output.blob_key is None:
-                    continue
+            for output in zipped_outputs(job, approved_only):
+                assert output.blob_key is not None
                 name = folder + _unique(
                     safe_entry_name(reference_name(output.original_filename, output.version)),
                     output.group_index,
@@ -84,8 +107,7 @@ def build_zip(db: Session, blobs: BlobStore, token: str) -> tuple[bytes, str]:
                     folder,
                 )
                 archive.writestr(name, blobs.read(output.blob_key))
-    filename = f"{row.job_ids[0]}.zip" if single else "results.zip"
-    return buffer.getvalue(), filename
+    return buffer.getvalue()
 
 
 def _unique(name: str, group: int, taken: set[str], folder: str) -> str:

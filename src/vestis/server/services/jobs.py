@@ -25,7 +25,7 @@ from vestis.server import images
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.models import File, IdempotencyRecord, Job, JobOutput, User, utcnow
 from vestis.server.security import new_public_id
-from vestis.server.services import credits, files, identities, projects
+from vestis.server.services import credits, files, identities, projects, review
 from vestis.server.services.accounts import iso
 from vestis.server.signing import UrlSigner
 
@@ -343,6 +343,7 @@ def result(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> JobRe
     done = output.status == "completed" and output.blob_key is not None
     full = files.output_url(signer, output.public_id) if done else None
     thumb = files.thumbnail_url(signer, output.public_id) if done else None
+    reasons = review.review_reasons(output)
     return JobResult(
         job_id=job.public_id,
         image_index=output.image_index,
@@ -358,6 +359,10 @@ def result(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> JobRe
         processing_time=output.processing_time,
         error_message=output.error_message,
         warnings=list(output.warnings or []),
+        feedback=output.feedback,
+        feedback_comment=output.feedback_comment,
+        detail_needs_review=bool(reasons) if output.status == "completed" else None,
+        detail_review_reason="; ".join(reasons) or None,
         created_at=iso(output.created_at),
         output_format=output.output_format,
         output_id=output.public_id,
@@ -365,8 +370,9 @@ def result(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> JobRe
 
 
 def summary(job: Job) -> ResultsSummary:
-    done = [o for o in job.outputs if o.status == "completed"]
-    failed = sum(1 for o in job.outputs if o.status == "failed")
+    current = review.current_outputs(job.outputs)
+    done = [o for o in current if o.status == "completed"]
+    failed = sum(1 for o in current if o.status == "failed")
     scores = [o.quality_score for o in done if o.quality_score is not None]
     finished = len(done) + failed
     return ResultsSummary(
@@ -378,11 +384,15 @@ def summary(job: Job) -> ResultsSummary:
     )
 
 
-def results(db: Session, signer: UrlSigner, job: Job) -> JobResultsResponse:
+def results(
+    db: Session, signer: UrlSigner, job: Job, all_versions: bool = False
+) -> JobResultsResponse:
+    """The current version of each output (spec §2.9), or every version (vestis extension)."""
     base = status(job).model_dump()
+    shown = job.outputs if all_versions else review.current_outputs(job.outputs)
     return JobResultsResponse(
         **base,
-        results=[result(db, signer, job, o) for o in job.outputs],
+        results=[result(db, signer, job, o) for o in shown],
         summary=summary(job),
         credits_used=job.credits_charged - job.credits_refunded,
     )

@@ -1,0 +1,88 @@
+"""Review of a job's outputs: which version of each output is current, what the quality
+measures flag for a reviewer, and the reviewer's verdict (spec §2.9's `feedback`,
+`feedback_comment`, `detail_needs_review`, `detail_review_reason`, `version`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from vestis.contract.jobs import FeedbackRequest
+from vestis.server.errors import invalid, not_found
+from vestis.server.models import Job, JobOutput, utcnow
+
+#: Below this `quality_score` a completed output is flagged for review.
+LOW_SCORE = 0.5
+
+LIKE, DISLIKE = "like", "dislike"
+
+
+def slot(output: JobOutput) -> tuple[int, int]:
+    """What versions of one output share: (image_index, group_index), as the spec keys them."""
+    return output.image_index, output.group_index
+
+
+def _rank(output: JobOutput) -> tuple[bool, int]:
+    # a completed version beats any other; among equals the newest wins
+    return output.status == "completed", output.version
+
+
+def current_outputs(outputs: Iterable[JobOutput]) -> list[JobOutput]:
+    """One output per slot, in job order: the newest completed version, else the newest.
+    So a redo that is still running or failed never hides a good earlier version."""
+    best: dict[tuple[int, int], JobOutput] = {}
+    for output in outputs:
+        key = slot(output)
+        if key not in best or _rank(output) > _rank(best[key]):
+            best[key] = output
+    return sorted(best.values(), key=lambda o: (o.position, o.version))
+
+
+def versions_of(job: Job, output: JobOutput) -> list[JobOutput]:
+    """Every version of `output`'s slot, oldest first."""
+    return sorted((o for o in job.outputs if slot(o) == slot(output)), key=lambda o: o.version)
+
+
+def review_reasons(output: JobOutput) -> list[str]:
+    """Why a reviewer should look twice at a completed output (empty: nothing flagged)."""
+    if output.status != "completed":
+        return []
+    reasons = [str(w) for w in output.warnings or []]
+    if output.quality_score is not None and output.quality_score < LOW_SCORE:
+        reasons.append(f"quality score {output.quality_score:.2f} is below {LOW_SCORE:g}")
+    return reasons
+
+
+def output_of(job: Job, output_id: str) -> JobOutput:
+    for output in job.outputs:
+        if output.public_id == output_id:
+            return output
+    raise not_found("Output", output_id)
+
+
+def set_feedback(
+    db: Session, job: Job, output_ids: list[str], body: FeedbackRequest
+) -> list[JobOutput]:
+    """Record one verdict (and note, if sent) on each output; fields not sent stay as they
+    are. Every id must be an output of `job` (else 404 and nothing changes)."""
+    outputs = [output_of(job, output_id) for output_id in output_ids]
+    sent = body.model_fields_set
+    if "feedback" not in sent and "feedback_comment" not in sent:
+        raise invalid("Send feedback (like, dislike or null) and/or feedback_comment.", "feedback")
+    if body.feedback == LIKE:
+        unfinished = [o.public_id for o in outputs if o.status != "completed"]
+        if unfinished:
+            raise invalid(
+                f"Only completed outputs can be approved; not {', '.join(unfinished)}.",
+                "feedback",
+            )
+    now = utcnow()
+    for output in outputs:
+        if "feedback" in sent:
+            output.feedback = body.feedback
+            output.reviewed_at = now if body.feedback is not None else None
+        if "feedback_comment" in sent:
+            output.feedback_comment = (body.feedback_comment or "").strip() or None
+    db.flush()
+    return outputs
