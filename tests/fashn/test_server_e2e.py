@@ -231,10 +231,13 @@ def test_out_of_credits_is_429_and_failures_are_refunded(
 
 
 def test_rate_limit_is_429_rate_limit_exceeded(tmp_path: Path, pdp_photo: Image.Image) -> None:
-    limited = ServerProcess(tmp_path, engine=FAKE, rate_limit=2)
+    """`/v1/run` has FASHN's own window (`--fashn-rate-limit`), not the v2 job window."""
+    limited = ServerProcess(
+        tmp_path, engine=FAKE, rate_limit=1, extra_args=["--fashn-rate-limit", "2"]
+    )
     with limited, limited.client() as client:
         inputs = {"model_image": data_uri(pdp_photo)}
-        assert run(client, inputs).status_code == 200
+        assert run(client, inputs).status_code == 200  # over the v2 limit of 1 already
         assert run(client, inputs).status_code == 200
         refused = run(client, inputs)
     message = assert_fashn_error(refused, 429, "RateLimitExceeded")

@@ -37,6 +37,10 @@ def serve(
     rate_limit: Annotated[
         int, typer.Option("--rate-limit", help="Job creations per user per minute (0 = off).")
     ] = 5,
+    fashn_rate_limit: Annotated[
+        int,
+        typer.Option("--fashn-rate-limit", help="FASHN /v1/run requests per user per minute."),
+    ] = 50,
     public_url: Annotated[
         str | None, typer.Option("--public-url", help="Base URL of signed links.")
     ] = None,
@@ -76,6 +80,7 @@ def serve(
         port=port,
         workers=workers,
         rate_limit_per_minute=rate_limit,
+        fashn_runs_per_minute=fashn_rate_limit,
         public_base_url=public_url,
         engine=engine,
         faults=faults,

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+#: Pages beyond this are refused (422): page x per_page must stay a 32-bit offset.
+MAX_PAGE = 10_000_000
+#: Numeric ids in paths are 32-bit database keys; larger numbers cannot name anything.
+MAX_NUMERIC_ID = 2**31 - 1
+
+#: A name a person types: no control characters (NUL, newlines, ...), which some databases
+#: refuse and no display shows.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+PrintableText = Annotated[str, StringConstraints(pattern=PRINTABLE)]
 
 
 class WireModel(BaseModel):

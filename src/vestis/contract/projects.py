@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from vestis.contract.common import Pagination, RequestModel, WireModel
+from vestis.contract.common import Pagination, PrintableText, RequestModel, WireModel
 
 
 class ProjectCreateRequest(RequestModel):
-    project_name: str = Field(min_length=1, max_length=128)
+    project_name: PrintableText = Field(min_length=1, max_length=128)
 
 
 class ProjectCreateResponse(WireModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from vestis.contract.common import RequestModel, WireModel
+from vestis.contract.common import PrintableText, RequestModel, WireModel
 
 #: Uploads larger than this are refused (bytes), and so are images with more pixels.
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024
@@ -14,7 +14,7 @@ UPLOAD_URL_TTL_SECONDS = 15 * 60
 
 class UploadRequest(RequestModel):
     filename: str | None = Field(default=None, max_length=255)
-    project_name: str | None = Field(default=None, max_length=128)
+    project_name: PrintableText | None = Field(default=None, max_length=128)
 
 
 class UploadResponse(WireModel):

@@ -71,6 +71,10 @@ class BlobStore:
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
+    def delete(self, key: str) -> None:
+        """Remove a blob (nothing happens if it is gone already)."""
+        self.path(key).unlink(missing_ok=True)
+
     def exists(self, key: str) -> bool:
         try:
             return self.path(key).is_file()

@@ -27,6 +27,11 @@ class ImageRejected(ValueError):
         self.status_code = status_code
 
 
+def rejection_title(rejected: ImageRejected) -> str:
+    """The `error` of an answer refusing an image: one wording for every upload route."""
+    return "Image too large" if rejected.status_code == 413 else "Unsupported image"
+
+
 @dataclass(frozen=True)
 class ImageFacts:
     ext: str  # jpg | png | webp

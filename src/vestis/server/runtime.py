@@ -21,6 +21,8 @@ class Runtime:
         self.bus.listeners.append(self.webhooks.on_event)
         self.workers = JobWorkers(state, self.bus)
         self.limiter = JobRateLimiter(state.settings.rate_limit_per_minute)
+        #: FASHN's own budget for `/v1/run` (50 requests per 60 s on the hosted service).
+        self.fashn_limiter = JobRateLimiter(state.settings.fashn_runs_per_minute, "fashn-runs")
 
     async def start(self) -> None:
         self.workers.start()

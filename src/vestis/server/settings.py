@@ -21,6 +21,8 @@ class ServerSettings:
     workers: int = 2
     #: Job creations per user per minute; 0 = unlimited.
     rate_limit_per_minute: int = 5
+    #: FASHN `/v1/run` requests per user per minute (FASHN's own limit); 0 = unlimited.
+    fashn_runs_per_minute: int = 50
     database_url: str | None = None
     #: "local", or any "module:attr" import path of an Engine class or factory.
     engine: str = "local"

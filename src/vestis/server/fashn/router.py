@@ -130,16 +130,16 @@ def get_service(request: Request, state: StateDep) -> FashnService:
 
 
 def _rate_limit(state: ServerState, user: User) -> None:
-    """The v2 server's job-creation limiter: v2 jobs and FASHN predictions share one budget of
-    `rate_limit_per_minute` per user."""
+    """FASHN's budget of `/v1/run` requests per user and minute (`--fashn-rate-limit`, 50 as
+    on the hosted service), apart from the v2 job-creation window."""
     if state.runtime is None:
         return
-    wait = state.runtime.limiter.hit(user.id)
+    limiter = state.runtime.fashn_limiter
+    wait = limiter.hit(user.id)
     if wait is not None:
-        per_minute = state.runtime.limiter.per_minute
         raise FashnError(
             "RateLimitExceeded",
-            f"At most {per_minute} predictions and jobs per minute; retry in {wait} s.",
+            f"At most {limiter.per_minute} predictions per minute; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
 

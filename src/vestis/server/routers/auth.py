@@ -21,6 +21,7 @@ from vestis.contract.auth import (
     TokenListResponse,
     UserInfo,
 )
+from vestis.contract.common import MAX_PAGE
 from vestis.server.deps import DbDep, StateDep, UserDep, basic_credentials
 from vestis.server.errors import ApiError, invalid
 from vestis.server.models import Token, User, utcnow
@@ -100,7 +101,7 @@ def create_token(db: DbDep, user: UserDep, body: TokenCreateRequest) -> TokenCre
 def list_tokens(
     db: DbDep,
     user: UserDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
     include_expired: bool = False,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from vestis.contract.common import ErrorBody
+from vestis.contract.common import MAX_PAGE, PRINTABLE, ErrorBody
 from vestis.contract.identities import (
     IdentityConflict,
     IdentityInfo,
@@ -35,8 +35,8 @@ def upload_identity(
     db: DbDep,
     user: UserDep,
     image: Annotated[UploadFile, File(description="The identity's face image.")],
-    name: Annotated[str | None, Form(max_length=255)] = None,
-    tag: Annotated[str | None, Form(max_length=128)] = None,
+    name: Annotated[str | None, Form(max_length=255, pattern=PRINTABLE)] = None,
+    tag: Annotated[str | None, Form(max_length=128, pattern=PRINTABLE)] = None,
 ) -> IdentityUploadResponse:
     data = image.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
@@ -58,7 +58,7 @@ def list_identities(
     state: StateDep,
     db: DbDep,
     user: UserDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
     search: str | None = None,
@@ -66,8 +66,8 @@ def list_identities(
     ownership: Literal["mine", "shared", "default"] | None = None,
     tag: str | None = None,
     gender: Literal["male", "female", "non-binary"] | None = None,
-    min_age: Annotated[int | None, Query(ge=0)] = None,
-    max_age: Annotated[int | None, Query(ge=0)] = None,
+    min_age: Annotated[int | None, Query(ge=0, le=200)] = None,
+    max_age: Annotated[int | None, Query(ge=0, le=200)] = None,
 ) -> IdentityListResponse:
     if ownership in ("shared", "default"):  # this server has no shared or platform identities
         return identities.listing(

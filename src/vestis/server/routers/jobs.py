@@ -56,11 +56,12 @@ def _rate_limit(runtime: Runtime, user_id: int) -> None:
         )
 
 
-def _answer(runtime: Runtime, created: Created) -> JSONResponse:
+def _answer(runtime: Runtime, created: Created, kind: str) -> JSONResponse:
     if created.job_id is not None:  # a new job, not a replay
         event = {
             "id_task": created.job_id,
             "job_id": created.job_id,
+            "job_type": kind,
             "status": "pending",
             "total_images": created.body.get("total_outputs"),
             "processed_images": 0,
@@ -79,12 +80,15 @@ def _create(
     idempotency_key: str | None,
 ) -> JSONResponse:
     """Replay the answer of an Idempotency-Key seen before (no rate limit: no new job), or
-    create the job within the user's rate limit."""
+    create the job within the user's rate limit. Only a job that is really created counts
+    against the limit: a request refused for its content (404, 422, 402) does not."""
     replayed = jobs.replay(db, user, idempotency_key)
     if replayed is not None:
-        return _answer(runtime, replayed)
-    _rate_limit(runtime, user.id)
-    return _answer(runtime, jobs.create(db, user, kind, body, idempotency_key))
+        return _answer(runtime, replayed, kind)
+    created = jobs.create(
+        db, user, kind, body, idempotency_key, admit=lambda: _rate_limit(runtime, user.id)
+    )
+    return _answer(runtime, created, kind)
 
 
 @router.post(

@@ -7,10 +7,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from vestis.contract.common import MAX_NUMERIC_ID
 from vestis.contract.notifications import Notification, NotificationPollRequest
 from vestis.server.deps import StateDep, UserDep, authenticate
 from vestis.server.errors import ApiError
@@ -91,7 +92,11 @@ def poll(state: StateDep, user: UserDep, body: NotificationPollRequest) -> list[
 
 
 @router.delete("/{notification_id}")
-def delete(state: StateDep, user: UserDep, notification_id: int) -> dict[str, object]:
+def delete(
+    state: StateDep,
+    user: UserDep,
+    notification_id: Annotated[int, Path(ge=1, le=MAX_NUMERIC_ID)],
+) -> dict[str, object]:
     if not _runtime(state).bus.delete(user.id, [notification_id]):
         raise ApiError(404, "Not found", f"Notification {notification_id} does not exist.")
     return {"success": True, "deleted": notification_id}

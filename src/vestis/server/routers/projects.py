@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from vestis.contract.common import ErrorBody
+from vestis.contract.common import MAX_PAGE, ErrorBody
 from vestis.contract.projects import (
     ProjectConflict,
     ProjectCreateRequest,
@@ -33,7 +33,7 @@ def create_project(db: DbDep, user: UserDep, body: ProjectCreateRequest) -> Proj
 def list_projects(
     db: DbDep,
     user: UserDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
 ) -> ProjectListResponse:

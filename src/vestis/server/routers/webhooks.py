@@ -10,7 +10,7 @@ from sqlalchemy import select
 from vestis.contract.notifications import Notification
 from vestis.contract.webhooks import WebhookRequest, WebhookResponse
 from vestis.server.deps import DbDep, StateDep, UserDep
-from vestis.server.errors import invalid, not_found
+from vestis.server.errors import ApiError, invalid
 from vestis.server.models import Webhook, utcnow
 from vestis.server.services.accounts import iso
 from vestis.server.services.webhooks import new_secret, url_refusal
@@ -29,6 +29,14 @@ def _wire(hook: Webhook, secret: str | None) -> WebhookResponse:
         updated_at=iso(hook.updated_at) or "",
         last_response_status=hook.last_response_status,
         last_response_at=iso(hook.last_response_at),
+    )
+
+
+def _no_webhook() -> ApiError:
+    return ApiError(
+        404,
+        "Not found",
+        'No webhook is set for this user; set one with PUT /webhooks {"url": "https://..."}.',
     )
 
 
@@ -64,7 +72,7 @@ def get_webhook(db: DbDep, user: UserDep) -> WebhookResponse:
     """The webhook without its secret, with the status of the last delivery."""
     hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
     if hook is None:
-        raise not_found("Webhook", "of this user")
+        raise _no_webhook()
     return _wire(hook, None)
 
 
@@ -72,6 +80,6 @@ def get_webhook(db: DbDep, user: UserDep) -> WebhookResponse:
 def delete_webhook(db: DbDep, user: UserDep) -> dict[str, object]:
     hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
     if hook is None:
-        raise not_found("Webhook", "of this user")
+        raise _no_webhook()
     hook.is_active = False
     return {"success": True}

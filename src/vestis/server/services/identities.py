@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from vestis.contract.identities import IdentityInfo, IdentityListResponse, IdentityUploadResponse
@@ -61,21 +61,7 @@ def _face_metadata(face: FaceInfo) -> dict[str, Any]:
     return meta
 
 
-def upload(
-    state: ServerState,
-    db: Session,
-    user: User,
-    data: bytes,
-    filename: str | None,
-    name: str | None,
-    tag: str | None,
-) -> IdentityUploadResponse:
-    """Store a new identity image and detect its face; the same bytes again answer 409."""
-    try:
-        facts = images.inspect_image(data)
-    except images.ImageRejected as exc:
-        raise ApiError(exc.status_code, "Unsupported image", str(exc)) from exc
-    digest = hashlib.sha256(data).hexdigest()
+def _refuse_duplicate(db: Session, user: User, digest: str) -> None:
     existing = db.scalar(
         select(Identity).where(
             Identity.user_id == user.id,
@@ -91,10 +77,36 @@ def upload(
             existing_identity_code=existing.code,
             identity_code=existing.code,
         )
+
+
+def upload(
+    state: ServerState,
+    db: Session,
+    user: User,
+    data: bytes,
+    filename: str | None,
+    name: str | None,
+    tag: str | None,
+) -> IdentityUploadResponse:
+    """Store a new identity image and detect its face; the same bytes again answer 409."""
+    try:
+        facts = images.inspect_image(data)
+    except images.ImageRejected as exc:
+        raise ApiError(exc.status_code, images.rejection_title(exc), str(exc)) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    _refuse_duplicate(db, user, digest)
     assert state.engine is not None
     face = state.engine.detect_face(images.open_image(data))
     key = state.blobs.new_key("identities", facts.ext)
     state.blobs.write(key, data)
+    # Two uploads of one image at once: the second waits here for the first to commit, then
+    # finds it. A no-op write on the user's row is a lock on SQLite and PostgreSQL alike.
+    db.execute(update(User).where(User.id == user.id).values(id=User.id))
+    try:
+        _refuse_duplicate(db, user, digest)
+    except ApiError:
+        state.blobs.delete(key)
+        raise
     original = clean_filename(filename)
     identity = Identity(
         code=new_public_id("id"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,8 +179,11 @@ def create(
     job_type: str,
     request: ModelSwapRequest | Flat2ModelRequest,
     idempotency_key: str | None,
+    admit: Callable[[], None] = lambda: None,
 ) -> Created:
-    """Validate against the database, charge, and store the job (committed on return)."""
+    """Validate against the database, charge, and store the job (committed on return).
+    `admit` runs once the job is known to be valid and paid for, before the commit; it may
+    raise to refuse the job (the rate limit), which then changes nothing."""
     project = projects.by_key(db, user, request.project_id)
     identity = identities.owned(db, user, request.identity_code)
     if not identity.face_detected:
@@ -198,6 +202,7 @@ def create(
         outputs = _flat_outputs(request, seed)
         cost = pricing.flat_to_model_cost(request)
     _charge(db, user, cost)
+    admit()
     job = Job(
         public_id=public_id,
         user_id=user.id,

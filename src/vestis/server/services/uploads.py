@@ -87,8 +87,7 @@ def store(state: ServerState, db: Session, file_id: str, data: bytes, written: P
     try:
         facts = images.inspect_image(data)
     except images.ImageRejected as exc:
-        error = "Image too large" if exc.status_code == 413 else "Unsupported image"
-        raise ApiError(exc.status_code, error, str(exc)) from exc
+        raise ApiError(exc.status_code, images.rejection_title(exc), str(exc)) from exc
     finally:
         syncing.join()
     key = state.blobs.new_key("inputs", facts.ext)
