@@ -5,6 +5,7 @@ ZIP entry names are safe."""
 from __future__ import annotations
 
 import hashlib
+import stat
 import hmac
 import io
 import time
@@ -197,3 +198,12 @@ def test_secrets_are_stored_hashed(server: ServerProcess) -> None:
         assert not any(secret in value for value in stored)
     files = b"".join(p.read_bytes() for p in server.data_dir.glob("vestis.db*"))  # SQLite only
     assert not any(secret.encode() in files for secret in secrets)
+
+
+def test_data_dir_is_0700_and_the_database_0600(server: ServerProcess) -> None:
+    """The database holds the URL-signing key, webhook secrets and password hashes."""
+    assert stat.S_IMODE(server.data_dir.stat().st_mode) == 0o700
+    files = list(server.data_dir.glob("vestis.db*"))
+    assert files or server.database_url  # SQLite: the database and its WAL files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR_ENV = "VESTIS_DATA_DIR"
+#: The SQLite database in the data dir (when no --database-url is given).
+DATABASE_FILE = "vestis.db"
 
 
 @dataclass
@@ -49,7 +51,7 @@ class ServerSettings:
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'vestis.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir / DATABASE_FILE}"
 
     @property
     def blob_dir(self) -> Path:

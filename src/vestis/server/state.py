@@ -3,6 +3,7 @@ background machinery (job workers, notification bus, webhook sender, rate limite
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from vestis.server.blobs import BlobStore
 from vestis.server.db import Database
 from vestis.server.models import ServerSecret
-from vestis.server.settings import ServerSettings
+from vestis.server.settings import DATABASE_FILE, ServerSettings
 from vestis.server.signing import UrlSigner
 
 if TYPE_CHECKING:
@@ -28,6 +29,22 @@ def _signing_key(db: Database) -> bytes:
         return bytes.fromhex(row.value)
 
 
+def make_private(settings: ServerSettings) -> None:
+    """The data dir holds password hashes, the URL-signing key and webhook secrets: it is
+    0700 and the SQLite database (with its WAL files, which SQLite makes with the database's
+    mode) 0600, whatever the umask, also for a data dir made by an older vestis."""
+    folder = settings.data_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    if settings.database_url is not None:
+        return
+    database = folder / DATABASE_FILE
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for path in (database, *(folder / f"{DATABASE_FILE}{end}" for end in ("-wal", "-shm"))):
+        if path.exists():
+            os.chmod(path, 0o600)
+
+
 @dataclass
 class ServerState:
     settings: ServerSettings
@@ -42,7 +59,7 @@ class ServerState:
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerState:
         """Open (and create if needed) the data dir and database of `settings`."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(settings)
         db = Database(settings.db_url)
         db.migrate()
         blobs = BlobStore(settings.blob_dir)
