@@ -5,9 +5,9 @@ ZIP entry names are safe."""
 from __future__ import annotations
 
 import hashlib
-import stat
 import hmac
 import io
+import stat
 import time
 import zipfile
 from urllib.parse import parse_qs, urlencode, urlsplit
