@@ -1,9 +1,15 @@
 """The Engine protocol: what the server asks of whatever does the image work.
 
 The server owns storage, users, credits and job state; an engine only turns images into images.
-Every call is synchronous and CPU-bound; the server runs it on its worker pool. A call that cannot
-produce its output raises `EngineError` with a message meant for the user (it becomes the result's
-`error_message`); other outputs of the same job go on.
+Every call is synchronous; the server runs it on its worker pool. A call that cannot produce its
+output raises `EngineError` with a message meant for the user (it becomes the result's
+`error_message`); other outputs of the same job go on. `UpstreamError` says the failure is not
+the user's (a remote service down, a 5xx, a timeout, refused content): the server may give the
+output to the next engine of its chain.
+
+Engines that work on a whole job at once (a remote service that takes one job for many outputs)
+also implement `JobEngine.run_job`; the server then hands them the job's pending outputs in one
+call, with a `JobContext` to deliver outputs and to checkpoint remote ids durably.
 """
 
 from __future__ import annotations
@@ -16,6 +22,12 @@ from PIL import Image
 
 class EngineError(Exception):
     """One output cannot be made; `str(err)` is shown to the user as `error_message`."""
+
+
+class UpstreamError(EngineError):
+    """The output could not be made for a reason that is not the user's: a remote service is
+    down, answered 5xx, timed out, refused the content, or its account is out of credits. The
+    server moves such an output to the next engine of its chain (with a warning), if any."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,100 @@ class EngineOutput:
     quality_score: float = 0.0
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Remote engines: the upstream job or prediction that made the output, and what it cost
+    #: there (in the upstream's credits).
+    upstream_id: str | None = None
+    upstream_credits: float | None = None
+
+
+# --- the job-level path ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """An image a job names (an input, or a reference image of an instruction), as uploaded."""
+
+    file_id: str
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    code: str
+    name: str
+    filename: str
+    data: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class OutputSlot:
+    """One output still to make. `key` is the server's output id; `spec` is what the server
+    computed for it (model swap: `file_id`, `seed`; flat-to-model: `instruction_index`, `width`,
+    `height`, `seed`)."""
+
+    key: str
+    image_index: int
+    group_index: int
+    variation: int
+    output_format: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobWork:
+    """A whole job for a job-level engine."""
+
+    job_id: str
+    job_type: str  # "model_swap" | "flat_2_model"
+    #: The wire request as the server validated it (file ids and identity code are the server's).
+    request: dict[str, Any]
+    project_name: str
+    identity: JobIdentity
+    #: Every file the request names, by file id.
+    files: dict[str, JobFile]
+    slots: list[OutputSlot]
+    #: What this engine checkpointed for this job in an earlier attempt; {} the first time.
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class JobContext(Protocol):
+    """What the server offers a job-level engine while it runs one job."""
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Store the engine's checkpoint of this job durably before returning (remote ids)."""
+        ...
+
+    def recall(self, key: str) -> str | None:
+        """A value this engine remembered earlier (any job), e.g. a remote identity code."""
+        ...
+
+    def remember(self, key: str, value: str) -> None: ...
+
+    def deliver(self, key: str, output: EngineOutput) -> None:
+        """One output is made; the server stores and records it before returning."""
+        ...
+
+    def fail(self, key: str, error: EngineError) -> None:
+        """One output cannot be made here (`UpstreamError`: the next engine may try)."""
+        ...
+
+    def stopping(self) -> bool:
+        """True when the server is shutting down: leave the rest for the next start."""
+        ...
+
+
+@runtime_checkable
+class JobEngine(Protocol):
+    """An engine that makes a whole job in one call (a remote On-Model job, FASHN runs)."""
+
+    name: str
+
+    def run_job(self, work: JobWork, context: JobContext) -> None:
+        """Make every slot of `work`: `context.deliver` or `context.fail` each one. Raising
+        `EngineError` (or `UpstreamError`) fails every slot not delivered yet."""
+        ...
 
 
 @runtime_checkable

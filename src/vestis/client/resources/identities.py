@@ -21,13 +21,16 @@ IDENTITY_UPLOAD_TIMEOUT = 30.0
 
 
 def _upload_parts(
-    path: str | Path, name: str | None, tag: str | None
+    path: str | Path | bytes, name: str | None, tag: str | None, filename: str | None = None
 ) -> tuple[dict[str, tuple[str, bytes, str]], dict[str, str]]:
     """Multipart `image` (bytes read once, so retries resend them) and `name` (default: the
-    file stem, as the scripts send it)."""
-    file = Path(path)
-    files = {"image": (file.name, file.read_bytes(), image_content_type(file.name))}
-    data = {"name": name if name is not None else file.stem}
+    file stem, as the scripts send it). `path` may be the image bytes, named by `filename`."""
+    if isinstance(path, bytes):
+        file_name, content = filename or "identity.jpg", path
+    else:
+        file_name, content = Path(path).name, Path(path).read_bytes()
+    files = {"image": (file_name, content, image_content_type(file_name))}
+    data = {"name": name if name is not None else Path(file_name).stem}
     if tag:
         data["tag"] = tag
     return files, data
@@ -74,20 +77,27 @@ class Identities(SyncAPIResource):
         )
 
     def upload(
-        self, path: str | Path, name: str | None = None, *, tag: str | None = None
+        self,
+        path: str | Path | bytes,
+        name: str | None = None,
+        *,
+        tag: str | None = None,
+        filename: str | None = None,
     ) -> IdentityUploadResponse:
-        """Upload a face image as an identity. An image uploaded before raises ConflictError with
-        `.body["existing_identity_code"]`."""
-        files, data = _upload_parts(path, name, tag)
+        """Upload a face image (a path, or bytes named by `filename`) as an identity. An image
+        uploaded before raises ConflictError with `.body["existing_identity_code"]`."""
+        files, data = _upload_parts(path, name, tag, filename)
         response = self._call(
             "POST", "/identity/upload", files=files, data=data, timeout=IDENTITY_UPLOAD_TIMEOUT
         )
         return IdentityUploadResponse.model_validate(response.json())
 
-    def ensure(self, path: str | Path, name: str | None = None) -> str:
+    def ensure(
+        self, path: str | Path | bytes, name: str | None = None, *, filename: str | None = None
+    ) -> str:
         """The identity code of this image: uploaded now, or the existing one on 409."""
         try:
-            return self.upload(path, name).identity_code
+            return self.upload(path, name, filename=filename).identity_code
         except ConflictError as exc:
             return _code_from_conflict(exc)
 
@@ -131,20 +141,27 @@ class AsyncIdentities(AsyncAPIResource):
         return IdentityListResponse.model_validate(response.json())
 
     async def upload(
-        self, path: str | Path, name: str | None = None, *, tag: str | None = None
+        self,
+        path: str | Path | bytes,
+        name: str | None = None,
+        *,
+        tag: str | None = None,
+        filename: str | None = None,
     ) -> IdentityUploadResponse:
-        """Upload a face image as an identity. An image uploaded before raises ConflictError with
-        `.body["existing_identity_code"]`."""
-        files, data = _upload_parts(path, name, tag)
+        """Upload a face image (a path, or bytes named by `filename`) as an identity. An image
+        uploaded before raises ConflictError with `.body["existing_identity_code"]`."""
+        files, data = _upload_parts(path, name, tag, filename)
         response = await self._call(
             "POST", "/identity/upload", files=files, data=data, timeout=IDENTITY_UPLOAD_TIMEOUT
         )
         return IdentityUploadResponse.model_validate(response.json())
 
-    async def ensure(self, path: str | Path, name: str | None = None) -> str:
+    async def ensure(
+        self, path: str | Path | bytes, name: str | None = None, *, filename: str | None = None
+    ) -> str:
         """The identity code of this image: uploaded now, or the existing one on 409."""
         try:
-            return (await self.upload(path, name)).identity_code
+            return (await self.upload(path, name, filename=filename)).identity_code
         except ConflictError as exc:
             return _code_from_conflict(exc)
 

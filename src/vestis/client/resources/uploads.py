@@ -41,8 +41,11 @@ class Uploads(SyncAPIResource):
     def upload_file(self, path: str | Path, *, project_name: str | None = None) -> str:
         """Upload one image file; return its `file_id`."""
         file = Path(path)
-        data = file.read_bytes()
-        upload = self.create(file.name, project_name=project_name)
+        return self.upload_bytes(file.read_bytes(), file.name, project_name=project_name)
+
+    def upload_bytes(self, data: bytes, filename: str, *, project_name: str | None = None) -> str:
+        """Upload image bytes under `filename`; return the `file_id`."""
+        upload = self.create(filename, project_name=project_name)
         self.put(upload, data)
         return upload.file_id
 
@@ -70,7 +73,12 @@ class AsyncUploads(AsyncAPIResource):
     async def upload_file(self, path: str | Path, *, project_name: str | None = None) -> str:
         """Upload one image file; return its `file_id`."""
         file = Path(path)
-        data = file.read_bytes()
-        upload = await self.create(file.name, project_name=project_name)
+        return await self.upload_bytes(file.read_bytes(), file.name, project_name=project_name)
+
+    async def upload_bytes(
+        self, data: bytes, filename: str, *, project_name: str | None = None
+    ) -> str:
+        """Upload image bytes under `filename`; return the `file_id`."""
+        upload = await self.create(filename, project_name=project_name)
         await self.put(upload, data)
         return upload.file_id

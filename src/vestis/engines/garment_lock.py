@@ -1,0 +1,198 @@
+"""Garment lock: a model-swap output from an engine that repaints the whole photo (a generative
+service), composited so that only what a swap may change is changed.
+
+The region a swap may change is the face, the hair around it, the neck, and the visible skin
+(arms, hands, legs), found with the local engine's models (face mesh, selfie segmentation, pose
+and its skin colour model) on the input and on the output. Outside that region every pixel is
+the input's, bit for bit; inside it the output is blended in with an edge feathered *inside*
+the region, so nothing outside it moves. An output that is not aligned with the input (another
+size, shifted, slightly rotated) is aligned first (ORB features and a RANSAC similarity); one
+that cannot be aligned is delivered as the engine made it, with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+#: Share of the width/height the output may differ in aspect ratio and still be resized.
+_ASPECT_TOLERANCE = 0.02
+#: Correlation (grey levels, outside the region) an aligned output must reach with the input.
+_MIN_CORRELATION = 0.6
+_MIN_INLIERS = 12
+
+
+@dataclass
+class LockResult:
+    image: Image.Image
+    #: Share of the pixels that are exactly the input's; None when the output was not locked.
+    locked_share: float | None
+    warnings: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _rgb(image: Image.Image) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(image.convert("RGB")))
+
+
+# --- alignment ----------------------------------------------------------------------------------
+
+
+def _similarity(moving: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """The 2x3 similarity taking `moving` onto `fixed` (grey images), and its inlier count."""
+    orb = cv2.ORB_create(nfeatures=3000)
+    kp_m, des_m = orb.detectAndCompute(moving, None)
+    kp_f, des_f = orb.detectAndCompute(fixed, None)
+    if des_m is None or des_f is None or len(kp_m) < _MIN_INLIERS or len(kp_f) < _MIN_INLIERS:
+        return None, 0
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(des_m, des_f)
+    if len(matches) < _MIN_INLIERS:
+        return None, 0
+    src = np.float32([kp_m[m.queryIdx].pt for m in matches])
+    dst = np.float32([kp_f[m.trainIdx].pt for m in matches])
+    matrix, inliers = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.0
+    )
+    count = int(inliers.sum()) if inliers is not None else 0
+    return (matrix if count >= _MIN_INLIERS else None), count
+
+
+def _is_identity(matrix: np.ndarray) -> bool:
+    """Closer to no motion than half a pixel anywhere on a 1000-pixel image."""
+    linear = np.abs(matrix[:, :2] - np.eye(2)).max()
+    return bool(linear < 5e-4 and np.abs(matrix[:, 2]).max() < 0.5)
+
+
+def align(output: np.ndarray, target: np.ndarray) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """`output` in `target`'s frame, or None when it cannot be aligned; what was done."""
+    th, tw = target.shape[:2]
+    oh, ow = output.shape[:2]
+    facts: dict[str, Any] = {"output_size": [ow, oh]}
+    moved = output
+    if (ow, oh) != (tw, th) and abs((ow / oh) / (tw / th) - 1.0) <= _ASPECT_TOLERANCE:
+        moved = cv2.resize(output, (tw, th), interpolation=cv2.INTER_AREA)
+        facts["resized"] = True
+    grey_m = cv2.cvtColor(moved, cv2.COLOR_RGB2GRAY)
+    grey_t = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
+    matrix, inliers = _similarity(grey_m, grey_t)
+    facts["inliers"] = inliers
+    if matrix is None:
+        if moved.shape[:2] != (th, tw):
+            return None, facts
+        return moved, facts  # same frame, too plain to match: checked by correlation later
+    if not _is_identity(matrix):
+        moved = cv2.warpAffine(
+            moved, matrix, (tw, th), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        facts["warped"] = [[round(float(v), 4) for v in row] for row in matrix]
+    return moved, facts
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    x = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)[where].astype(np.float64)
+    y = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)[where].astype(np.float64)
+    if x.size < 64 or x.std() < 1e-6 or y.std() < 1e-6:
+        return 1.0 if x.size >= 64 and np.abs(x - y).mean() < 8 else 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+# --- the region a swap may change ---------------------------------------------------------------
+
+
+def swap_region(rgb: np.ndarray) -> np.ndarray | None:
+    """Pixels a model swap may change in `rgb`: face, hair, neck, visible skin (bool); None
+    when no face is found."""
+    from vestis.engines.local import models
+    from vestis.engines.local.faces import body_landmarks, find_face
+    from vestis.engines.local.skin import skin_weight
+
+    face = find_face(rgb)
+    if face is None:
+        return None
+    h, w = rgb.shape[:2]
+    region = np.zeros((h, w), dtype=np.uint8)
+    oval = face.oval.astype(np.float32)
+    centre = oval.mean(axis=0)
+    hull = cv2.convexHull((oval - centre) * 1.15 + centre)
+    cv2.fillConvexPoly(region, np.round(hull).astype(np.int32), 1)
+    left, top, right, bottom = (float(v) for v in face.box)
+    fw, fh = right - left, bottom - top
+    cx = (left + right) / 2
+    person = models.person_mask(rgb) > 0.5
+    skin_weights = skin_weight(rgb, face)
+    # Visible skin (neck, arms, hands, legs): the skin colour model, without thin specks (pale
+    # straps, seams) that share the face's colour.
+    opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, int(0.06 * fw)) | 1,) * 2)
+    skin = cv2.morphologyEx((skin_weights > 0.5).astype(np.uint8), cv2.MORPH_OPEN, opening)
+    skin = _large_parts(skin, 0.08 * fw * fh)
+    # Head and hair: the person around the face, from above the hair down to the chin.
+    head = np.zeros_like(region)
+    x0, x1 = int(max(0, cx - 1.2 * fw)), int(min(w, cx + 1.2 * fw))
+    y0, y1 = int(max(0, top - 1.0 * fh)), int(min(h, bottom + 0.1 * fh))
+    head[y0:y1, x0:x1] = 1
+    region |= (head.astype(bool) & person).astype(np.uint8)
+    # Neck: below the chin, a face wide, down to the shoulders; only where it is skin (a collar
+    # or a turtleneck there is garment), plus a short band under the jaw line.
+    shoulders = bottom + 0.6 * fh
+    body = body_landmarks(rgb)
+    if body is not None and (body[[11, 12], 2] > 0.5).all():
+        shoulders = max(bottom + 0.25 * fh, float(body[[11, 12], 1].mean()))
+    nx0, nx1 = int(max(0, cx - 0.75 * fw)), int(min(w, cx + 0.75 * fw))
+    neck = np.zeros_like(region)
+    neck[int(bottom) : int(min(h, shoulders)), nx0:nx1] = 1
+    jaw = np.zeros_like(region)
+    jaw[int(bottom) : int(min(h, bottom + 0.12 * fh)), nx0:nx1] = 1
+    region |= ((neck.astype(bool) & (skin_weights > 0.1)) | (jaw.astype(bool) & person)).astype(
+        np.uint8
+    )
+    region |= skin
+    margin = max(3, int(round(0.04 * fw))) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (margin, margin))
+    region = cv2.dilate(region, kernel)
+    return region.astype(bool)
+
+
+def _large_parts(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """`mask` without its connected parts smaller than `min_area` pixels (a hand is not)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[labels].astype(np.uint8)
+
+
+def lock_garments(target: Image.Image, output: Image.Image) -> LockResult:
+    """`output` with every pixel outside the swap region set back to `target`'s."""
+    source = _rgb(target)
+    made = _rgb(output)
+    aligned, facts = align(made, source)
+    if aligned is None:
+        return _unlocked(output, "the output has another shape than the photo", facts)
+    region = swap_region(source)
+    if region is None:
+        return _unlocked(output, "no face was found in the photo to bound the swap", facts)
+    theirs = swap_region(aligned)
+    if theirs is not None:
+        region |= theirs
+    outside = ~region
+    correlation = _correlation(aligned, source, outside)
+    facts["correlation_outside"] = round(correlation, 4)
+    if correlation < _MIN_CORRELATION:
+        return _unlocked(output, "the output could not be aligned with the photo", facts)
+    face_width = max(8.0, float(region.any(axis=0).sum()) / 3)
+    feather = max(2.0, 0.06 * face_width)
+    inside = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+    alpha = np.clip(inside / feather, 0.0, 1.0)[..., None]
+    blended = np.clip(alpha * aligned + (1.0 - alpha) * source + 0.5, 0, 255).astype(np.uint8)
+    composite = np.where(region[..., None], blended, source)
+    locked = float((composite == source).all(axis=2).mean())
+    facts.update({"region_share": round(float(region.mean()), 6), "feather_px": round(feather, 1)})
+    return LockResult(Image.fromarray(composite), round(locked, 6), [], facts)
+
+
+def _unlocked(output: Image.Image, why: str, facts: dict[str, Any]) -> LockResult:
+    warning = f"garment lock not applied: {why}; the garments are as the engine made them"
+    return LockResult(output.convert("RGB"), None, [warning], facts)
