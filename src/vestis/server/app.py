@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from vestis import __version__
 from vestis.server import errors, faults
 from vestis.server.bodycap import BodyCap
+from vestis.server.deps import token_is_valid
 from vestis.server.engine_loader import load_engine
 from vestis.server.fashn import router as fashn
 from vestis.server.routers import (
@@ -73,7 +75,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
-    app.add_middleware(BodyCap)
+    app.add_middleware(BodyCap, token_check=partial(token_is_valid, state))
     if settings.faults:
         faults.install(app, settings.faults)
     return app

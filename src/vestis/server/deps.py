@@ -86,3 +86,11 @@ def authenticate(state: ServerState, request: Request, query_token: str | None) 
     streaming responses that must not hold a database session open)."""
     with state.db.session() as db:
         return _user_from_token(db, _bearer(request) or query_token).id
+
+
+def token_is_valid(state: ServerState, token: str | None) -> bool:
+    """Whether `token` is a valid login or API token (for checks before a body is read)."""
+    if not token:
+        return False
+    with state.db.session() as db:
+        return accounts.user_for_token(db, token, TOKEN_KINDS) is not None
