@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from vestis.engines.base import EngineError, EngineOutput, FaceInfo, FlatSpec, SwapSpec
+
+if TYPE_CHECKING:  # the engine module stays cheap to import: OpenCV loads on first use
+    from vestis.engines.local.faces import FaceGeometry
 
 #: Pose landmark indices: shoulders and hips must be visible for an image to count as a body.
 _BODY_POINTS = (11, 12, 23, 24)
@@ -20,6 +24,47 @@ NO_FACE_IDENTITY = (
     "No face found in the identity image: upload an identity photo with a clearly visible face "
     "(front view, not too small)."
 )
+
+
+#: Smallest faces the swap works on, as the distance between the outer eye corners in pixels:
+#: below this a target face is a few dozen pixels wide and carries no recognisable identity,
+#: and an identity face would have to be enlarged into a blur.
+MIN_TARGET_EYE_PX = 16
+MIN_IDENTITY_EYE_PX = 24
+#: Share of the face outline that may lie outside the target photo (a forehead cut by the top
+#: edge is fine; a face cut at the brows, the mouth or down the middle is not).
+MAX_OUTSIDE_SHARE = 0.10
+
+
+def _check_faces(
+    target_face: FaceGeometry, size: tuple[int, int], identity_face: FaceGeometry
+) -> None:
+    """Refuse, with a message that says which and the size found, a target or identity face the
+    swap cannot use (rather than pasting a patch of skin where half a face is)."""
+    from vestis.engines.local.faces import framing
+
+    if identity_face.eye_distance < MIN_IDENTITY_EYE_PX:
+        raise EngineError(
+            f"The face in the identity image is too small to swap: its eyes are "
+            f"{identity_face.eye_distance:.0f} px apart (outer corners), at least "
+            f"{MIN_IDENTITY_EYE_PX} px are needed. Upload a larger or closer identity photo."
+        )
+    if target_face.eye_distance < MIN_TARGET_EYE_PX:
+        raise EngineError(
+            f"The face in the target photo is too small to swap: its eyes are "
+            f"{target_face.eye_distance:.0f} px apart (outer corners), at least "
+            f"{MIN_TARGET_EYE_PX} px are needed. Use a larger photo or a closer shot."
+        )
+    frame = framing(target_face, size)
+    if frame.outside_share > MAX_OUTSIDE_SHARE or frame.features_outside:
+        edges = " and ".join(frame.edges) or "an"
+        raise EngineError(
+            f"The face in the target photo is cut by the frame: {frame.outside_share:.0%} of "
+            f"the face lies outside the picture (at the {edges} edge"
+            f"{'s' if len(frame.edges) > 1 else ''}; at most {MAX_OUTSIDE_SHARE:.0%} allowed, "
+            "with eyes, brows, nose and mouth in the picture). The local engine swaps only "
+            "faces that are in the photo; leave this photo out of the job."
+        )
 
 
 def _rgb(image: Image.Image) -> np.ndarray:
@@ -66,21 +111,14 @@ class LocalEngine:
         target_face = find_face(target)
         if target_face is None:
             raise EngineError(NO_FACE_TARGET)
+        _check_faces(target_face, (target.shape[1], target.shape[0]), identity_face)
         params = swap_params(spec.seed, spec.variation, spec.face_reference_mode, spec.post_process)
-        try:
-            result = swap_face(target, target_face, identity, identity_face, params)
-        except ValueError as err:
-            raise EngineError(
-                f"The face in the target photo is too small to swap ({err})."
-            ) from err
+        result = swap_face(target, target_face, identity, identity_face, params)
         head = result.alpha > 0
         out = result.image
         skin_pixels = 0
         if spec.post_process:
-            # The face's feathered rim still shows the old skin in proportion (1 - alpha): it
-            # is equalised by that share, so no ring of the old tone is left around the face.
-            weight = skin_weight(target, target_face, exclude=result.alpha >= 0.999)
-            weight *= 1.0 - result.alpha
+            weight = skin_weight(target, target_face, face_alpha=result.alpha)
             out = equalise_skin(out, weight, result.face_lab_after - result.face_lab_before)
             skin_pixels = int((weight > 0).sum())
         image = Image.fromarray(out)

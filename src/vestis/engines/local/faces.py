@@ -36,6 +36,9 @@ class FaceGeometry:
     landmarks: np.ndarray  # (478, 2) float32, x and y in pixels
     box: tuple[int, int, int, int]  # left, top, right, bottom
     confidence: float
+    #: (478,) float32 depth of each landmark in pixels (smaller is nearer the camera), on the
+    #: same scale as x and y: what lets the swap turn one face into another's pose.
+    depth: np.ndarray | None = None
 
     @property
     def mesh(self) -> np.ndarray:
@@ -45,6 +48,12 @@ class FaceGeometry:
     @property
     def oval(self) -> np.ndarray:
         return self.landmarks[FACE_OVAL]
+
+    @property
+    def points3d(self) -> np.ndarray:
+        """(478, 3): x, y and depth in pixels (depth 0 where the mesh gave none)."""
+        depth = self.depth if self.depth is not None else np.zeros(len(self.landmarks))
+        return np.column_stack([self.landmarks, depth]).astype(np.float64)
 
     @property
     def eye_distance(self) -> float:
@@ -124,10 +133,10 @@ def _mesh_in_crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray
     if not result.multi_face_landmarks:
         return None
     points = np.array(
-        [(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32
+        [(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32
     )
     points *= side_i
-    points += np.array([x0, y0], dtype=np.float32)
+    points[:, :2] += np.array([x0, y0], dtype=np.float32)
     del w, h
     return points
 
@@ -171,7 +180,7 @@ def _find_face_uncached(rgb: np.ndarray) -> FaceGeometry | None:
         if result.multi_face_landmarks:
             h, w = rgb.shape[:2]
             points = np.array(
-                [(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark],
+                [(p.x * w, p.y * h, p.z * w) for p in result.multi_face_landmarks[0].landmark],
                 dtype=np.float32,
             )
             return _geometry(points, 0.5)
@@ -179,14 +188,20 @@ def _find_face_uncached(rgb: np.ndarray) -> FaceGeometry | None:
 
 
 def _geometry(points: np.ndarray, confidence: float) -> FaceGeometry:
-    mesh = points[:468]
+    """`points`: (478, 3) x, y and depth in pixels."""
+    mesh = points[:468, :2]
     box = (
         int(np.floor(mesh[:, 0].min())),
         int(np.floor(mesh[:, 1].min())),
         int(np.ceil(mesh[:, 0].max())),
         int(np.ceil(mesh[:, 1].max())),
     )
-    return FaceGeometry(landmarks=points, box=box, confidence=confidence)
+    return FaceGeometry(
+        landmarks=np.ascontiguousarray(points[:, :2]),
+        box=box,
+        confidence=confidence,
+        depth=np.ascontiguousarray(points[:, 2]),
+    )
 
 
 def body_landmarks(rgb: np.ndarray) -> np.ndarray | None:
@@ -205,3 +220,46 @@ def body_landmarks(rgb: np.ndarray) -> np.ndarray | None:
         )
     _pose_cache.put(key, body)
     return body
+
+
+#: Mesh points of the eyes, brows, nose and lips: a face missing any of them cannot be swapped.
+_FEATURE_POINTS = [33, 133, 362, 263, 70, 105, 107, 336, 334, 300, 1, 2, 98, 327, 61, 291, 0, 17]
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How much of a face lies outside its photo, and across which edges."""
+
+    outside_share: float  # share of the face outline's area outside the frame
+    features_outside: bool  # an eye, brow, the nose or the lips lie (partly) outside
+    edges: tuple[str, ...]  # "top", "bottom", "left", "right": the edges the face crosses
+
+
+def framing(face: FaceGeometry, size: tuple[int, int]) -> Framing:
+    """Where `face` meets the frame of an image of `size` (width, height). The mesh is
+    estimated beyond the picture for a face the frame cuts, which is what tells it."""
+    w, h = size
+    hull = cv2.convexHull(face.oval.astype(np.float32))
+    frame = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    area = float(cv2.contourArea(hull))
+    inside, _ = cv2.intersectConvexConvex(hull, frame)
+    share = 1.0 - float(inside) / area if area > 0 else 1.0
+    x, y = face.oval[:, 0], face.oval[:, 1]
+    edges = tuple(
+        name
+        for name, crossed in (
+            ("top", y.min() < 0),
+            ("bottom", y.max() > h),
+            ("left", x.min() < 0),
+            ("right", x.max() > w),
+        )
+        if crossed
+    )
+    points = face.landmarks[_FEATURE_POINTS]
+    features_outside = bool(
+        (points[:, 0] < 0).any()
+        or (points[:, 1] < 0).any()
+        or (points[:, 0] > w - 1).any()
+        or (points[:, 1] > h - 1).any()
+    )
+    return Framing(max(share, 0.0), features_outside, edges)
