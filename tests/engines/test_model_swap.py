@@ -280,3 +280,45 @@ def test_identity_wrinkles_come_through_softened(engine, pdp, identity) -> None:
     darkest = float(change[:20].mean())
     assert darkest < -5.0  # the creases are the identity's: they do come through
     assert darkest > 0.45 * depth  # but softened
+
+
+def _eye_y(image: Image.Image) -> int:
+    from vestis.engines.local.faces import find_face
+
+    face = find_face(np.ascontiguousarray(np.asarray(image.convert("RGB"))))
+    assert face is not None
+    return int(face.landmarks[[33, 263], 1].mean())
+
+
+def test_head_cut_at_eye_level_is_refused(engine, pdp, identity) -> None:
+    """A photo cropped at the eyes (a common catalogue crop) has no face to swap: refused with
+    a message that says so and how much lies outside, not a patch of skin on the cheek."""
+    cut = pdp.crop((0, _eye_y(pdp), pdp.width, pdp.height))
+    with pytest.raises(EngineError, match=r"cut by the frame: \d+% .*top edge") as err:
+        engine.model_swap(SwapSpec(target=cut, identity=identity, seed=1))
+    assert int(str(err.value).split(": ")[1].split("%")[0]) > 10
+
+
+def test_face_cut_at_the_mouth_is_refused_a_trimmed_forehead_is_not(engine, pdp, identity):
+    from vestis.engines.local.faces import find_face
+
+    face = find_face(np.ascontiguousarray(np.asarray(pdp)))
+    mouth_y = int(face.landmarks[13, 1])
+    with pytest.raises(EngineError, match="cut by the frame.*bottom edge"):
+        engine.model_swap(
+            SwapSpec(target=pdp.crop((0, 0, pdp.width, mouth_y)), identity=identity, seed=1)
+        )
+    top, brow = float(face.landmarks[10, 1]), float(face.landmarks[105, 1])
+    trimmed = pdp.crop((0, int(top + 0.3 * (brow - top)), pdp.width, pdp.height))
+    out = engine.model_swap(SwapSpec(target=trimmed, identity=identity, seed=1))
+    assert out.image.size == trimmed.size
+
+
+def test_too_small_faces_are_refused_with_the_size_found(engine, pdp, identity) -> None:
+    small = Image.new("RGB", (480, 640), (226, 226, 224))
+    small.paste(pdp.resize((96, 128), Image.Resampling.LANCZOS), (190, 20))
+    with pytest.raises(EngineError, match=r"target photo is too small.* (\d+) px apart"):
+        engine.model_swap(SwapSpec(target=small, identity=identity, seed=1))
+    tiny_identity = identity.resize((80, 100), Image.Resampling.LANCZOS)
+    with pytest.raises(EngineError, match=r"identity image is too small.* (\d+) px apart"):
+        engine.model_swap(SwapSpec(target=pdp, identity=tiny_identity, seed=1))

@@ -162,12 +162,42 @@ def find_face(rgb: np.ndarray) -> FaceGeometry | None:
     return face
 
 
+def _detect_in_tiles(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], float] | None:
+    """The detector on overlapping square tiles: it sees the whole image at 192 x 192, where
+    the face of a full-length shot or a small photo is a few pixels wide. Largest face found."""
+    h, w = rgb.shape[:2]
+    side = max(min(h, w) // 3, 96)
+    if side >= max(h, w):
+        return None
+    step = side // 2
+    best: tuple[tuple[int, int, int, int], float] | None = None
+    for y in range(0, max(h - side, 0) + step, step):
+        for x in range(0, max(w - side, 0) + step, step):
+            y0, x0 = min(y, max(h - side, 0)), min(x, max(w - side, 0))
+            found = _detect_box(np.ascontiguousarray(rgb[y0 : y0 + side, x0 : x0 + side]))
+            if found is None:
+                continue
+            (left, top, right, bottom), score = found
+            box = (left + x0, top + y0, right + x0, bottom + y0)
+            if best is None or _box_area(box) > _box_area(best[0]):
+                best = (box, score)
+    return best
+
+
+def _box_area(box: tuple[int, int, int, int]) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
 def _find_face_uncached(rgb: np.ndarray) -> FaceGeometry | None:
     detected = _detect_box(rgb)
     candidates: list[tuple[tuple[int, int, int, int], float]] = []
     if detected is not None:
         candidates.append(detected)
     head = _head_box_from_pose(rgb) if detected is None else None
+    if detected is None and head is None:
+        detected = _detect_in_tiles(rgb)
+        if detected is not None:
+            candidates.append(detected)
     if head is not None:
         candidates.append((head, 0.5))
     for box, confidence in candidates:
