@@ -176,13 +176,85 @@ def test_missing_model_image_and_malformed_bodies(server: ServerProcess) -> None
         assert "as URLs" in assert_fashn_error(huge, 400, "BadRequest")
 
 
-@pytest.mark.parametrize("model_name", ["tryon-v1.6", "product-to-model", "edit", ""])
+@pytest.mark.parametrize("model_name", ["tryon-v1.6", "tryon-max", "edit", ""])
 def test_other_models_are_not_offered(server: ServerProcess, model_name: str) -> None:
     payload = {"model_name": model_name, "inputs": {"model_image": "https://example.com/a.jpg"}}
     with server.client() as client:
         message = assert_fashn_error(client.post("/v1/run", json=payload), 400, "BadRequest")
     if model_name:
-        assert model_name in message and "model-swap" in message
+        assert model_name in message and "model-swap" in message and "product-to-model" in message
+
+
+# --- product-to-model ----------------------------------------------------------------------------
+
+
+def run_product(client: httpx.Client, inputs: dict[str, object]) -> httpx.Response:
+    return client.post("/v1/run", json={"model_name": "product-to-model", "inputs": inputs})
+
+
+def test_product_to_model_dresses_the_face_reference(
+    server: ServerProcess, identity_photo: Image.Image
+) -> None:
+    from vestis.runs.samples import make_flat_lay
+
+    garment = make_flat_lay("top", (30, 90, 160))
+    with server.client() as client:
+        started = run_product(
+            client,
+            {
+                "product_image": data_uri(garment),
+                "face_reference": data_uri(identity_photo),
+                "prompt": "walking, white studio",
+                "aspect_ratio": "9:16",
+                "resolution": "1k",
+                "num_images": 2,
+                "output_format": "jpeg",
+            },
+        )
+        assert started.status_code == 200, started.text
+        final = wait_final(client, started.json()["id"])
+    body = final.json()
+    assert body["status"] == "completed", body
+    assert final.headers["x-fashn-credits-used"] == "8"  # 4 per image with a face reference
+    images = [fetch_image(url) for url in body["output"]]
+    assert [(i.format, i.size) for i in images] == [("JPEG", (576, 1024))] * 2
+    # the fake engine's flat-to-model pastes the garment in the lower half: the blue top
+    lower = images[0].convert("RGB").crop((0, 512, 576, 1024))
+    blue = sum(1 for r, _, b in lower.getdata() if b > r + 60)
+    assert blue > 0.05 * 576 * 512
+
+
+def test_product_to_model_without_a_person_or_with_try_on_conflicts(
+    server: ServerProcess, identity_photo: Image.Image
+) -> None:
+    from vestis.runs.samples import make_flat_lay
+
+    dress = make_flat_lay("dress")
+    garment = data_uri(dress)
+    with server.client() as client:
+        final = wait_final(client, run_product(client, {"product_image": garment}).json()["id"])
+        assert final.json()["status"] == "failed"
+        assert final.json()["error"]["name"] == "InputValidationError"
+        conflict = run_product(
+            client,
+            {
+                "product_image": garment,
+                "model_image": data_uri(identity_photo),
+                "face_reference": data_uri(identity_photo),
+            },
+        )
+        assert "model_image" in assert_fashn_error(conflict, 400, "BadRequest")
+        missing = run_product(client, {"face_reference": data_uri(identity_photo)})
+        assert "inputs.product_image" in assert_fashn_error(missing, 400, "BadRequest")
+        # try-on mode: the person of model_image wears the product, in the product's shape
+        tried = run_product(
+            client, {"product_image": garment, "model_image": data_uri(identity_photo)}
+        )
+        body = wait_final(client, tried.json()["id"]).json()
+    assert body["status"] == "completed", body
+    width, height = fetch_image(body["output"][0]).size
+    assert max(width, height) == 1024
+    assert width / height == pytest.approx(dress.width / dress.height, rel=0.02)
 
 
 @pytest.mark.parametrize("token", ["wrong-token", ""])

@@ -1,22 +1,23 @@
 """FASHN's universal prediction API (`/v1/run`, `/v1/status/{id}`, `/v1/credits`): wire models.
 
-Only `model-swap` is offered by this server; its inputs are validated here with every field and
-range of the FASHN documentation (spec fashn-v1-api.md §2.1 and §11). Responses are parsed
-leniently (unknown fields kept, `output` as an array or FASHN's occasional `{images: [...]}`),
-because the hosted API changes its schema without notice.
+This server offers `model-swap` and `product-to-model`; their inputs are validated here with
+every field and range of the FASHN documentation (spec fashn-v1-api.md §2.1, §2.5 and §11).
+Responses are parsed leniently (unknown fields kept, `output` as an array or FASHN's occasional
+`{images: [...]}`), because the hosted API changes its schema without notice.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vestis.contract.common import WireModel
 
-#: The one model this server runs on `/v1/run`.
+#: The models this server runs on `/v1/run`.
 MODEL_SWAP = "model-swap"
-OFFERED_MODELS: tuple[str, ...] = (MODEL_SWAP,)
+PRODUCT_TO_MODEL = "product-to-model"
+OFFERED_MODELS: tuple[str, ...] = (MODEL_SWAP, PRODUCT_TO_MODEL)
 
 FaceReferenceMode = Literal["match_base", "match_reference"]
 FashnOutputFormat = Literal["png", "jpeg"]
@@ -103,6 +104,67 @@ class ModelSwapInputs(BaseModel):
     @classmethod
     def _blank_reference_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+
+class ProductToModelInputs(BaseModel):
+    """`inputs` of `product-to-model`: a packshot or flat-lay (`product_image`) worn by a person.
+
+    `face_reference` is the person's face; the deprecated `model_image` ("try-on mode", a given
+    person to dress) cannot be combined with `image_prompt`, `background_reference` or
+    `face_reference`, as on FASHN. Images are URLs or data URIs, loaded when the run starts.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    product_image: str = Field(min_length=1)
+    prompt: str = ""
+    image_prompt: str | None = None
+    background_reference: str | None = None
+    face_reference: str | None = None
+    face_reference_mode: FaceReferenceMode = "match_reference"
+    model_image: str | None = None
+    aspect_ratio: FashnAspectRatio | None = None
+    resolution: Resolution | None = None
+    generation_mode: GenerationMode | None = None
+    seed: int = Field(default=42, ge=0, le=SEED_MAX, strict=True)
+    num_images: int = Field(default=1, ge=1, le=NUM_IMAGES_MAX, strict=True)
+    output_format: FashnOutputFormat = "png"
+    return_base64: bool = Field(default=False, strict=True)
+
+    @field_validator("face_reference", "model_image", "image_prompt", "background_reference")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _try_on_mode_alone(self) -> ProductToModelInputs:
+        if self.model_image and (
+            self.image_prompt or self.background_reference or self.face_reference
+        ):
+            raise ValueError(
+                "model_image (try-on mode, deprecated) cannot be combined with image_prompt, "
+                "background_reference or face_reference"
+            )
+        return self
+
+    def dimensions(self, fallback: tuple[int, int]) -> tuple[int, int]:
+        """Output width x height: `resolution`'s long edge (1k: 1024) on `aspect_ratio`, or on
+        the shape of `fallback` (the product image) when no ratio is given; multiples of 8."""
+        edge = {"1k": 1024, "2k": 2048, "4k": 4096}[self.resolution or "1k"]
+        if self.aspect_ratio:
+            aw, ah = (int(part) for part in self.aspect_ratio.split(":"))
+        else:
+            aw, ah = fallback
+        scale = edge / max(aw, ah)
+        return max(8, int(aw * scale) // 8 * 8), max(8, int(ah * scale) // 8 * 8)
+
+
+#: Inputs of each offered model.
+RunInputs = ModelSwapInputs | ProductToModelInputs
+INPUT_MODELS: dict[str, type[ModelSwapInputs] | type[ProductToModelInputs]] = {
+    MODEL_SWAP: ModelSwapInputs,
+    PRODUCT_TO_MODEL: ProductToModelInputs,
+}
 
 
 class RunRequest(BaseModel):

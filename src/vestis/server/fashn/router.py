@@ -24,11 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vestis.contract.fashn import (
     CREDITS_USED_HEADER,
+    INPUT_MODELS,
     OFFERED_MODELS,
     CreditsBalance,
     CreditsResponse,
     ErrorResponse,
-    ModelSwapInputs,
+    RunInputs,
     RunRequest,
     RunResponse,
     StatusResponse,
@@ -144,7 +145,7 @@ def _rate_limit(state: ServerState, user: User) -> None:
         )
 
 
-def _inputs_for(model_name: str, inputs: dict[str, Any]) -> ModelSwapInputs:
+def _inputs_for(model_name: str, inputs: dict[str, Any]) -> RunInputs:
     if model_name not in OFFERED_MODELS:
         raise FashnError(
             "BadRequest",
@@ -152,7 +153,7 @@ def _inputs_for(model_name: str, inputs: dict[str, Any]) -> ModelSwapInputs:
             f"{', '.join(OFFERED_MODELS)}.",
         )
     try:
-        return ModelSwapInputs.model_validate(inputs)
+        return INPUT_MODELS[model_name].model_validate(inputs)
     except ValidationError as exc:
         raise FashnError("BadRequest", validation_message(exc.errors(), "inputs.")) from exc
 

@@ -1,5 +1,6 @@
-"""FASHN `/v1/run` model-swap on the vestis server: accepting predictions, running them on the
-server's engine, reporting status, charging credits.
+"""FASHN `/v1/run` on the vestis server (`model-swap`, and `product-to-model` served by the
+engine's flat-to-model): accepting predictions, running them on the server's engine, reporting
+status, charging credits.
 
 One `FashnService` per app (`service_for(state)`). A prediction is accepted only when the user is
 within the rate and concurrency limits and can pay for it; its price is reserved at once and
@@ -15,6 +16,7 @@ import base64
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +28,13 @@ from vestis.contract.fashn import (
     BASE64_EXPIRED,
     BASE64_TTL_SECONDS,
     IN_PROGRESS_STATUSES,
-    ModelSwapInputs,
     PredictionError,
+    ProductToModelInputs,
+    RunInputs,
     StatusResponse,
 )
 from vestis.contract.pricing import fashn_cost
-from vestis.engines.base import EngineError, SwapSpec
+from vestis.engines.base import EngineError, EngineOutput, FlatGarment, FlatSpec, SwapSpec
 from vestis.server.fashn.errors import FashnError
 from vestis.server.fashn.models import FashnPrediction
 from vestis.server.fashn.pool import DaemonPool
@@ -62,10 +65,19 @@ class PredictionFailed(Exception):
         self.message = message
 
 
-def redact_images(inputs: ModelSwapInputs) -> dict[str, Any]:
+IMAGE_INPUTS = (
+    "model_image",
+    "face_reference",
+    "product_image",
+    "image_prompt",
+    "background_reference",
+)
+
+
+def redact_images(inputs: RunInputs) -> dict[str, Any]:
     """The inputs as stored: data URIs replaced by `<base64>` (FASHN keeps no base64 input)."""
     stored = inputs.model_dump(exclude_none=True)
-    for key in ("model_image", "face_reference"):
+    for key in IMAGE_INPUTS:
         value = stored.get(key)
         if isinstance(value, str) and value[:5].lower() == "data:":
             stored[key] = "<base64>"
@@ -122,7 +134,7 @@ class FashnService:
 
     # --- admission ------------------------------------------------------------------------
 
-    def accept(self, facts: RunRequestFacts, inputs: ModelSwapInputs) -> str:
+    def accept(self, facts: RunRequestFacts, inputs: RunInputs) -> str:
         """Create a prediction (reserving its price) and queue it; its id.
 
         Raises `FashnError` (429 ConcurrencyLimitExceeded / OutOfCredits) when it cannot start.
@@ -174,7 +186,7 @@ class FashnService:
 
     # --- the work ---------------------------------------------------------------------------
 
-    def _run(self, prediction_id: str, inputs: ModelSwapInputs) -> None:
+    def _run(self, prediction_id: str, inputs: RunInputs) -> None:
         try:
             self._set_status(prediction_id, "processing")
             outputs = self._generate(inputs)
@@ -196,10 +208,11 @@ class FashnService:
         except ImageFetchError as exc:
             raise PredictionFailed("ImageLoadError", f"Error loading {what}: {exc}") from exc
 
-    def _generate(self, inputs: ModelSwapInputs) -> list[Image.Image]:
-        engine = self.state.engine
-        if engine is None:
+    def _generate(self, inputs: RunInputs) -> list[Image.Image]:
+        if self.state.engine is None:
             raise PredictionFailed("UnavailableError", "The engine is not loaded yet; try again.")
+        if isinstance(inputs, ProductToModelInputs):
+            return self._generate_product(inputs)
         target = self._load(inputs.model_image, "model image")
         reference = (
             self._load(inputs.face_reference, "face reference") if inputs.face_reference else None
@@ -217,6 +230,39 @@ class FashnService:
                 prompt=inputs.prompt or None,
             )
             images.append(self._call_engine(spec, generate=reference is None))
+        return images
+
+    def _generate_product(self, inputs: ProductToModelInputs) -> list[Image.Image]:
+        """`product-to-model` as the engine's flat-to-model of one garment: the face reference
+        (or, in try-on mode, the person of `model_image`) wears the product."""
+        product = self._load(inputs.product_image, "product image")
+        person = inputs.face_reference or inputs.model_image
+        if person is None:
+            raise PredictionFailed(
+                "InputValidationError",
+                "product-to-model on this server needs face_reference (the face of the person "
+                "who wears the product) or model_image (a person to dress): its engine "
+                f"({self.state.engine_name}) does not invent people.",
+            )
+        identity = self._load(person, "face reference" if inputs.face_reference else "model image")
+        width, height = inputs.dimensions(product.size)
+        instruction: dict[str, Any] = {"prompt": inputs.prompt} if inputs.prompt else {}
+        if inputs.aspect_ratio in ("1:1", "3:4", "4:3", "9:16", "16:9"):
+            instruction["options"] = {"ar": inputs.aspect_ratio}
+        engine = self.state.engine
+        assert engine is not None
+        images = []
+        for variation in range(inputs.num_images):
+            spec = FlatSpec(
+                garments=[FlatGarment(image=product, filename="product")],
+                identity=identity,
+                width=width,
+                height=height,
+                seed=inputs.seed,
+                variation=variation,
+                instruction=instruction,
+            )
+            images.append(self._engine_image(lambda spec=spec: engine.flat_to_model(spec)))
         return images
 
     def _call_engine(self, spec: SwapSpec, *, generate: bool) -> Image.Image:
@@ -237,9 +283,13 @@ class FashnService:
             raise PredictionFailed("PipelineError", str(exc)) from exc
         return output.image
 
-    def _complete(
-        self, prediction_id: str, inputs: ModelSwapInputs, images: list[Image.Image]
-    ) -> None:
+    def _engine_image(self, make: Callable[[], EngineOutput]) -> Image.Image:
+        try:
+            return make().image
+        except EngineError as exc:
+            raise PredictionFailed("PipelineError", str(exc)) from exc
+
+    def _complete(self, prediction_id: str, inputs: RunInputs, images: list[Image.Image]) -> None:
         fmt = inputs.output_format
         encoded = [encode(image, BLOB_EXT[fmt]) for image in images]
         keys: list[str] = []
