@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vestis.server.login_guard import LoginGuard
 from vestis.server.ratelimit import JobRateLimiter
 from vestis.server.services.notify import NotificationBus
 from vestis.server.services.webhooks import WebhookSender
@@ -20,6 +21,7 @@ class Runtime:
         self.webhooks = WebhookSender(state.db, policy=policy)
         self.bus.listeners.append(self.webhooks.on_event)
         self.workers = JobWorkers(state, self.bus)
+        self.login_guard = LoginGuard()
         self.limiter = JobRateLimiter(state.settings.rate_limit_per_minute)
         #: FASHN's own budget for `/v1/run` (50 requests per 60 s on the hosted service).
         self.fashn_limiter = JobRateLimiter(state.settings.fashn_runs_per_minute, "fashn-runs")

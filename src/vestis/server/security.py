@@ -15,7 +15,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+_dummy_hash: str | None = None
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check `password`; with no hash (an unknown user), check it against a dummy hash of the
+    same cost and answer False, so the time taken does not tell whether the user exists."""
+    global _dummy_hash
+    if password_hash is None:
+        if _dummy_hash is None:
+            _dummy_hash = hash_password(secrets.token_urlsafe(16))
+        password_hash = _dummy_hash
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from vestis.contract.auth import (
     TOKEN_MAX_SECONDS,
@@ -21,13 +23,15 @@ from vestis.contract.auth import (
     TokenListResponse,
     UserInfo,
 )
-from vestis.contract.common import MAX_PAGE
+from vestis.contract.common import MAX_PAGE, ErrorBody
 from vestis.server.deps import DbDep, StateDep, UserDep, basic_credentials
 from vestis.server.errors import ApiError, invalid
+from vestis.server.login_guard import LoginRefused
 from vestis.server.models import Token, User, utcnow
 from vestis.server.services import accounts
 from vestis.server.services.accounts import iso
 from vestis.server.services.projects import pagination
+from vestis.server.state import ServerState
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -44,7 +48,7 @@ def _user_info(user: User) -> UserInfo:
     )
 
 
-def _session_tokens(state: StateDep, db: DbDep, user: User) -> RefreshResponse:
+def _session_tokens(state: ServerState, db: Session, user: User) -> RefreshResponse:
     ttl = timedelta(seconds=state.settings.access_token_ttl_seconds)
     access, access_row = accounts.issue_token(db, user, "access", ttl)
     refresh_ttl = timedelta(seconds=state.settings.refresh_token_ttl_seconds)
@@ -57,15 +61,45 @@ def _session_tokens(state: StateDep, db: DbDep, user: User) -> RefreshResponse:
     )
 
 
-@router.post("/login", response_model=LoginResponse)
-def login(
-    state: StateDep, db: DbDep, credentials: Annotated[tuple[str, str], Depends(basic_credentials)]
+def _login(state: ServerState, username: str, password: str) -> LoginResponse | None:
+    with state.db.session() as db:
+        user = accounts.login(db, username, password)
+        if user is None:
+            return None
+        tokens = _session_tokens(state, db, user)
+        return LoginResponse(**tokens.model_dump(), user=_user_info(user))
+
+
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses={401: {"model": ErrorBody}, 429: {"model": ErrorBody}},
+)
+async def login(
+    request: Request,
+    state: StateDep,
+    credentials: Annotated[tuple[str, str], Depends(basic_credentials)],
 ) -> LoginResponse:
-    user = accounts.login(db, *credentials)
-    if user is None:
+    """Basic auth. Failed attempts are throttled per user name and per client address
+    (429 with Retry-After), and password checks run one at a time."""
+    assert state.runtime is not None
+    address = request.client.host if request.client else "unknown"
+    try:
+        answer = await state.runtime.login_guard.attempt(
+            credentials[0],
+            address,
+            lambda: run_in_threadpool(_login, state, *credentials),
+        )
+    except LoginRefused as refused:
+        raise ApiError(
+            429,
+            "Too many requests",
+            refused.message,
+            headers={"Retry-After": str(refused.retry_after)},
+        ) from None
+    if answer is None:
         raise ApiError(401, "Unauthorized", "Wrong username or password.")
-    tokens = _session_tokens(state, db, user)
-    return LoginResponse(**tokens.model_dump(), user=_user_info(user))
+    return answer
 
 
 @router.post("/refresh", response_model=RefreshResponse)

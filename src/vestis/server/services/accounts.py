@@ -89,7 +89,7 @@ def user_for_token(db: Session, plain: str, kinds: tuple[str, ...]) -> User | No
 
 def login(db: Session, username: str, password: str) -> User | None:
     user = find_user(db, username)
-    if user is None or not verify_password(user.password_hash, password):
+    if not verify_password(user.password_hash if user else None, password) or user is None:
         return None
     user.last_active = utcnow()
     return user

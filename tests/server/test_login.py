@@ -1,0 +1,79 @@
+"""Password logins: throttled per user name and per client address (429 + Retry-After),
+one argon2 check at a time, and unknown user names cost the same work as known ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from tests.server.test_load import together
+from tests.support.server_process import ServerProcess
+
+from vestis.server import security
+from vestis.server.db import Database
+from vestis.server.login_guard import FAILURES_PER_ADDRESS, FAILURES_PER_USER
+from vestis.server.services import accounts
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of its own: the throttling windows are per process."""
+    with ServerProcess(tmp_path_factory.mktemp("login")) as process:
+        yield process
+
+
+def _login(server: ServerProcess, username: str, password: str) -> httpx.Response:
+    return httpx.post(server.base_url + "/auth/login", auth=(username, password), timeout=120)
+
+
+def test_a_flood_of_wrong_passwords_is_throttled_per_user_and_address(
+    server: ServerProcess,
+) -> None:
+    answers = together(40, lambda n: _login(server, server.username, f"guess-{n}"))
+
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [401] * FAILURES_PER_USER + [429] * (40 - FAILURES_PER_USER), codes
+    refused = next(a for a in answers if a.status_code == 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 300
+    assert "retry in" in refused.json()["message"]
+    # the user name is locked for password logins (its API token still works)
+    assert _login(server, server.username, server.password).status_code == 429
+    with server.client() as client:
+        assert client.get("/project").status_code == 200
+    # unknown names behave the same, so the 429 does not tell which names exist
+    for n in range(FAILURES_PER_USER):
+        assert _login(server, "nobody", f"guess-{n}").status_code == 401
+    assert _login(server, "nobody", "guess").status_code == 429
+    # and the address has a window of its own, across user names
+    for n in range(FAILURES_PER_ADDRESS - 2 * FAILURES_PER_USER):
+        assert _login(server, f"someone-{n}", "guess").status_code == 401
+    assert _login(server, "someone-else", "guess").status_code == 429
+
+
+def test_unknown_user_names_cost_one_argon2_check_like_known_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Timing must not tell which user names exist: an unknown name is checked against a
+    dummy hash (same cost) instead of being answered at once."""
+    checks: list[str] = []
+    real = security._hasher
+
+    class Counting:
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+        def verify(self, password_hash: str, password: str) -> bool:
+            checks.append(password_hash)
+            return real.verify(password_hash, password)
+
+    monkeypatch.setattr(security, "_hasher", Counting())
+    database = Database("sqlite://")
+    database.migrate()
+    with database.session() as db:
+        accounts.create_user(db, "anna", "right", 10)
+        assert accounts.login(db, "anna", "wrong") is None
+        assert accounts.login(db, "bob", "wrong") is None
+        assert accounts.login(db, "anna", "right") is not None
+    assert len(checks) == 3
+    assert all(h.startswith("$argon2") for h in checks)
