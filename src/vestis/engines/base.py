@@ -96,6 +96,8 @@ class EngineOutput:
     #: there (in the upstream's credits).
     upstream_id: str | None = None
     upstream_credits: float | None = None
+    #: The engine (of a chain) that really made the output; set by the chain.
+    engine: str | None = None
 
 
 # --- the job-level path ---------------------------------------------------------------------------

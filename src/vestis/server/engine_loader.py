@@ -1,4 +1,5 @@
-"""Turn the `--engine` setting into an Engine instance."""
+"""Turn the `--engine` setting into an Engine: one engine, or an ordered chain of them
+(`onmodel,local`), always wrapped in an `EngineChain` so the server has one way to call it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,24 @@ import inspect
 from typing import Any
 
 from vestis.engines.base import Engine
+from vestis.engines.chain import EngineChain
 
 #: Short names for the engines that ship with vestis.
-ENGINE_ALIASES = {"local": "vestis.engines.local:LocalEngine"}
+ENGINE_ALIASES = {
+    "local": "vestis.engines.local:LocalEngine",
+    "onmodel": "vestis.engines.remote:OnModelEngine",
+    "fashn": "vestis.engines.remote:FashnEngine",
+}
+
+
+def load_chain(spec: str) -> EngineChain:
+    """`"onmodel,local"`: the engines of a comma-separated list, in order, as one chain."""
+    names = [part.strip() for part in spec.split(",") if part.strip()]
+    if not names:
+        raise ValueError("No engine given: --engine takes e.g. 'local' or 'onmodel,local'.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--engine {spec!r} names an engine twice.")
+    return EngineChain([load_engine(name) for name in names])
 
 
 def load_engine(spec: str) -> Engine:
@@ -29,7 +45,10 @@ def load_engine(spec: str) -> Engine:
     # A class satisfies the runtime Protocol check too (its methods are attributes), so
     # classes are always instantiated; other callables only if they are not engines already.
     is_factory = inspect.isclass(target) or (callable(target) and not isinstance(target, Engine))
-    engine = target() if is_factory else target
+    try:
+        engine = target() if is_factory else target
+    except ValueError as exc:  # a remote engine without its settings (EngineConfigError)
+        raise ValueError(f"Engine {spec!r} cannot start: {exc}") from exc
     if not isinstance(engine, Engine):
         raise ValueError(f"{spec!r} does not implement the Engine protocol.")
     return engine
