@@ -65,6 +65,15 @@ def serve(
     sse_keepalive: Annotated[
         float, typer.Option("--sse-keepalive", help="Seconds between SSE keepalive comments.")
     ] = 15.0,
+    identity_retries: Annotated[
+        int,
+        typer.Option(
+            "--identity-retries",
+            min=0,
+            help="Make an output whose face is not the identity again, with another seed, up "
+            "to N times (the best is kept; if none is the identity it says so in a warning).",
+        ),
+    ] = 2,
 ) -> None:
     """Run the On-Model v2 API server."""
     import uvicorn
@@ -88,6 +97,7 @@ def serve(
         access_token_ttl_seconds=access_token_ttl,
         allow_private_urls=allow_private_urls,
         sse_keepalive_seconds=sse_keepalive,
+        identity_retries=identity_retries,
     )
     state = ServerState.open(settings)
     with state.db.session() as db:

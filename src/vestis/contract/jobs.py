@@ -242,6 +242,46 @@ class ResultOutput(WireModel):
     thumbnail: str | None = None
 
 
+#: Marks a field that the hosted API does not have, in the OpenAPI document.
+VESTIS_EXTENSION: dict[str, Any] = {"x-vestis-extension": True}
+
+
+class OutputMetrics(WireModel):
+    """vestis extension: what vestis measured on one output, whatever engine made it.
+
+    Distances are between dlib face embeddings: two photos of the same person are below 0.6.
+    A value is null when it could not be measured (e.g. no face in the identity image)."""
+
+    face_found: bool | None = Field(default=None, description="A face was found in the output.")
+    identity_distance: float | None = Field(
+        default=None, description="Distance from the output's face to the identity's."
+    )
+    original_distance: float | None = Field(
+        default=None,
+        description="Model swap: distance from the output's face to the original model's.",
+    )
+    is_identity: bool | None = Field(
+        default=None,
+        description="The output's face is the identity (identity_distance below 0.6); false "
+        "also when a model swap lost the face.",
+    )
+    unchanged_outside_head: float | None = Field(
+        default=None,
+        description="Model swap: share of the pixels outside the head (garments, body, "
+        "background) within 3 levels of the input photo, in the delivered file.",
+    )
+    sharpness_ratio: float | None = Field(
+        default=None,
+        description="Model swap: sharpness of the inner face (variance of the Laplacian), "
+        "output / input photo; below 0.7 looks smeared.",
+    )
+    attempts: int = Field(
+        default=1,
+        description="How many times the output was made: an output that is not the identity "
+        "is made again with another seed (server setting --identity-retries), the best kept.",
+    )
+
+
 class JobResult(WireModel):
     job_id: str | None = None
     image_index: int = 0
@@ -268,6 +308,12 @@ class JobResult(WireModel):
     detail_review_reason: str | None = None
     #: vestis extension: the id of this version of the output (feedback, redo).
     output_id: str | None = None
+    #: vestis extension: the measures behind `quality_score`.
+    metrics: OutputMetrics | None = Field(
+        default=None,
+        description="vestis extension: the measures of this output behind quality_score.",
+        json_schema_extra=VESTIS_EXTENSION,
+    )
     created_at: str | None = None
 
     @property
@@ -284,6 +330,14 @@ class ResultsSummary(WireModel):
     failed: int = 0
     average_quality_score: float = 0.0
     success_rate: float = 0.0
+    #: vestis extension: the consistency of the set.
+    identity_consistency: float | None = Field(
+        default=None,
+        description="vestis extension: the largest distance between the faces of two outputs "
+        "of this job (one identity: below 0.6 when the whole set shows the same person); null "
+        "with fewer than two faces.",
+        json_schema_extra=VESTIS_EXTENSION,
+    )
 
 
 class JobResultsResponse(JobStatusResponse):

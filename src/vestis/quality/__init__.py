@@ -11,6 +11,7 @@ from vestis.quality.faces import SAME_PERSON, FaceSignature, face_distance, face
 from vestis.quality.measures import (
     OutputMeasures,
     consistency,
+    embedding_consistency,
     identity_term,
     identity_warning,
     measure_flat,
@@ -25,6 +26,7 @@ __all__ = [
     "FaceSignature",
     "OutputMeasures",
     "consistency",
+    "embedding_consistency",
     "face_distance",
     "face_signature",
     "head_region",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,10 +126,15 @@ def measure_flat(
 def consistency(faces: list[FaceSignature | None]) -> float | None:
     """The largest distance between two outputs' faces (outputs of one identity should all be
     the same person: below SAME_PERSON); None with fewer than two faces."""
-    found = [face for face in faces if face is not None]
+    return embedding_consistency([face.embedding for face in faces if face is not None])
+
+
+def embedding_consistency(embeddings: list[Sequence[float] | np.ndarray | None]) -> float | None:
+    """`consistency` from stored embeddings (None entries are outputs without a face)."""
+    found = [np.asarray(e, dtype=np.float64) for e in embeddings if e is not None]
     if len(found) < 2:
         return None
-    return max(face_distance(a, b) for a, b in itertools.combinations(found, 2))
+    return max(float(np.linalg.norm(a - b)) for a, b in itertools.combinations(found, 2))
 
 
 # --- the score ----------------------------------------------------------------------------------

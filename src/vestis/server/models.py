@@ -163,6 +163,10 @@ class JobOutput(Base):
     feedback: Mapped[str | None] = mapped_column(String(16), default=None)
     feedback_comment: Mapped[str | None] = mapped_column(Text, default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    #: What vestis.quality measured (the result's `metrics`), and the output face's embedding
+    #: (128 numbers, never sent) from which the job's consistency figure is made.
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    face_embedding: Mapped[list[float] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="outputs")

@@ -38,6 +38,9 @@ class ServerSettings:
     sse_keepalive_seconds: float = 15.0
     #: Jobs found mid-run at startup are resumed at most this many times, then failed.
     max_job_attempts: int = 3
+    #: An output whose face is not the identity is made again with another seed up to this
+    #: many times (the best kept; delivered with a warning if none is the identity).
+    identity_retries: int = 2
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -22,6 +22,7 @@ from vestis.contract.jobs import (
     ResultOutput,
     ResultsSummary,
 )
+from vestis.quality import embedding_consistency
 from vestis.server import images
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.models import File, IdempotencyRecord, Job, JobOutput, User, utcnow
@@ -371,6 +372,7 @@ def result(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> JobRe
         created_at=iso(output.created_at),
         output_format=output.output_format,
         output_id=output.public_id,
+        metrics=output.metrics,
     )
 
 
@@ -386,7 +388,14 @@ def summary(job: Job) -> ResultsSummary:
         failed=failed,
         average_quality_score=round(sum(scores) / len(scores), 4) if scores else 0.0,
         success_rate=round(100.0 * len(done) / finished, 1) if finished else 0.0,
+        identity_consistency=_consistency(done),
     )
+
+
+def _consistency(done: list[JobOutput]) -> float | None:
+    """The largest face distance between two delivered outputs (one identity per job)."""
+    value = embedding_consistency([o.face_embedding for o in done if o.face_embedding])
+    return None if value is None else round(value, 4)
 
 
 def results(

@@ -1,0 +1,134 @@
+"""What leaves the server for one output, whatever engine made it: the image encoded as it will
+be delivered, measured in that form (vestis.quality), scored, and warned about; and the identity
+retries, which make an output again when its face is not the identity.
+
+Measured in the delivered form because that is what the user gets: a JPEG is measured after
+its encoding, so `unchanged_outside_head` counts what the encoding moved too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from vestis import quality
+from vestis.engines.base import EngineError, EngineOutput, FlatSpec, SwapSpec
+from vestis.server import images
+
+log = logging.getLogger("vestis.server.delivery")
+
+#: Seeds of the retries: far from the request's own seed and from each other.
+_RETRY_SEED_STEP = 7919
+
+
+@dataclass
+class Delivery:
+    """One output ready to store: its bytes, and what the result says about it."""
+
+    data: bytes
+    image: Image.Image  # as delivered (decoded from `data`)
+    model_used: str
+    quality_score: float
+    warnings: list[str]
+    metrics: dict[str, Any]
+    face_embedding: list[float] | None
+    measures: quality.OutputMeasures
+
+
+def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery:
+    """Encode `made` as delivered (a model swap from a JPEG keeps the source's JPEG settings),
+    then measure and score it."""
+    source = spec.target if isinstance(spec, SwapSpec) else None
+    data = images.encode(made.image, fmt, like=source)
+    delivered = made.image.convert("RGB") if fmt == "png" else _decode(data)
+    measures = _measure(spec, delivered)
+    warnings = list(made.warnings)
+    warning = quality.identity_warning(measures)
+    if warning is not None:
+        warnings.append(warning)
+    face = measures.signature
+    return Delivery(
+        data=data,
+        image=delivered,
+        model_used=made.model_used,
+        quality_score=quality.quality_score(measures, made.quality_score),
+        warnings=warnings,
+        metrics={**measures.as_dict(), "attempts": 1},
+        face_embedding=[round(float(v), 6) for v in face.embedding] if face else None,
+        measures=measures,
+    )
+
+
+def _measure(spec: SwapSpec | FlatSpec, delivered: Image.Image) -> quality.OutputMeasures:
+    if isinstance(spec, SwapSpec):
+        return quality.measure_swap(spec.target, spec.identity, delivered)
+    return quality.measure_flat(spec.identity, delivered)
+
+
+def _decode(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
+
+
+def retry_seed(seed: int, attempt: int) -> int:
+    """The seed of retry number `attempt` (1, 2, ...) of an output whose seed is `seed`."""
+    return (seed + attempt * _RETRY_SEED_STEP) & 0x7FFFFFFF
+
+
+def make(
+    engine_call: Callable[[SwapSpec | FlatSpec], EngineOutput],
+    spec: SwapSpec | FlatSpec,
+    fmt: str,
+    retries: int,
+) -> Delivery:
+    """Make one output with `engine_call` and deliver it; while its face is not the identity,
+    make it again with another seed, up to `retries` more times, and keep the best (the identity
+    first, then the highest score). If none is the identity, the best is delivered with a
+    warning that says so. An `EngineError` on the first try is the output's error; on a retry
+    it ends the retries (the best so far is kept)."""
+    best = deliver(spec, engine_call(spec), fmt)
+    seen = {_digest(best.image)}
+    attempts = 1
+    for attempt in range(1, retries + 1):
+        if best.measures.is_identity is not False:
+            break
+        try:
+            again = deliver(spec, engine_call(_reseeded(spec, attempt)), fmt)
+        except EngineError as exc:
+            log.info("identity retry %d failed: %s", attempt, exc)
+            break
+        attempts += 1
+        digest = _digest(again.image)
+        if digest in seen:
+            break  # the engine ignores the seed: more tries would make the same image
+        seen.add(digest)
+        if _rank(again) > _rank(best):
+            best = again
+    best.metrics["attempts"] = attempts
+    note = quality.identity_warning(best.measures)
+    if attempts > 1 and note is not None:
+        told = (
+            f"{note}; made {attempts} times with different seeds and none was the identity: "
+            "delivered the closest"
+        )
+        best.warnings = [told if warning == note else warning for warning in best.warnings]
+    return best
+
+
+def _reseeded(spec: SwapSpec | FlatSpec, attempt: int) -> SwapSpec | FlatSpec:
+    return dataclasses.replace(spec, seed=retry_seed(spec.seed, attempt))
+
+
+def _rank(delivery: Delivery) -> tuple[bool, float]:
+    return (delivery.measures.is_identity is not False, delivery.quality_score)
+
+
+def _digest(image: Image.Image) -> str:
+    return hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()

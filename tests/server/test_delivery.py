@@ -1,0 +1,173 @@
+"""The delivery of one output: encoded as delivered (JPEG outputs keep the source's JPEG
+settings), measured, scored, and made again while the face is not the identity."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from tests.support.identity_engines import SecondTryEngine, UnchangedEngine, paste_face
+
+from vestis.engines.base import EngineError, EngineOutput, SwapSpec
+from vestis.quality import face_signature, head_region
+from vestis.runs.samples import make_pdp_photo, make_portrait_identity_image
+from vestis.server import delivery, images
+
+
+@pytest.fixture(scope="module")
+def hopper() -> Image.Image:
+    return make_portrait_identity_image()
+
+
+def _jpeg_source(photo: Image.Image, **options: object) -> tuple[bytes, Image.Image]:
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", **options)
+    return buffer.getvalue(), images.open_image(buffer.getvalue())
+
+
+def _kept_outside_head(delivered: bytes, source: Image.Image, tolerance: int = 3) -> float:
+    out = np.asarray(Image.open(io.BytesIO(delivered)).convert("RGB")).astype(int)
+    ref = np.asarray(source).astype(int)
+    face = face_signature(source)
+    assert face is not None
+    x0, y0, x1, y1 = head_region(face.box, source.size)
+    outside = np.ones(ref.shape[:2], dtype=bool)
+    outside[y0:y1, x0:x1] = False
+    return float((np.abs(out - ref).max(axis=2) <= tolerance)[outside].mean())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"quality": 95, "subsampling": 0},
+        {"quality": 90, "subsampling": 2},
+        {"quality": 85, "subsampling": 1},
+        {"quality": 75},
+    ],
+    ids=["q95-444", "q90-420", "q85-422", "q75"],
+)
+def test_a_jpeg_output_keeps_the_sources_pixels_outside_the_head(
+    hopper: Image.Image, options: dict
+) -> None:
+    photo = make_pdp_photo(1).resize((720, 960), Image.Resampling.LANCZOS)
+    _, source = _jpeg_source(photo, **options)
+    swapped = paste_face(source, hopper)
+    made = EngineOutput(image=swapped, model_used="paste", quality_score=1.0)
+    spec = SwapSpec(target=source, identity=hopper, seed=1)
+    out = delivery.deliver(spec, made, "jpg")
+    kept = _kept_outside_head(out.data, source)
+    assert kept >= 0.99
+    # the blocks the paste did not touch are the source's own: they decode bit for bit
+    assert _kept_outside_head(out.data, source, tolerance=0) >= 0.99
+    assert out.metrics["unchanged_outside_head"] == pytest.approx(kept, abs=0.002)
+    assert out.metrics["is_identity"] is True
+    # the face is the delivered one, not the source's
+    delivered = np.asarray(Image.open(io.BytesIO(out.data)).convert("RGB")).astype(int)
+    face = face_signature(source)
+    assert face is not None
+    x0, y0, x1, y1 = face.box
+    moved = np.abs(delivered[y0:y1, x0:x1] - np.asarray(swapped)[y0:y1, x0:x1]).mean()
+    was = np.abs(delivered[y0:y1, x0:x1] - np.asarray(source)[y0:y1, x0:x1]).mean()
+    assert moved < was / 3
+    # the encoding it replaces (quality 92, 4:2:0) does worse on a finely shot source
+    if options.get("subsampling") == 0:
+        old = io.BytesIO()
+        swapped.save(old, format="JPEG", quality=92)
+        assert _kept_outside_head(old.getvalue(), source) < 0.99
+
+
+def test_a_png_output_is_bit_for_bit_outside_the_head(hopper: Image.Image) -> None:
+    buffer = io.BytesIO()
+    make_pdp_photo(2).save(buffer, format="PNG")
+    source = images.open_image(buffer.getvalue())
+    out = delivery.deliver(
+        SwapSpec(target=source, identity=hopper, seed=1),
+        EngineOutput(image=paste_face(source, hopper), model_used="paste"),
+        "png",
+    )
+    assert out.metrics["unchanged_outside_head"] == 1.0
+    face = face_signature(source)
+    assert face is not None
+    region = head_region(face.box, source.size)
+    delivered = np.asarray(Image.open(io.BytesIO(out.data)))
+    mask = np.ones(delivered.shape[:2], dtype=bool)
+    mask[region[1] : region[3], region[0] : region[2]] = False
+    assert (delivered[mask] == np.asarray(source)[mask]).all()
+
+
+def _call_counter(engine: object) -> tuple[list[int], object]:
+    seeds: list[int] = []
+
+    def call(spec: SwapSpec) -> EngineOutput:
+        seeds.append(spec.seed)
+        return engine.model_swap(spec)  # type: ignore[attr-defined]
+
+    return seeds, call
+
+
+def test_an_unchanged_target_is_retried_then_delivered_with_a_warning(hopper: Image.Image):
+    seeds, call = _call_counter(UnchangedEngine())
+    spec = SwapSpec(target=make_pdp_photo(0), identity=hopper, seed=5)
+    out = delivery.make(call, spec, "png", retries=2)  # type: ignore[arg-type]
+    assert seeds == [5, delivery.retry_seed(5, 1), delivery.retry_seed(5, 2)]
+    assert len(set(seeds)) == 3
+    assert out.metrics["attempts"] == 3
+    assert out.metrics["is_identity"] is False
+    assert out.metrics["original_distance"] < 0.05
+    assert out.quality_score <= 0.4
+    assert any(
+        "not the identity" in w and "made 3 times" in w and "closest" in w for w in out.warnings
+    )
+
+
+def test_no_retries_when_told_so(hopper: Image.Image) -> None:
+    seeds, call = _call_counter(UnchangedEngine())
+    out = delivery.make(call, SwapSpec(make_pdp_photo(0), hopper, seed=5), "png", retries=0)  # type: ignore[arg-type]
+    assert seeds == [5] and out.metrics["attempts"] == 1
+    assert any("not the identity" in w for w in out.warnings)
+    assert not any("made" in w for w in out.warnings)
+
+
+def test_a_retry_that_is_the_identity_is_kept(hopper: Image.Image) -> None:
+    seeds, call = _call_counter(SecondTryEngine())
+    out = delivery.make(call, SwapSpec(make_pdp_photo(3), hopper, seed=1), "png", retries=2)  # type: ignore[arg-type]
+    assert len(seeds) == 2
+    assert out.metrics["attempts"] == 2 and out.metrics["is_identity"] is True
+    assert not any("not the identity" in w for w in out.warnings)
+    assert out.quality_score > 0.4
+    assert out.face_embedding is not None and len(out.face_embedding) == 128
+
+
+def test_an_engine_that_ignores_the_seed_is_not_asked_again_and_again(hopper: Image.Image):
+    target = make_pdp_photo(0)
+    calls: list[int] = []
+
+    def same_every_time(spec: SwapSpec) -> EngineOutput:
+        calls.append(spec.seed)
+        return EngineOutput(image=target.copy(), model_used="same")
+
+    out = delivery.make(same_every_time, SwapSpec(target, hopper, seed=1), "png", retries=5)  # type: ignore[arg-type]
+    assert len(calls) == 2 and out.metrics["attempts"] == 2
+
+
+def test_an_engine_error_on_a_retry_keeps_the_first(hopper: Image.Image) -> None:
+    calls: list[int] = []
+    unchanged = UnchangedEngine()
+
+    def fails_later(spec: SwapSpec) -> EngineOutput:
+        calls.append(spec.seed)
+        if len(calls) > 1:
+            raise EngineError("busy")
+        return unchanged.model_swap(spec)
+
+    out = delivery.make(fails_later, SwapSpec(make_pdp_photo(0), hopper, seed=1), "png", 2)  # type: ignore[arg-type]
+    assert len(calls) == 2 and out.metrics["attempts"] == 1
+    with pytest.raises(EngineError):
+        delivery.make(
+            lambda spec: (_ for _ in ()).throw(EngineError("no face")),  # type: ignore[arg-type]
+            SwapSpec(make_pdp_photo(0), hopper, seed=1),
+            "png",
+            2,
+        )
