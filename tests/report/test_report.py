@@ -121,3 +121,54 @@ def test_page_renders_in_chromium_and_every_image_loads(batch_output: Path, tmp_
         colours = image.convert("RGB").getcolors(1 << 20)
     assert image.size == (1200, 1600)
     assert colours is None or len(colours) > 50  # a rendered page, not a blank one
+
+
+def test_page_and_console_show_the_measures(tmp_path: Path):
+    """A server that measures its outputs (vestis extension `metrics`): each output says
+    whether it is the identity, the folder line and the page give the folder's figures."""
+    root = tmp_path / "PDP"
+    draw(root / "ART" / "image1.jpg", "red")
+    draw(root / "ART" / "image2.jpg", "blue")
+    client = FakeClient()
+
+    def measured(index: int, distance: float, identity: bool) -> dict:
+        return {
+            "image_index": index,
+            "group_index": 0,
+            "version": 0,
+            "original_filename": f"image{index + 1}.jpg",
+            "status": "completed",
+            "model_used": "local",
+            "quality_score": 0.9 if identity else 0.3,
+            "output": {"full_size": f"http://cdn/x/{index}"},
+            "metrics": {
+                "face_found": True,
+                "identity_distance": distance,
+                "original_distance": 0.8,
+                "is_identity": identity,
+                "unchanged_outside_head": 1.0,
+                "sharpness_ratio": 0.93,
+                "attempts": 1 if identity else 3,
+            },
+        }
+
+    client.state.results_override = [measured(0, 0.41, True), measured(1, 0.71, False)]
+    ctx, console = make_ctx(client, RunSpec(kind="swap", identity_code="KnownIdentity"))
+    out = tmp_path / "results"
+    config = swap_configuration(
+        parallel=1,
+        post_process=False,
+        model="auto",
+        use_anchor=False,
+        base_url="http://x",
+        identity_code="KnownIdentity",
+        identity_image=None,
+    )
+    run_batch(ctx, [root / "ART"], out, 1, config)
+    figures = "identity 1/2 (farthest 0.71), garments kept 100 %"
+    assert "ART: OK (" in console.getvalue()
+    assert f" - {figures}" in console.getvalue()
+    html = write_report(out).read_text()
+    assert f"measures: {figures}" in html
+    assert "identity (0.41) · kept 100.0 % · sharp 0.93 · score 0.90" in html
+    assert '<div class="measures bad">NOT the identity (0.71)' in html

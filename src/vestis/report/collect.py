@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vestis.runs.journal import JOURNAL_NAME, Journal
+from vestis.runs.measures import summarise
 
 
 @dataclass
@@ -18,6 +19,9 @@ class OutputImage:
     group_index: int
     version: int
     model_used: str | None
+    quality_score: float | None = None
+    #: The server's measures of this output (vestis extension), from metadata.json.
+    metrics: dict[str, Any] | None = None
 
 
 @dataclass
@@ -37,6 +41,8 @@ class RunView:
     failures: list[str]
     warnings: list[str]
     error: str | None = None
+    #: The outputs' measures in a few words (`runs.measures`), when the server measured them.
+    measures: str | None = None
 
 
 @dataclass
@@ -77,6 +83,8 @@ def read_run(folder: Path) -> RunView | None:
         for entry in (journal.get("downloads") or {}).values()
     ]
     outputs.sort(key=lambda o: (o.group_index, o.image_index, o.version, o.path.name))
+    body = _metadata(folder)
+    _attach_measures(outputs, body)
     failures = [
         f"{str(f['key']) + ': ' if f.get('key') else ''}{f.get('message')}"
         for f in journal.get("failures") or []
@@ -97,7 +105,31 @@ def read_run(folder: Path) -> RunView | None:
         failures=failures,
         warnings=[str(w) for w in journal.get("warnings") or []],
         error=job.get("error"),
+        measures=summarise(body),
     )
+
+
+def _metadata(folder: Path) -> dict[str, Any]:
+    """The raw results body the run saved (metadata.json), or {}."""
+    try:
+        body = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _attach_measures(outputs: list[OutputImage], body: dict[str, Any]) -> None:
+    by_key = {
+        (r.get("image_index", 0), r.get("group_index", 0), r.get("version", 0)): r
+        for r in body.get("results") or []
+        if isinstance(r, dict)
+    }
+    for output in outputs:
+        result = by_key.get((output.image_index, output.group_index, output.version))
+        if result is not None:
+            metrics = result.get("metrics")
+            output.metrics = metrics if isinstance(metrics, dict) else None
+            output.quality_score = result.get("quality_score")
 
 
 def latest_summary(root: Path) -> tuple[dict[str, Any] | None, Path | None]:

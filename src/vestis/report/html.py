@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from vestis.report.collect import ReportData, RunView, collect
+from vestis.report.collect import OutputImage, ReportData, RunView, collect
 
 THUMB_EDGE = 360
 REPORT_NAME = "report.html"
@@ -41,6 +41,8 @@ figcaption{font-size:11px;color:#555;max-width:180px;word-break:break-all;text-a
 border:1px dashed #c62828;color:#c62828;font-size:12px;text-align:center}
 .problems{font-size:13px} .problems li.fail{color:#c62828} .problems li.warn{color:#8d6e00}
 table.summary{border-collapse:collapse;font-size:13px} table.summary td{padding:2px 10px}
+.measures{font-size:11px;color:#2e7d32;max-width:180px;text-align:center}
+.measures.bad{color:#c62828;font-weight:600}
 """
 
 
@@ -56,7 +58,28 @@ def thumbnail_uri(path: Path) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _figure(path: Path, caption: str, page_dir: Path) -> str:
+def _measures(output: OutputImage) -> str:
+    """One line under an output: its identity distance and verdict, pixels kept, sharpness."""
+    m = output.metrics or {}
+    parts = []
+    if m.get("identity_distance") is not None:
+        verdict = "identity" if m.get("is_identity") else "NOT the identity"
+        parts.append(f"{verdict} ({m['identity_distance']:.2f})")
+    elif m.get("is_identity") is False:
+        parts.append("NOT the identity (face lost)")
+    if m.get("unchanged_outside_head") is not None:
+        parts.append(f"kept {100 * m['unchanged_outside_head']:.1f} %")
+    if m.get("sharpness_ratio") is not None:
+        parts.append(f"sharp {m['sharpness_ratio']:.2f}")
+    if output.quality_score is not None and parts:
+        parts.append(f"score {output.quality_score:.2f}")
+    if not parts:
+        return ""
+    bad = " bad" if m.get("is_identity") is False else ""
+    return f'<div class="measures{bad}">{escape(" · ".join(parts))}</div>'
+
+
+def _figure(path: Path, caption: str, page_dir: Path, measures: str = "") -> str:
     uri = thumbnail_uri(path)
     if uri is None:
         return (
@@ -66,7 +89,7 @@ def _figure(path: Path, caption: str, page_dir: Path) -> str:
     href = Path(os.path.relpath(path, page_dir)).as_posix()
     return (
         f'<figure><a href="{escape(href)}"><img src="{uri}" alt="{escape(path.name)}"></a>'
-        f"<figcaption>{escape(caption)}</figcaption></figure>"
+        f"<figcaption>{escape(caption)}</figcaption>{measures}</figure>"
     )
 
 
@@ -85,6 +108,8 @@ def _facts(run: RunView) -> str:
         if key in timings:
             parts.append(f"{label}: {timings[key]}s")
     parts.append(f"inputs: {len(run.inputs)}, outputs: {len(run.outputs)}")
+    if run.measures:
+        parts.append(f"measures: {run.measures}")
     return " · ".join(escape(str(p)) for p in parts)
 
 
@@ -96,7 +121,9 @@ def _pairs(run: RunView, page_dir: Path) -> str:
             outs = [o for o in run.outputs if o.image_index == index]
             figures = (
                 "".join(
-                    _figure(o.path, f"{o.path.name} ({o.model_used or '?'})", page_dir)
+                    _figure(
+                        o.path, f"{o.path.name} ({o.model_used or '?'})", page_dir, _measures(o)
+                    )
                     for o in outs
                 )
                 or '<div class="missing">no output</div>'
@@ -113,6 +140,7 @@ def _pairs(run: RunView, page_dir: Path) -> str:
                 o.path,
                 f"{o.path.name} · instruction {o.group_index} ({o.model_used or '?'})",
                 page_dir,
+                _measures(o),
             )
             for o in run.outputs
         )

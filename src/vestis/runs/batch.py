@@ -156,6 +156,7 @@ def _outcome(
         seconds=result.seconds,
         message=result.message,
         job_id=result.job_id,
+        measures=result.measures,
     )
     return FolderOutcome(folder.name, result.ok, result.seconds, message=result.message)
 

@@ -78,7 +78,8 @@ def plain_message(name: str, f: dict[str, Any]) -> str | None:
         case "download_failed":
             return f"Failed to download image {f['image_index']}: {f['message']}"
         case "results_saved":
-            return f"Results saved to {f['output']}"
+            measures = f"\nMeasures: {f['measures']}" if f.get("measures") else ""
+            return f"Results saved to {f['output']}{measures}"
         case "already_complete":
             return f"Already complete: {f['output']} (nothing to do)"
         case "complete":
@@ -87,7 +88,9 @@ def plain_message(name: str, f: dict[str, Any]) -> str | None:
             status = "OK" if f.get("ok") else "FAILED"
             if f.get("error"):
                 return f"[{f['index']}/{f['total']}] {f['folder']}: ERROR - {f['error']}"
-            return f"[{f['index']}/{f['total']}] {f['folder']}: {status} ({f['seconds']:.1f}s)"
+            measures = f" - {f['measures']}" if f.get("measures") else ""
+            line = f"[{f['index']}/{f['total']}] {f['folder']}: {status} ({f['seconds']:.1f}s)"
+            return line + measures
         case "batch_summary":
             return str(f["message"])
     return None

@@ -22,6 +22,7 @@ from vestis.runs.context import RunContext, redact
 from vestis.runs.identity import IdentityError
 from vestis.runs.inputs import list_images, project_name, sha256_bytes, sha256_file
 from vestis.runs.journal import Journal
+from vestis.runs.measures import summarise
 from vestis.runs.naming import assign_stems, extension_for, image_url, result_key, sniff_format
 from vestis.runs.spec import fingerprint
 
@@ -58,6 +59,8 @@ class FolderResult:
     message: str | None = None
     job_id: str | None = None
     transient: bool = False
+    #: The outputs' measures in a few words (`runs.measures`), when the server measures.
+    measures: str | None = None
 
 
 def _now() -> str:
@@ -73,6 +76,7 @@ class FolderRun:
         self.output = output
         self.label = label  # folder name shown in batch output; None for single runs
         self.kind = ctx.spec.kind
+        self.measures: str | None = None
 
     def emit(self, name: str, /, **fields: Any) -> None:
         self.ctx.reporter.event(name, folder=self.label, kind=self.kind, **fields)
@@ -86,7 +90,9 @@ class FolderRun:
             files = self._scan()
             journal = Journal.open(self.output)
             job_id = self._run(files, journal)
-            return FolderResult(True, time.monotonic() - started, job_id=job_id)
+            return FolderResult(
+                True, time.monotonic() - started, job_id=job_id, measures=self.measures
+            )
         except FolderFailed as exc:
             message = redact(str(exc))
             if isinstance(exc.__cause__, errors.AuthenticationError):
@@ -139,7 +145,7 @@ class FolderRun:
         timings["finished_at"] = _now()
         lap("download_seconds", t2)
         journal.set("completed", True)
-        self.emit("results_saved", output=str(self.output))
+        self.emit("results_saved", output=str(self.output), measures=self.measures)
         return job_id
 
     # -- steps -----------------------------------------------------------------------------------
@@ -380,6 +386,7 @@ class FolderRun:
             self.emit("downloaded", file=filename, model_used=r.get("model_used"))
         text = json.dumps(body, indent=2)
         (self.output / "metadata.json").write_text(text, encoding="utf-8")
+        self.measures = summarise(body)
         if failed:
             raise FolderFailed("Failed to download: " + "; ".join(failed), transient=True)
 

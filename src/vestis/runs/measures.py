@@ -1,0 +1,45 @@
+"""The measures of a folder's outputs in a few words, from the raw results body (metadata.json):
+how many faces are the identity, how much of the garments came back untouched, how far apart
+the set's faces are. Servers that do not measure (no `metrics` in the results) give nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Two faces closer than this are the same person (the server's measure, dlib embeddings).
+SAME_PERSON = 0.6
+
+
+def summarise(body: dict[str, Any]) -> str | None:
+    """E.g. "identity 3/4 (farthest 0.71), garments kept 99.9 %, set spread 0.42"."""
+    results = [r for r in body.get("results") or [] if isinstance(r, dict)]
+    metrics = [
+        r["metrics"]
+        for r in results
+        if r.get("status") == "completed" and isinstance(r.get("metrics"), dict)
+    ]
+    if not metrics:
+        return None
+    parts = []
+    verdicts = [m.get("is_identity") for m in metrics if m.get("is_identity") is not None]
+    if verdicts:
+        part = f"identity {sum(1 for v in verdicts if v)}/{len(verdicts)}"
+        distances = [m["identity_distance"] for m in metrics if m.get("identity_distance")]
+        if distances:
+            part += f" (farthest {max(distances):.2f})"
+        parts.append(part)
+    kept = [m["unchanged_outside_head"] for m in metrics if m.get("unchanged_outside_head")]
+    if kept:
+        parts.append(f"garments kept {_percent(min(kept))}")
+    spread = (body.get("summary") or {}).get("identity_consistency")
+    if isinstance(spread, int | float):
+        flag = "" if spread < SAME_PERSON else " (not one face)"
+        parts.append(f"set spread {spread:.2f}{flag}")
+    return ", ".join(parts) or None
+
+
+def _percent(share: float) -> str:
+    """99.97 % shows as 99.9 %, never rounded up to a 100 % it is not."""
+    if share >= 1.0:
+        return "100 %"
+    return f"{int(share * 1000) / 10:.1f} %"
