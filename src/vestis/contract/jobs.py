@@ -315,6 +315,27 @@ class JobResult(WireModel):
         json_schema_extra=VESTIS_EXTENSION,
     )
     created_at: str | None = None
+    # vestis extensions of a server in front of other services (`vestis serve --engine
+    # onmodel,local`): who really made the output and what it cost upstream.
+    engine: str | None = Field(
+        default=None,
+        description="vestis extension: the engine of the server's chain that made the output "
+        "(`local`, `onmodel`, `fashn`, ...); `model_used` is that engine's own model name.",
+    )
+    upstream_id: str | None = Field(
+        default=None,
+        description="vestis extension: the upstream job (On-Model) or prediction (FASHN) that "
+        "made the output.",
+    )
+    upstream_credits: float | None = Field(
+        default=None,
+        description="vestis extension: what the output cost upstream, in the upstream's credits.",
+    )
+    garment_locked_share: float | None = Field(
+        default=None,
+        description="vestis extension: share of the output's pixels that are the input photo's "
+        "bit for bit (garment lock of a model swap from an engine that repaints the photo).",
+    )
 
     @property
     def image_url(self) -> str | None:

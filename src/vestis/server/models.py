@@ -123,6 +123,9 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     credits_charged: Mapped[float] = mapped_column(Float, default=0)
     credits_refunded: Mapped[float] = mapped_column(Float, default=0)
+    #: Checkpoints of the engines that work on the whole job (remote job ids, idempotency keys),
+    #: by engine name: what a restarted server needs to follow the same upstream work.
+    engine_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -158,6 +161,12 @@ class JobOutput(Base):
     quality_score: Mapped[float | None] = mapped_column(Float, default=None)
     processing_time: Mapped[float | None] = mapped_column(Float, default=None)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The engine of the chain that made the output, the upstream job or prediction, what it
+    #: cost upstream, and the share of its pixels the garment lock kept from the input.
+    engine: Mapped[str | None] = mapped_column(String(32), default=None)
+    upstream_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    upstream_credits: Mapped[float | None] = mapped_column(Float, default=None)
+    garment_locked_share: Mapped[float | None] = mapped_column(Float, default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     #: Review: `like` (approved) / `dislike` (rejected) / None (not reviewed), with a note.
     feedback: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -233,3 +242,15 @@ class ServerSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class EngineMemo(Base):
+    """What an engine remembers across jobs, e.g. the identity code an upstream account gave an
+    identity image (`key` is namespaced by engine and account fingerprint)."""
+
+    __tablename__ = "engine_memos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

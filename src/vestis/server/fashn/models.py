@@ -38,6 +38,9 @@ class FashnPrediction(Base):
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     credits_reserved: Mapped[float] = mapped_column(Float, default=0)
     credits_used: Mapped[float] = mapped_column(Float, default=0)
+    #: The engine that made it, and what it cost upstream (a gateway's remote engines).
+    engine: Mapped[str | None] = mapped_column(String(32), default=None)
+    upstream_credits: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)

@@ -373,6 +373,10 @@ def result(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> JobRe
         output_format=output.output_format,
         output_id=output.public_id,
         metrics=output.metrics,
+        engine=output.engine,
+        upstream_id=output.upstream_id,
+        upstream_credits=output.upstream_credits,
+        garment_locked_share=output.garment_locked_share,
     )
 
 
