@@ -1,9 +1,11 @@
-"""`vestis serve`, `vestis users add`, `vestis tokens create`: running and administering a
-server. The data dir may come from `VESTIS_DATA_DIR`."""
+"""`vestis serve`, `vestis users add`, `vestis tokens create`, `vestis usage`: running and
+administering a server. The data dir may come from `VESTIS_DATA_DIR`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -159,7 +161,47 @@ def tokens_create(
     typer.echo(token)
 
 
+def usage(
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Only outputs made from this date on (e.g. 2026-01-01).",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        ),
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """What the upstream services (On-Model, FASHN) cost, per user and engine."""
+    from vestis.server.services.usage import upstream_usage
+    from vestis.server.state import ServerState
+
+    state = ServerState.open(_settings(data_dir, database_url))
+    with state.db.session() as db:
+        rows = upstream_usage(db, since, user)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(dataclasses.asdict(row)))
+        return
+    if not rows:
+        typer.echo("No outputs yet.")
+        return
+    width = max(4, *(len(row.user) for row in rows))
+    typer.echo(f"{'user':<{width}}  {'engine':<10} {'outputs':>8} {'upstream credits':>17}")
+    for row in rows:
+        typer.echo(
+            f"{row.user:<{width}}  {row.engine:<10} {row.outputs:>8} {row.upstream_credits:>17g}"
+        )
+    for engine in sorted({row.engine for row in rows}):
+        spent = sum(row.upstream_credits for row in rows if row.engine == engine)
+        made = sum(row.outputs for row in rows if row.engine == engine)
+        typer.echo(f"{'total':<{width}}  {engine:<10} {made:>8} {spent:>17g}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("usage")(usage)
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")

@@ -321,20 +321,24 @@ class JobResult(WireModel):
         default=None,
         description="vestis extension: the engine of the server's chain that made the output "
         "(`local`, `onmodel`, `fashn`, ...); `model_used` is that engine's own model name.",
+        json_schema_extra=VESTIS_EXTENSION,
     )
     upstream_id: str | None = Field(
         default=None,
         description="vestis extension: the upstream job (On-Model) or prediction (FASHN) that "
         "made the output.",
+        json_schema_extra=VESTIS_EXTENSION,
     )
     upstream_credits: float | None = Field(
         default=None,
         description="vestis extension: what the output cost upstream, in the upstream's credits.",
+        json_schema_extra=VESTIS_EXTENSION,
     )
     garment_locked_share: float | None = Field(
         default=None,
         description="vestis extension: share of the output's pixels that are the input photo's "
         "bit for bit (garment lock of a model swap from an engine that repaints the photo).",
+        json_schema_extra=VESTIS_EXTENSION,
     )
 
     @property
