@@ -22,7 +22,7 @@ def test_health_needs_no_auth(server: ServerProcess) -> None:
 def test_missing_and_bad_tokens_are_401(server: ServerProcess) -> None:
     assert httpx.get(server.base_url + "/project").status_code == 401
     bad = httpx.get(server.base_url + "/project", headers={"Authorization": "Bearer nope"})
-    assert bad.status_code == 401 and "invalid or expired" in bad.json()["message"]
+    assert bad.status_code == 401 and "invalid, expired or revoked" in bad.json()["message"]
 
 
 def test_login_refresh_and_api_tokens(server: ServerProcess) -> None:

@@ -64,6 +64,13 @@ def serve(
             help="Let URL inputs and webhooks reach private, loopback and link-local addresses.",
         ),
     ] = False,
+    allow_long_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--allow-long-tokens",
+            help="Let API tokens made with POST /auth/token outlive the token that made them.",
+        ),
+    ] = False,
     sse_keepalive: Annotated[
         float, typer.Option("--sse-keepalive", help="Seconds between SSE keepalive comments.")
     ] = 15.0,
@@ -100,6 +107,7 @@ def serve(
         allow_private_urls=allow_private_urls,
         sse_keepalive_seconds=sse_keepalive,
         identity_retries=identity_retries,
+        allow_long_tokens=allow_long_tokens,
     )
     state = ServerState.open(settings)
     with state.db.session() as db:
@@ -198,6 +206,54 @@ def usage(
         spent = sum(row.upstream_credits for row in rows if row.engine == engine)
         made = sum(row.outputs for row in rows if row.engine == engine)
         typer.echo(f"{'total':<{width}}  {engine:<10} {made:>8} {spent:>17g}")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    data_dir: DataDirOpt = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only this user's tokens (default: all).")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Also expired and revoked tokens.")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """List tokens: id, user, kind, expiry, state and the token that made it (never the
+    token itself, which is stored only as a hash)."""
+    from vestis.server.services.accounts import token_rows
+    from vestis.server.state import ServerState
+
+    state = ServerState.open(_settings(data_dir, database_url))
+    with state.db.session() as db:
+        rows = token_rows(db, user, include_inactive=all_)
+    if not rows:
+        typer.echo("No tokens." if all_ else "No active tokens (--all shows the others).")
+        return
+    typer.echo(f"{'TOKEN ID':38} {'USER':16} {'KIND':8} {'EXPIRES (UTC)':20} {'STATE':8} MADE BY")
+    for row in rows:
+        typer.echo(
+            f"{row.token_id:38} {row.username:16} {row.kind:8} {row.expires:20} "
+            f"{row.state:8} {row.parent or '-'}"
+        )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from 'vestis tokens list').")],
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Revoke a token and every token made from it. A running server refuses them at once
+    and ends their open event streams within one keepalive interval."""
+    from vestis.server.services.accounts import revoke_by_id
+    from vestis.server.state import ServerState
+
+    state = ServerState.open(_settings(data_dir, database_url))
+    with state.db.session() as db:
+        revoked = revoke_by_id(db, token_id)
+    if revoked is None:
+        typer.echo(f"Error: no active token {token_id!r}; see 'vestis tokens list'.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {len(revoked)} token(s): {', '.join(revoked)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from vestis.contract.auth import (
     TokenCreateRequest,
     TokenCreateResponse,
     TokenListResponse,
+    TokenRevokeResponse,
     UserInfo,
 )
 from vestis.contract.common import ErrorBody, ErrorDetail, Pagination
@@ -115,6 +116,7 @@ __all__ = [
     "TokenCreateRequest",
     "TokenCreateResponse",
     "TokenListResponse",
+    "TokenRevokeResponse",
     "UploadRequest",
     "UploadResponse",
     "UserInfo",

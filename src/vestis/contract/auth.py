@@ -66,3 +66,12 @@ class ApiTokenInfo(WireModel):
 class TokenListResponse(WireModel):
     pagination: Pagination
     tokens: list[ApiTokenInfo]
+
+
+class TokenRevokeResponse(WireModel):
+    """`DELETE /auth/token/{token_id}` (a vestis extension): the token and every token made
+    from it are revoked."""
+
+    success: bool = True
+    token_id: str
+    revoked: list[str]

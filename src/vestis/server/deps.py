@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +17,8 @@ from vestis.server.services import accounts
 from vestis.server.state import ServerState
 
 TOKEN_KINDS = ("access", "api")
+MISSING_TOKEN = "Missing bearer token: send 'Authorization: Bearer <token>'."
+INVALID_TOKEN = "The token is invalid, expired or revoked; log in again or create a new one."
 
 
 async def get_state(request: Request) -> ServerState:
@@ -40,7 +44,7 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "Unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _bearer(request: Request) -> str | None:
+def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -50,15 +54,15 @@ def _bearer(request: Request) -> str | None:
 
 def _user_from_token(db: Session, token: str | None) -> User:
     if not token:
-        raise _unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
+        raise _unauthorized(MISSING_TOKEN)
     user = accounts.user_for_token(db, token, TOKEN_KINDS)
     if user is None:
-        raise _unauthorized("The token is invalid or expired; log in again or create a new one.")
+        raise _unauthorized(INVALID_TOKEN)
     return user
 
 
 def current_user(request: Request, db: DbDep) -> User:
-    return _user_from_token(db, _bearer(request))
+    return _user_from_token(db, bearer(request))
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
@@ -81,11 +85,31 @@ def basic_credentials(request: Request) -> tuple[str, str]:
 UserDep = Annotated[User, Depends(current_user)]
 
 
-def authenticate(state: ServerState, request: Request, query_token: str | None) -> int:
-    """The user id for a bearer header or `?token=`, with a short session of its own (for
+@dataclass(frozen=True)
+class Grant:
+    """Who a long-lived response (an event stream) serves, and on which token's authority."""
+
+    user_id: int
+    token: str
+    expires_at: datetime
+
+    def still_valid(self, state: ServerState) -> bool:
+        """The token is neither expired nor revoked (asks the database)."""
+        with state.db.session() as db:
+            return accounts.valid_token(db, self.token, TOKEN_KINDS) is not None
+
+
+def authenticate(state: ServerState, request: Request, query_token: str | None) -> Grant:
+    """The grant of a bearer header or `?token=`, with a short session of its own (for
     streaming responses that must not hold a database session open)."""
+    token = bearer(request) or query_token
+    if not token:
+        raise _unauthorized(MISSING_TOKEN)
     with state.db.session() as db:
-        return _user_from_token(db, _bearer(request) or query_token).id
+        row = accounts.valid_token(db, token, TOKEN_KINDS)
+        if row is None:
+            raise _unauthorized(INVALID_TOKEN)
+        return Grant(row.user_id, token, row.expires_at)
 
 
 def token_is_valid(state: ServerState, token: str | None) -> bool:

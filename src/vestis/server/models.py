@@ -52,6 +52,8 @@ class Token(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: The token that made this one with `POST /auth/token` (revoking it revokes this one).
+    parent_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
 
     user: Mapped[User] = relationship(lazy="joined")
 

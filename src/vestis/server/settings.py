@@ -31,6 +31,8 @@ class ServerSettings:
     #: Fault injection, e.g. "429=0.2,500=0.1,drop=0.05,seed=7" (off when None).
     faults: str | None = None
     access_token_ttl_seconds: int = 3600
+    #: API tokens made with `POST /auth/token` may outlive the token that made them.
+    allow_long_tokens: bool = False
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     initial_credits: float = 1000
     allow_private_urls: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
@@ -21,11 +21,19 @@ from vestis.contract.auth import (
     TokenCreateRequest,
     TokenCreateResponse,
     TokenListResponse,
+    TokenRevokeResponse,
     UserInfo,
 )
 from vestis.contract.common import MAX_PAGE, ErrorBody
-from vestis.server.deps import DbDep, StateDep, UserDep, basic_credentials
-from vestis.server.errors import ApiError, invalid
+from vestis.server.deps import (
+    TOKEN_KINDS,
+    DbDep,
+    StateDep,
+    UserDep,
+    basic_credentials,
+    bearer,
+)
+from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.login_guard import LoginRefused
 from vestis.server.models import Token, User, utcnow
 from vestis.server.services import accounts
@@ -125,10 +133,45 @@ def _parse_expiration(value: str | int | float) -> timedelta:
     return ttl
 
 
-@router.post("/token", response_model=TokenCreateResponse)
-def create_token(db: DbDep, user: UserDep, body: TokenCreateRequest) -> TokenCreateResponse:
-    plain, row = accounts.create_api_token(db, user, _parse_expiration(body.expiration))
+@router.post(
+    "/token",
+    response_model=TokenCreateResponse,
+    responses={401: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def create_token(
+    request: Request, state: StateDep, db: DbDep, user: UserDep, body: TokenCreateRequest
+) -> TokenCreateResponse:
+    """A new API token. It expires with the token that made it at the latest, unless the
+    server was started with `--allow-long-tokens`."""
+    parent = accounts.valid_token(db, bearer(request) or "", TOKEN_KINDS)
+    plain, row = accounts.create_api_token(
+        db, user, _parse_expiration(body.expiration), parent, state.settings.allow_long_tokens
+    )
     return TokenCreateResponse(token=plain, expiration_date=iso(row.expires_at) or "")
+
+
+@router.delete(
+    "/token/{token_id}",
+    response_model=TokenRevokeResponse,
+    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+)
+def revoke_token(
+    state: StateDep, db: DbDep, user: UserDep, token_id: Annotated[str, Path(max_length=64)]
+) -> TokenRevokeResponse:
+    """Extension: revoke one of the caller's API tokens and every token made from it; open
+    event streams of those tokens end."""
+    row = db.scalar(
+        select(Token).where(
+            Token.public_id == token_id, Token.user_id == user.id, Token.kind == "api"
+        )
+    )
+    if row is None or row.revoked:
+        raise not_found("Token", token_id)
+    revoked = accounts.revoke(db, row)
+    db.commit()
+    if state.runtime is not None:
+        state.runtime.bus.credentials_changed(user.id)
+    return TokenRevokeResponse(token_id=token_id, revoked=[t.public_id for t in revoked])
 
 
 @router.get("/token", response_model=TokenListResponse)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -13,10 +14,12 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from vestis.contract.common import MAX_NUMERIC_ID
 from vestis.contract.notifications import Notification, NotificationPollRequest
-from vestis.server.deps import StateDep, UserDep, authenticate
+from vestis.server.deps import Grant, StateDep, UserDep, authenticate
 from vestis.server.errors import ApiError
+from vestis.server.models import utcnow
 from vestis.server.runtime import Runtime
-from vestis.server.services.notify import EventFilter, NotificationBus
+from vestis.server.services.notify import EventFilter
+from vestis.server.state import ServerState
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -37,22 +40,38 @@ def _event(notification: Notification, kind: str | None) -> ServerSentEvent:
 
 
 async def _stream(
-    request: Request, bus: NotificationBus, user_id: int, event_filter: EventFilter
+    request: Request, state: ServerState, grant: Grant, event_filter: EventFilter
 ) -> AsyncIterator[ServerSentEvent]:
-    subscriber = bus.subscribe(user_id)  # before the backfill query, so nothing falls between
+    """Backfill, then live events while the grant's token holds: the stream ends when the
+    token expires, and when it is revoked (at once in this process, within one keepalive
+    interval when another process or the CLI revoked it)."""
+    bus = _runtime(state).bus
+    subscriber = bus.subscribe(grant.user_id)  # before the backfill, so nothing falls between
+    recheck = max(0.5, state.settings.sse_keepalive_seconds)
     try:
-        backfill = await run_in_threadpool(bus.backfill, user_id, event_filter)
+        backfill = await run_in_threadpool(bus.backfill, grant.user_id, event_filter)
         last_id = 0
         for notification in backfill:
             last_id = max(last_id, notification.id)
             yield _event(notification, "backfill")
         yield ServerSentEvent(data="{}", event="backfill_complete")
         while not await request.is_disconnected():
-            notification = await subscriber.queue.get()
-            if notification.id > last_id and event_filter.matches(notification):
+            left = (grant.expires_at - utcnow()).total_seconds()
+            if left <= 0:
+                yield ServerSentEvent(comment="token expired")
+                return
+            try:
+                notification = await asyncio.wait_for(subscriber.queue.get(), min(left, recheck))
+            except TimeoutError:
+                notification = None
+            if notification is None:
+                if not await run_in_threadpool(grant.still_valid, state):
+                    yield ServerSentEvent(comment="token revoked or expired")
+                    return
+            elif notification.id > last_id and event_filter.matches(notification):
                 yield _event(notification, None)
     finally:
-        bus.unsubscribe(user_id, subscriber)
+        bus.unsubscribe(grant.user_id, subscriber)
 
 
 @router.get(
@@ -70,10 +89,10 @@ async def events(
 ) -> EventSourceResponse:
     """Backfill (`event: backfill`), then `event: backfill_complete`, then live events (no
     `event:` field), with `: keepalive` comments in between."""
-    user_id = await run_in_threadpool(authenticate, state, request, token)
+    grant = await run_in_threadpool(authenticate, state, request, token)
     event_filter = EventFilter(_split(id_task), _split(id_image), _split(name_list))
     return EventSourceResponse(
-        _stream(request, _runtime(state).bus, user_id, event_filter),
+        _stream(request, state, grant, event_filter),
         ping=state.settings.sse_keepalive_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

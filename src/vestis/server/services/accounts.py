@@ -46,7 +46,9 @@ def set_password(db: Session, user: User, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
-def issue_token(db: Session, user: User, kind: str, ttl: timedelta) -> tuple[str, Token]:
+def issue_token(
+    db: Session, user: User, kind: str, ttl: timedelta, parent: Token | None = None
+) -> tuple[str, Token]:
     """A new random token of `kind`; returns the plain token (shown once) and its row."""
     plain = new_token({"access": "vsa", "refresh": "vsr", "api": "vst"}[kind])
     row = Token(
@@ -55,13 +57,19 @@ def issue_token(db: Session, user: User, kind: str, ttl: timedelta) -> tuple[str
         kind=kind,
         token_hash=token_hash(plain),
         expires_at=utcnow() + ttl,
+        parent_id=parent.id if parent is not None else None,
     )
     db.add(row)
     db.flush()
     return plain, row
 
 
-def create_api_token(db: Session, user: User, ttl: timedelta) -> tuple[str, Token]:
+def create_api_token(
+    db: Session, user: User, ttl: timedelta, parent: Token | None = None, outlive: bool = False
+) -> tuple[str, Token]:
+    """An API token for `user`, made with the token `parent`: it expires with its parent at
+    the latest unless `outlive` (the operator allowed long-lived tokens), so a stolen 1-hour
+    login token cannot be turned into years of access."""
     active = db.scalar(
         select(func.count(Token.id)).where(
             Token.user_id == user.id,
@@ -74,17 +82,41 @@ def create_api_token(db: Session, user: User, ttl: timedelta) -> tuple[str, Toke
         raise ApiError(
             409,
             "Too many tokens",
-            f"You already have {MAX_ACTIVE_TOKENS} active API tokens; let one expire first.",
+            f"You already have {MAX_ACTIVE_TOKENS} active API tokens; revoke one "
+            "(DELETE /auth/token/{token_id}) or let one expire first.",
         )
-    return issue_token(db, user, "api", ttl)
+    plain, row = issue_token(db, user, "api", ttl, parent)
+    if parent is not None and not outlive and row.expires_at > parent.expires_at:
+        row.expires_at = parent.expires_at
+    return plain, row
+
+
+def valid_token(db: Session, plain: str, kinds: tuple[str, ...]) -> Token | None:
+    """The row of a valid, unexpired, unrevoked token of one of `kinds`."""
+    row = db.scalar(select(Token).where(Token.token_hash == token_hash(plain)))
+    if row is None or row.revoked or row.kind not in kinds or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def revoke(db: Session, root: Token) -> list[Token]:
+    """Revoke `root` and every token made from it, directly or not; the tokens revoked."""
+    revoked, frontier = [], [root]
+    while frontier:
+        for row in frontier:
+            row.revoked = True
+        revoked.extend(frontier)
+        ids = [row.id for row in frontier]
+        frontier = list(
+            db.scalars(select(Token).where(Token.parent_id.in_(ids), Token.revoked.is_(False)))
+        )
+    return revoked
 
 
 def user_for_token(db: Session, plain: str, kinds: tuple[str, ...]) -> User | None:
     """The user a valid, unexpired token of one of `kinds` belongs to."""
-    row = db.scalar(select(Token).where(Token.token_hash == token_hash(plain)))
-    if row is None or row.revoked or row.kind not in kinds or row.expires_at <= utcnow():
-        return None
-    return row.user
+    row = valid_token(db, plain, kinds)
+    return None if row is None else row.user
 
 
 def login(db: Session, username: str, password: str) -> User | None:
@@ -102,6 +134,44 @@ def rotate_refresh(db: Session, plain: str) -> User | None:
         return None
     row.revoked = True
     return row.user
+
+
+@dataclass
+class TokenRow:
+    """One line of `vestis tokens list`."""
+
+    token_id: str
+    username: str
+    kind: str
+    expires: str
+    state: str
+    parent: str | None
+
+
+def token_rows(db: Session, username: str | None, include_inactive: bool) -> list[TokenRow]:
+    query = select(Token).join(User).order_by(Token.id)
+    if username is not None:
+        query = query.where(User.username == username)
+    now = utcnow()
+    rows = db.scalars(query).all()
+    parents = {row.id: row.public_id for row in rows}
+    listed = []
+    for row in rows:
+        state = "revoked" if row.revoked else "expired" if row.expires_at <= now else "active"
+        if state != "active" and not include_inactive:
+            continue
+        parent = parents.get(row.parent_id) if row.parent_id is not None else None
+        expires = row.expires_at.replace(microsecond=0).isoformat(sep=" ")
+        listed.append(TokenRow(row.public_id, row.user.username, row.kind, expires, state, parent))
+    return listed
+
+
+def revoke_by_id(db: Session, token_id: str) -> list[str] | None:
+    """Revoke a token (and those made from it) by its id; None if there is no such token."""
+    row = db.scalar(select(Token).where(Token.public_id == token_id, Token.revoked.is_(False)))
+    if row is None:
+        return None
+    return [revoked.public_id for revoked in revoke(db, row)]
 
 
 def random_password() -> str:

@@ -49,11 +49,13 @@ def to_wire(row: NotificationRow) -> Notification:
 
 
 class _Subscriber:
+    """One open stream. `None` on its queue means: check your credentials again."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[Notification] = asyncio.Queue()
+        self.queue: asyncio.Queue[Notification | None] = asyncio.Queue()
 
-    def push(self, event: Notification) -> None:
+    def push(self, event: Notification | None) -> None:
         # a closed event loop means the server is stopping: the stream is gone anyway
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
@@ -91,6 +93,14 @@ class NotificationBus:
             except Exception:  # a failing listener (webhooks) must not fail the job
                 log.exception("notification listener failed for event %s", event.id)
         return event
+
+    def credentials_changed(self, user_id: int) -> None:
+        """A token of the user was revoked: its open streams check their token now (other
+        processes' streams notice at their next periodic check)."""
+        with self._lock:
+            subscribers = list(self._subscribers.get(user_id, ()))
+        for subscriber in subscribers:
+            subscriber.push(None)
 
     def subscribe(self, user_id: int) -> _Subscriber:
         subscriber = _Subscriber(asyncio.get_running_loop())
