@@ -39,6 +39,15 @@ def serve(
     rate_limit: Annotated[
         int, typer.Option("--rate-limit", help="Job creations per user per minute (0 = off).")
     ] = 5,
+    rate_limit_window: Annotated[
+        int,
+        typer.Option(
+            "--rate-limit-window",
+            min=1,
+            help="Window of --rate-limit in seconds (60; shorter only for tests).",
+            hidden=True,
+        ),
+    ] = 60,
     fashn_rate_limit: Annotated[
         int,
         typer.Option("--fashn-rate-limit", help="FASHN /v1/run requests per user per minute."),
@@ -46,7 +55,21 @@ def serve(
     public_url: Annotated[
         str | None, typer.Option("--public-url", help="Base URL of signed links.")
     ] = None,
-    engine: Annotated[str, typer.Option(help="'local' or 'module:attr' of an engine.")] = "local",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="'local', 'onmodel', 'fashn' or 'module:attr' of an engine; a comma-separated "
+            "list ('onmodel,local') is a chain tried in order."
+        ),
+    ] = "local",
+    garment_lock: Annotated[
+        bool,
+        typer.Option(
+            "--garment-lock/--no-garment-lock",
+            help="Put the pixels outside the swap region back from the photo in model swaps "
+            "from engines that repaint it (remote engines).",
+        ),
+    ] = True,
     faults: Annotated[
         str | None, typer.Option(help="Fault injection, e.g. '429=0.2,500=0.1,drop=0.05,seed=7'.")
     ] = None,
@@ -98,6 +121,8 @@ def serve(
         port=port,
         workers=workers,
         rate_limit_per_minute=rate_limit,
+        rate_limit_window_seconds=rate_limit_window,
+        garment_lock=garment_lock,
         fashn_runs_per_minute=fashn_rate_limit,
         public_base_url=public_url,
         engine=engine,
@@ -109,7 +134,14 @@ def serve(
         identity_retries=identity_retries,
         allow_long_tokens=allow_long_tokens,
     )
+    from vestis.server.engine_loader import load_chain
+
+    try:
+        chain = load_chain(settings.engine)
+    except ValueError as exc:  # checked before anything starts: a clear message, exit 2
+        raise typer.BadParameter(str(exc), param_hint="--engine") from exc
     state = ServerState.open(settings)
+    state.engine = chain
     with state.db.session() as db:
         admin = ensure_admin(db, settings.initial_credits)
     if admin is not None:

@@ -13,7 +13,7 @@ from vestis import __version__
 from vestis.server import errors, faults
 from vestis.server.bodycap import BodyCap
 from vestis.server.deps import token_is_valid
-from vestis.server.engine_loader import load_engine
+from vestis.server.engine_loader import load_chain
 from vestis.server.fashn import router as fashn
 from vestis.server.routers import (
     auth,
@@ -55,7 +55,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = load_engine(settings.engine)
+        engine = state.engine or load_chain(settings.engine)
         state.engine, state.engine_name = engine, getattr(engine, "name", settings.engine)
         runtime = Runtime(state)
         state.runtime = runtime

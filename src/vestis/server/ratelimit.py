@@ -1,11 +1,12 @@
-"""Job creations per user per minute (the `limits` library's moving window, in memory)."""
+"""Job creations per user per minute (the `limits` library's moving window, in memory). The
+window is a minute; `window_seconds` shortens it for tests of clients that must keep to it."""
 
 from __future__ import annotations
 
 import math
 import time
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
@@ -13,10 +14,11 @@ from limits.strategies import MovingWindowRateLimiter
 class JobRateLimiter:
     """`per_minute` = 0 switches it off; `scope` keeps windows of different budgets apart."""
 
-    def __init__(self, per_minute: int, scope: str = "jobs") -> None:
+    def __init__(self, per_minute: int, scope: str = "jobs", window_seconds: int = 60) -> None:
         self.per_minute = per_minute
         self.scope = scope
-        self._item = RateLimitItemPerMinute(per_minute) if per_minute > 0 else None
+        self.window_seconds = window_seconds
+        self._item = RateLimitItemPerSecond(per_minute, window_seconds) if per_minute > 0 else None
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def hit(self, user_id: int) -> int | None:
@@ -27,3 +29,8 @@ class JobRateLimiter:
             return None
         stats = self._limiter.get_window_stats(self._item, self.scope, str(user_id))
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+    @property
+    def window(self) -> str:
+        """ "minute", or "6 s" for a shortened window (for messages)."""
+        return "minute" if self.window_seconds == 60 else f"{self.window_seconds} s"

@@ -22,7 +22,10 @@ class Runtime:
         self.bus.listeners.append(self.webhooks.on_event)
         self.workers = JobWorkers(state, self.bus)
         self.login_guard = LoginGuard()
-        self.limiter = JobRateLimiter(state.settings.rate_limit_per_minute)
+        self.limiter = JobRateLimiter(
+            state.settings.rate_limit_per_minute,
+            window_seconds=state.settings.rate_limit_window_seconds,
+        )
         #: FASHN's own budget for `/v1/run` (50 requests per 60 s on the hosted service).
         self.fashn_limiter = JobRateLimiter(state.settings.fashn_runs_per_minute, "fashn-runs")
 

@@ -23,6 +23,8 @@ class ServerSettings:
     workers: int = 2
     #: Job creations per user per minute; 0 = unlimited.
     rate_limit_per_minute: int = 5
+    #: The window of that limit in seconds (60; shorter only to test clients that keep to it).
+    rate_limit_window_seconds: int = 60
     #: FASHN `/v1/run` requests per user per minute (FASHN's own limit); 0 = unlimited.
     fashn_runs_per_minute: int = 50
     database_url: str | None = None
@@ -38,6 +40,9 @@ class ServerSettings:
     allow_private_urls: bool = False
     #: Seconds between `: keepalive` comments on SSE streams.
     sse_keepalive_seconds: float = 15.0
+    #: Model swaps from engines that repaint the whole photo (remote, generative) get their
+    #: pixels outside the swap region put back from the input photo.
+    garment_lock: bool = True
     #: Jobs found mid-run at startup are resumed at most this many times, then failed.
     max_job_attempts: int = 3
     #: An output whose face is not the identity is made again with another seed up to this

@@ -51,7 +51,7 @@ def _rate_limit(runtime: Runtime, user_id: int) -> None:
         raise ApiError(
             429,
             "Too many requests",
-            f"At most {per_minute} jobs per minute; retry in {wait} s.",
+            f"At most {per_minute} jobs per {runtime.limiter.window}; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
 
