@@ -75,3 +75,25 @@ def test_a_photo_without_a_face_is_delivered_unlocked(photo: Image.Image) -> Non
     result = lock_garments(faceless, repaint(faceless))
     assert result.locked_share is None
     assert "no face" in result.warnings[0]
+
+
+def test_only_swaps_of_engines_that_repaint_are_locked(
+    photo: Image.Image, swapped: Image.Image
+) -> None:
+    from vestis.engines.base import EngineOutput
+    from vestis.engines.chain import EngineChain
+    from vestis.engines.garment_lock import lock_if_repainted
+
+    class Repainter:
+        name = "remote"
+        repaints = True
+
+    chain = EngineChain([Repainter(), LocalEngine()])  # type: ignore[list-item]
+    made = EngineOutput(repaint(swapped, 1.25), "onda", engine="remote")
+    share = lock_if_repainted(chain, "model_swap", photo, made)
+    assert share is not None and share > 0.85 and made.image.size == photo.size
+    by_local = EngineOutput(swapped, "local", engine="local")
+    assert lock_if_repainted(chain, "model_swap", photo, by_local) is None
+    assert by_local.image is swapped
+    assert lock_if_repainted(chain, "model_swap", photo, made, enabled=False) is None
+    assert lock_if_repainted(chain, "flat_2_model", photo, made) is None

@@ -12,6 +12,8 @@ It does checkable work, so tests can tell it ran:
 
 `VESTIS_FAKE_ENGINE_DELAY` (seconds, default 0) makes every call sleep first, for tests that
 need a job to stay `processing` for a while (e.g. restart tests). `SlowFakeEngine` sleeps 1 s.
+`RepaintingFakeEngine` behaves like a generative service: its swaps change every pixel a little
+and come back 1.25 times larger (the double behind the gateway's garment-lock tests).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageStat
 
 from vestis.engines.base import (
@@ -112,3 +115,19 @@ class SlowFakeEngine(FakeEngine):
 
     def __init__(self) -> None:
         super().__init__(max(1.0, float(os.environ.get(DELAY_ENV, "0"))))
+
+
+class RepaintingFakeEngine(FakeEngine):
+    """A swap that repaints the whole photo: FakeEngine's marker, then every pixel moved by a
+    small seeded amount, and the picture scaled up by a quarter."""
+
+    name = "fake-repaint"
+
+    def model_swap(self, spec: SwapSpec) -> EngineOutput:
+        made = super().model_swap(spec)
+        pixels = np.asarray(made.image.convert("RGB")).astype(np.int16)
+        rng = np.random.default_rng(spec.seed)
+        pixels += rng.integers(-5, 6, pixels.shape, dtype=np.int16)
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        made.image = image.resize((round(image.width * 1.25), round(image.height * 1.25)))
+        return made

@@ -52,7 +52,7 @@ from vestis.engines.base import (
 )
 from vestis.engines.remote.config import OnModelAccount
 from vestis.engines.remote.gate import gate_for
-from vestis.engines.remote.single import flat_work, run_one, swap_work
+from vestis.engines.remote.single import flat_work, referenced_files, run_one, swap_work
 
 log = logging.getLogger("vestis.engines.onmodel")
 
@@ -111,16 +111,6 @@ def remote_request(
             if isinstance(value, dict) and isinstance(value.get("image"), str):
                 value["image"] = files[value["image"]]
     return body
-
-
-def referenced_files(request: dict[str, Any]) -> list[str]:
-    """The file ids a request names: its images, then its instructions' reference images."""
-    ids = [i if isinstance(i, str) else i["file_id"] for i in request.get("images", [])]
-    for instruction in request.get("instructions", []) or []:
-        for value in instruction.values():
-            if isinstance(value, dict) and isinstance(value.get("image"), str):
-                ids.append(value["image"])
-    return list(dict.fromkeys(ids))
 
 
 def _price(work: JobWork, slot: OutputSlot) -> float:

@@ -31,6 +31,16 @@ _memory: dict[str, str] = {}
 _memory_lock = threading.Lock()
 
 
+def referenced_files(request: dict[str, Any]) -> list[str]:
+    """The file ids a request names: its images, then its instructions' reference images."""
+    ids = [i if isinstance(i, str) else i["file_id"] for i in request.get("images", [])]
+    for instruction in request.get("instructions", []) or []:
+        for value in instruction.values():
+            if isinstance(value, dict) and isinstance(value.get("image"), str):
+                ids.append(value["image"])
+    return list(dict.fromkeys(ids))
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
