@@ -51,3 +51,20 @@ def test_the_folder_lines_carry_the_measures():
         "[1/2] A: OK (1.2s) - identity 2/2",
         "[2/2] B: OK (1.0s)",
     ]
+
+
+def test_failed_outputs_and_warnings_are_printed():
+    out = io.StringIO()
+    reporter = Reporter(stream=out)
+    reporter.event(
+        "output_failed",
+        output="image2.jpg (image 1, variation 0)",
+        message="The face in the target photo is cut by the frame.",
+    )
+    reporter.event("job_finished", status="failed", message="All 1 output(s) failed: no face")
+    assert out.getvalue().splitlines() == [
+        "Output failed: image2.jpg (image 1, variation 0): The face in the target photo is cut "
+        "by the frame.",
+        "Job finished with status: failed",
+        "All 1 output(s) failed: no face",
+    ]

@@ -21,7 +21,7 @@ VERBOSE_EVENTS = frozenset({"retry", "pacing", "upload_started", "download_skipp
 #: Events whose line names the folder itself (no `[folder]` prefix).
 UNPREFIXED = frozenset({"folder_done", "folder_failed", "batch_summary"})
 #: Events that still show with --quiet.
-QUIET_EVENTS = frozenset({"error", "batch_summary", "folder_failed"})
+QUIET_EVENTS = frozenset({"error", "batch_summary", "folder_failed", "output_failed"})
 
 
 def plain_message(name: str, f: dict[str, Any]) -> str | None:
@@ -67,7 +67,10 @@ def plain_message(name: str, f: dict[str, Any]) -> str | None:
         case "job_progress":
             return f"Progress: {f['progress']:.1f}% - Status: {f['status']}"
         case "job_finished":
-            return f"Job finished with status: {f['status']}"
+            why = f"\n{f['message']}" if f.get("message") else ""
+            return f"Job finished with status: {f['status']}{why}"
+        case "output_failed":
+            return f"Output failed: {f['output']}: {f['message']}"
         case "downloading":
             return "Retrieving results..." if swap else "Downloading results..."
         case "downloaded":

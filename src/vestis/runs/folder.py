@@ -338,12 +338,12 @@ class FolderRun:
         results = [r for r in body.get("results") or [] if isinstance(r, dict)]
         for r in results:
             if r.get("status") == "failed":
-                journal.append(
-                    "failures",
-                    {"key": self._describe(r), "message": r.get("error_message") or "failed"},
-                )
+                message = r.get("error_message") or "failed"
+                journal.append("failures", {"key": self._describe(r), "message": message})
+                self.emit("output_failed", output=self._describe(r), message=message)
             for warning in r.get("warnings") or []:
                 journal.append("warnings", f"{self._describe(r)}: {warning}")
+                self.emit("warning", message=f"{self._describe(r)}: {warning}")
         ready: list[Any] = [r for r in results if r.get("status") == "completed" and image_url(r)]
         stems = assign_stems(ready)
         self.emit("downloads_planned", count=len(ready))

@@ -23,6 +23,7 @@ _LOGGED = frozenset(
         "error",
         "warning",
         "upload_failed",
+        "output_failed",
         "download_failed",
         "folder_done",
         "batch_summary",
