@@ -193,7 +193,8 @@ _OUTER_LIPS = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269,
 def _mouth(image: Image.Image) -> dict[str, float]:
     """The mouth of the face in `image`, found on the image itself: how open it is (gap
     between the lips' middles, in eye distances) and, inside the outer-lip contour, the share
-    of pixels much darker than the skin around it (a hole) and much lighter (teeth, a blob)."""
+    of the largest piece much darker than the skin around it (a hole) and much lighter (teeth,
+    a blob)."""
     import cv2
 
     from vestis.engines.local.faces import find_face
@@ -209,11 +210,18 @@ def _mouth(image: Image.Image) -> dict[str, float]:
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     around = (cv2.dilate(mouth, disc) > 0) & ~(cv2.dilate(mouth, np.ones((3, 3), np.uint8)) > 0)
     skin = float(np.median(lightness[around]))
-    inside = lightness[mouth > 0]
+    inside = mouth > 0
+
+    def largest(sel: np.ndarray) -> float:
+        """The largest connected piece of `sel` inside the mouth, as a share of the mouth."""
+        count, labels = cv2.connectedComponents((sel & inside).astype(np.uint8))
+        sizes = np.bincount(labels[inside], minlength=count)[1:]
+        return float(sizes.max()) / float(inside.sum()) if len(sizes) else 0.0
+
     return {
         "gap": float(np.linalg.norm(face.landmarks[13] - face.landmarks[14])) / eye,
-        "hole": float((inside < skin - 30).mean()),
-        "blob": float((inside > skin + 8).mean()),
+        "hole": largest(lightness < skin - 30),
+        "blob": largest(lightness > skin + 8),
     }
 
 
@@ -322,3 +330,28 @@ def test_too_small_faces_are_refused_with_the_size_found(engine, pdp, identity) 
     tiny_identity = identity.resize((80, 100), Image.Resampling.LANCZOS)
     with pytest.raises(EngineError, match=r"identity image is too small.* (\d+) px apart"):
         engine.model_swap(SwapSpec(target=pdp, identity=tiny_identity, seed=1))
+
+
+@pytest.mark.parametrize(
+    ("target", "identity"),
+    [
+        (lambda: samples.make_pdp_photo(0), samples.make_portrait_identity_image),
+        (samples.make_portrait_identity_image, samples.make_identity_image),
+    ],
+    ids=["astronaut-photo-to-hopper", "hopper-portrait-to-astronaut"],
+)
+def test_the_swap_is_the_identity_by_the_face_measure(engine, target, identity) -> None:
+    """Measured by vestis.quality (dlib's face embeddings): the new face is the identity
+    (closer than dlib's same-person threshold), closer to it than to the model it replaced,
+    and much closer to it than the photo was; nothing outside the head changed."""
+    from vestis.quality import SAME_PERSON, measure_swap
+
+    target_image, identity_image = target(), identity()
+    out = engine.model_swap(SwapSpec(target=target_image, identity=identity_image, seed=1))
+    measures = measure_swap(target_image, identity_image, out.image)
+    before = measure_swap(target_image, identity_image, target_image)
+    assert measures.identity_distance is not None and before.identity_distance is not None
+    assert measures.identity_distance < SAME_PERSON
+    assert measures.identity_distance < measures.original_distance
+    assert measures.identity_distance < before.identity_distance - 0.15
+    assert measures.unchanged_outside_head == 1.0

@@ -38,7 +38,7 @@ def swap_params(
     del face_reference_mode  # both modes keep the identity's proportions in the target's pose
     tone_keep = 0.5 if post_process else 0.0
     if variation == 0:
-        return SwapParams(tone_keep=tone_keep, geometry=1.0, feather=0.1, shading=0.8)
+        return SwapParams(tone_keep=tone_keep, geometry=1.0, feather=0.04, shading=0.8)
     rng = np.random.default_rng([seed & 0xFFFFFFFF, variation])
     return SwapParams(
         tone_keep=float(tone_keep * rng.uniform(0.7, 1.2) if post_process else 0.0),
@@ -98,10 +98,58 @@ def _dark_over_skin(
     edge = cv2.distanceTransform(hull.astype(np.uint8), cv2.DIST_L2, 3) < eye * 0.15
     zone = (hull > 0) & ((rows < brow_y) | edge)
     hair = (zone & (lightness < skin_l - lightness_gap)).astype(np.uint8)
-    size = max(3, int(eye * 0.06) | 1)
+    # Opened by a small disc only: single strands count (a loose strand across a cheek is
+    # hair too), specks of noise do not.
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    size = max(3, int(eye * 0.04) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
-    return cv2.dilate(hair, kernel, iterations=2) > 0
+    return cv2.dilate(hair, kernel) > 0
+
+
+def _without_own_hair(
+    warped: np.ndarray, hull: np.ndarray, brow_y: float, eye: float, features: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The identity's own hair over its face (a fringe, loose strands) or a hat brim: thin
+    strands are painted over with the skin around them (inpainting); what is too broad for
+    that is returned as a mask to leave out of the blend (the target's skin shows there).
+    Strands are found as much darker than the skin, or as thin lines darker than what is
+    around them, on the forehead down to the brows and near the edge (not the brows, eyes or
+    lips, `features`)."""
+    hair = _dark_over_skin(warped, hull, brow_y, eye)
+    lightness = tone.to_lab(warped)[..., 0]
+    size = max(3, int(eye * 0.1) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    lines = cv2.morphologyEx(lightness, cv2.MORPH_BLACKHAT, kernel) > 12.0
+    rows = np.arange(hull.shape[0])[:, None]
+    edge = cv2.distanceTransform(hull.astype(np.uint8), cv2.DIST_L2, 3) < eye * 0.2
+    zone = (hull > 0) & ((rows < brow_y + eye * 0.25) | edge) & (features < 0.05)
+    hair |= zone & lines
+    if not hair.any():
+        return warped, hair
+    hair = cv2.dilate(hair.astype(np.uint8), np.ones((3, 3), np.uint8))
+    painted = cv2.inpaint(warped, hair, max(2.0, eye * 0.05), cv2.INPAINT_TELEA)
+    size = max(3, int(eye * 0.12) | 1)
+    broad = cv2.morphologyEx(
+        hair, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    )
+    return painted, broad > 0
+
+
+def _skin_at_edge(
+    warped: np.ndarray, alpha: np.ndarray, features: np.ndarray, eye: float
+) -> np.ndarray:
+    """Weight (0..1) that keeps, near the face's outline, only what is skin in the identity
+    photo: its own outline carries hair at the temples, an ear, a hat brim or background,
+    which must not be pasted onto the target (the target's own skin shows there instead)."""
+    lab = tone.to_lab(warped)
+    inner = (alpha > 0.9) & (features < 0.05)
+    if inner.sum() < 32:
+        return np.ones(alpha.shape, dtype=np.float32)
+    skin = tone.skin_likeness(lab, lab[inner])
+    edge = cv2.distanceTransform((alpha > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    near = np.clip(1.0 - edge / (eye * 0.3), 0.0, 1.0) * (1.0 - features)
+    weight = 1.0 - near * (1.0 - skin)
+    return cv2.GaussianBlur(weight.astype(np.float32), (0, 0), max(0.8, eye * 0.03))
 
 
 def _poisson_clone(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -132,6 +180,7 @@ class _Region:
     x1: int
     y1: int
     hull: np.ndarray  # uint8, 1 inside the target's face outline
+    crop_target: np.ndarray  # the target's pixels in the box
 
     @property
     def origin(self) -> tuple[int, int]:
@@ -154,7 +203,7 @@ def _region(target: np.ndarray, face: FaceGeometry, eye: float) -> _Region:
     hull = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     points = cv2.convexHull((oval - (x0, y0)).astype(np.float32))
     cv2.fillConvexPoly(hull, np.round(points).astype(np.int32), 1)
-    return _Region(x0, y0, x1, y1, hull)
+    return _Region(x0, y0, x1, y1, hull, target[y0:y1, x0:x1])
 
 
 def _blend(
@@ -177,72 +226,106 @@ def swap_face(
 ) -> SwapResult:
     """Put `identity_face` onto `target_face`; returns the new image and the blend mask."""
     eye = max(target_face.eye_distance, 2.0)
-    identity, id_points = _scaled_identity(identity, identity_face, eye)
     aligned = align_identity(identity_face, target_face)
     dst = destination(target_face, aligned, params.geometry)
-    fit_residual = float(np.sqrt(((aligned - target_face.mesh) ** 2).sum(axis=1).mean()) / eye)
     region = _region(target, target_face, eye)
     roi_target = region.crop(target)
-    local = dst - region.origin
-    brow_y = float(local[[105, 334], 1].min())
-    hair = _dark_over_skin(
-        roi_target, region.hull, float(target_face.landmarks[[105, 334], 1].min() - region.y0), eye
-    )
-    map_x, map_y, covered = warp_maps(dst, id_points, region.origin, region.hull > 0)
-    # An identity face smaller than the target's is enlarged: cubic keeps its edges crisper.
-    interp = cv2.INTER_CUBIC if eye > identity_face.eye_distance else cv2.INTER_LINEAR
-    warped = cv2.remap(identity, map_x, map_y, interp, borderMode=cv2.BORDER_REPLICATE)
-    # The identity's own hair or hat over its forehead would be pasted as a dark band.
-    hat = _dark_over_skin(warped, region.hull & covered, brow_y, eye)
-    roi_alpha = _alpha_mask((region.hull > 0) & covered & ~hair & ~hat, params.feather * eye)
-
-    features = tone.feature_weight(roi_alpha.shape, local, eye)
-    masks = tone.FaceMasks(
-        core=roi_alpha,
-        features=features,
-        lips=tone.feature_weight(roi_alpha.shape, local, eye, [tone.FEATURES[-1]]),
-        target_features=tone.feature_weight(roi_alpha.shape, target_face.mesh - region.origin, eye),
-    )
-    matched = tone.match_colour(warped, roi_target, masks, eye, params.shading)
-    matched = tone.match_grain(
-        matched,
-        roi_target,
-        (masks.target_features < 0.05) & (roi_alpha > 0.5),
-        (features < 0.05) & (roi_alpha > 0.5),
-    )
-    inner = cv2.erode(region.hull, np.ones((3, 3), np.uint8), iterations=max(1, int(eye * 0.25)))
-    matched = tone.match_sharpness(
-        matched,
-        roi_target,
-        (inner > 0) & (roi_alpha > 0.9),
-        np.maximum(features, _nose(local, roi_alpha.shape, eye)),
-    )
-    cloned = _blend(matched, roi_target, roi_alpha, eye)
-    if params.tone_keep > 0:
-        cloned = tone.shift_tone(
-            cloned, roi_alpha, params.tone_keep * tone.tone_gap(warped, roi_target, roi_alpha)
-        )
-    a = roi_alpha[..., None]
-    blended = np.clip(a * cloned.astype(np.float32) + (1.0 - a) * roi_target, 0, 255)
-    blended = np.round(blended).astype(np.uint8)
+    warped, covered = _warp_identity(identity, identity_face, dst, region, eye)
+    masks, warped = _face_masks(warped, covered, target_face, dst, region, params.feather)
+    face = _new_face(warped, roi_target, masks, eye, params, eye / identity_face.eye_distance)
+    blended = _paste(face, roi_target, masks.core)
     out = target.copy()
-    changed = roi_alpha > 0
+    changed = masks.core > 0
     region.crop(out)[changed] = blended[changed]
     alpha = np.zeros(target.shape[:2], dtype=np.float32)
-    region.crop(alpha)[...] = roi_alpha
+    region.crop(alpha)[...] = masks.core
     return SwapResult(
         image=out,
         alpha=alpha,
-        face_lab_before=tone.skin_mean_lab(roi_target, roi_alpha > 0.9),
-        face_lab_after=tone.skin_mean_lab(blended, roi_alpha > 0.9),
-        fit_residual=fit_residual,
-        seam_error=_seam_error(blended, roi_target, roi_alpha),
+        face_lab_before=tone.skin_mean_lab(roi_target, masks.core > 0.9),
+        face_lab_after=tone.skin_mean_lab(blended, masks.core > 0.9),
+        fit_residual=float(np.sqrt(((aligned - target_face.mesh) ** 2).sum(axis=1).mean()) / eye),
+        seam_error=_seam_error(blended, roi_target, masks.core),
     )
 
 
-def _nose(points: np.ndarray, shape: tuple[int, int], eye: float) -> np.ndarray:
-    """Weight on the nose (its ridge, tip and wings), like `tone.feature_weight`."""
-    return tone.feature_weight(shape, points, eye, [_NOSE])
+def _warp_identity(
+    identity: np.ndarray, face: FaceGeometry, dst: np.ndarray, region: _Region, eye: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The identity's face warped onto `dst` (mesh points in the target), over the region;
+    and where the warp covers it."""
+    identity, points = _scaled_identity(identity, face, eye)
+    map_x, map_y, covered = warp_maps(dst, points, region.origin, region.hull > 0)
+    # An identity face smaller than the target's is enlarged: cubic keeps its edges crisper.
+    interp = cv2.INTER_CUBIC if eye > face.eye_distance else cv2.INTER_LINEAR
+    warped = cv2.remap(identity, map_x, map_y, interp, borderMode=cv2.BORDER_REPLICATE)
+    return warped, covered
+
+
+def _face_masks(
+    warped: np.ndarray,
+    covered: np.ndarray,
+    target_face: FaceGeometry,
+    dst: np.ndarray,
+    region: _Region,
+    feather: float,
+) -> tuple[tone.FaceMasks, np.ndarray]:
+    """The blend weight (the target's face outline, less the target's hair over its face and
+    what is not skin at the identity's own edge) and the feature weights; and the warped
+    identity with its own strands of hair painted out."""
+    eye = max(target_face.eye_distance, 2.0)
+    local = dst - region.origin
+    target_brow = float(target_face.landmarks[[105, 334], 1].min()) - region.y0
+    hair = _dark_over_skin(region.crop_target, region.hull, target_brow, eye)
+    features = tone.feature_weight(region.hull.shape, local, eye)
+    brow_y = float(local[[105, 334], 1].min())
+    warped, hat = _without_own_hair(warped, region.hull & covered, brow_y, eye, features)
+    alpha = _alpha_mask((region.hull > 0) & covered & ~hair & ~hat, feather * eye)
+    alpha *= _skin_at_edge(warped, alpha, features, eye)
+    alpha[alpha < 1.0 / 255.0] = 0.0
+    masks = tone.FaceMasks(
+        core=alpha,
+        features=features,
+        lips=tone.feature_weight(alpha.shape, local, eye, [tone.FEATURES[-1]]),
+        target_features=tone.feature_weight(alpha.shape, target_face.mesh - region.origin, eye),
+        nose=tone.feature_weight(alpha.shape, local, eye, [_NOSE]),
+    )
+    return masks, warped
+
+
+def _new_face(
+    warped: np.ndarray,
+    roi_target: np.ndarray,
+    masks: tone.FaceMasks,
+    eye: float,
+    params: SwapParams,
+    enlarged: float,
+) -> np.ndarray:
+    """The warped identity in the target's colour, light, grain and sharpness, its edge
+    cloned into the target's skin."""
+    core = masks.core
+    face = tone.match_colour(warped, roi_target, masks, eye, params.shading)
+    face = tone.match_grain(
+        face, roi_target, (masks.target_features < 0.05) & (core > 0.5),
+        (masks.features < 0.05) & (core > 0.5),
+    )  # fmt: skip
+    inner = cv2.erode((core > 0).astype(np.uint8), np.ones((3, 3), np.uint8),
+                      iterations=max(1, int(eye * 0.2)))  # fmt: skip
+    face = tone.match_sharpness(
+        face, roi_target, (inner > 0) & (core > 0.9), np.maximum(masks.features, masks.nose),
+        enlarged=enlarged,
+    )  # fmt: skip
+    face = _blend(face, roi_target, core, eye)
+    if params.tone_keep > 0:
+        gap = tone.tone_gap(warped, roi_target, core)
+        face = tone.shift_tone(face, core, params.tone_keep * gap)
+    return face
+
+
+def _paste(face: np.ndarray, roi_target: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    a = alpha[..., None]
+    blended = np.clip(a * face.astype(np.float32) + (1.0 - a) * roi_target, 0, 255)
+    return np.round(blended).astype(np.uint8)
 
 
 #: Face-mesh points around the nose: bridge, wings and tip.

@@ -33,10 +33,23 @@ def to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def blur(channel: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; a wide one is done on a smaller copy (the same result to a fraction of a
+    level, at a fraction of the time on a large face)."""
+    factor = sigma / 4.0
+    h, w = channel.shape[:2]
+    if factor < 2.0 or min(h, w) / factor < 8:
+        return cv2.GaussianBlur(channel, (0, 0), sigma)
+    small = cv2.resize(channel, (max(1, round(w / factor)), max(1, round(h / factor))),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    small = cv2.GaussianBlur(small, (0, 0), 4.0)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of `channel` that averages only over `mask` (normalised convolution)."""
-    weight = cv2.GaussianBlur(mask, (0, 0), sigma) + 1e-6
-    return cv2.GaussianBlur(channel * mask, (0, 0), sigma) / weight
+    weight = blur(mask, sigma) + 1e-6
+    return blur(channel * mask, sigma) / weight
 
 
 def feature_weight(
@@ -58,6 +71,22 @@ def skin_pixels(lightness: np.ndarray, sel: np.ndarray) -> np.ndarray:
     """Face pixels of middle lightness: skin, without eyes, brows, nostrils and highlights."""
     lo, hi = np.percentile(lightness[sel], [25, 97])
     return sel & (lightness > lo) & (lightness < hi)
+
+
+def skin_likeness(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """0..1 per pixel of `lab`: how well its colour fits the skin `samples` (Lab rows): chroma
+    within the samples' spread, lightness from a little darker than their shadows to their
+    highlights. Hair, brows, background and fabric fall off."""
+    lo, hi = np.percentile(samples[:, 0], [5, 98])
+    chroma = samples[:, 1:]
+    cov = np.cov(chroma.T) + np.eye(2) * 4.0  # floor: a very even face must not give a needle
+    diff = lab[..., 1:] - chroma.mean(axis=0)
+    dist = np.sqrt(np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff))
+    weight = np.clip((3.5 - dist) / 1.5, 0.0, 1.0)
+    lightness = lab[..., 0]
+    weight *= np.clip((lightness - (lo - 20)) / 8.0, 0.0, 1.0)
+    weight *= np.clip((hi + 12 - lightness) / 8.0, 0.0, 1.0)
+    return weight.astype(np.float32)
 
 
 def skin_mean_lab(rgb: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -92,23 +121,6 @@ def suppress_highlights(lab: np.ndarray, sel: np.ndarray, sigma: float) -> np.nd
     return out
 
 
-def _match_statistics(
-    src: np.ndarray, ref: np.ndarray, sel: np.ndarray, lips: np.ndarray
-) -> np.ndarray:
-    """Lab mean and spread of the face moved to the target's."""
-    out = np.empty_like(src)
-    for c in range(3):
-        s_mean, s_std = float(src[..., c][sel].mean()), float(src[..., c][sel].std()) + 1e-3
-        r_mean, r_std = float(ref[..., c][sel].mean()), float(ref[..., c][sel].std()) + 1e-3
-        ratio = float(np.clip(r_std / s_std, 0.7, 1.25))
-        if c > 0:
-            # On the skin, half the identity's colour variation: its eye sockets and shaved
-            # chin go grey or green once moved to another skin tone. The lips keep theirs.
-            ratio = ratio * (0.5 + 0.5 * lips)
-        out[..., c] = (src[..., c] - s_mean) * ratio + r_mean
-    return out
-
-
 @dataclass(frozen=True)
 class FaceMasks:
     """Weights over the face region: where the new face goes and where the features are."""
@@ -117,6 +129,30 @@ class FaceMasks:
     features: np.ndarray  # eyes, brows and lips of the new face (`feature_weight`)
     lips: np.ndarray  # the new face's lips alone
     target_features: np.ndarray  # eyes, brows and lips of the target's own face
+    nose: np.ndarray  # the new face's nose (ridge, tip and wings)
+
+
+def _match_statistics(src: np.ndarray, ref: np.ndarray, masks: FaceMasks) -> np.ndarray:
+    """Lab mean and spread of the face moved to the target's, both measured on skin (each
+    face's own features left out: a target's glasses or wrinkles are not its light)."""
+    sel = masks.core > 0.5
+    src_skin = sel & (masks.features < 0.05)
+    ref_skin = sel & (masks.target_features < 0.05)
+    if src_skin.sum() < 16 or ref_skin.sum() < 16:
+        src_skin = ref_skin = sel
+    out = np.empty_like(src)
+    for c in range(3):
+        s_mean = float(src[..., c][sel].mean())
+        r_mean = float(ref[..., c][sel].mean())
+        s_std = float(src[..., c][src_skin].std()) + 1e-3
+        r_std = float(ref[..., c][ref_skin].std()) + 1e-3
+        ratio: float | np.ndarray = float(np.clip(r_std / s_std, 0.8, 1.2))
+        if c > 0:
+            # On the skin, half the identity's colour variation: its eye sockets and shaved
+            # chin go grey or green once moved to another skin tone. The lips keep theirs.
+            ratio = ratio * (0.5 + 0.5 * masks.lips)
+        out[..., c] = (src[..., c] - s_mean) * ratio + r_mean
+    return out
 
 
 def match_colour(
@@ -135,7 +171,7 @@ def match_colour(
     keep = features[..., None]
     src = keep * src + (1.0 - keep) * suppress_highlights(src, sel, eye * 0.2)
     mask = core.astype(np.float32)
-    out = _match_statistics(src, ref, sel, masks.lips)
+    out = _match_statistics(src, ref, masks)
     # Only the broad light of the target (one side brighter, a darker chin) replaces the
     # identity's, measured on each face's skin: finer target shading lies where the target's
     # own nose and eye sockets are, and its teeth would light up the new closed mouth.
@@ -156,20 +192,29 @@ def match_colour(
 
 
 def soften_skin_detail(
-    lightness: np.ndarray, ref: np.ndarray, sel: np.ndarray, features: np.ndarray, sigma: float
+    lightness: np.ndarray,
+    ref: np.ndarray,
+    sel: np.ndarray,
+    features: np.ndarray,
+    sigma: float,
 ) -> np.ndarray:
     """An older or side-lit identity's wrinkles and folds look harsh on a smooth catalogue
     face: on the skin (not eyes, brows, lips), the identity's fine relief is brought to the
-    level of the target skin's own, never below `SKIN_DETAIL_KEEP` of it."""
+    level of the target skin's own, never below `SKIN_DETAIL_KEEP` of it, and its deepest
+    lines (a crease several times deeper than the target skin's relief) are flattened
+    further, smoothly."""
     mask = sel.astype(np.float32)
     own = lightness - masked_blur(lightness, mask, sigma)
     theirs = ref - masked_blur(ref, mask, sigma)
     skin = sel & (features < 0.05)
     if skin.sum() < 16:
         return lightness
-    level = float(np.clip(theirs[skin].std() / (own[skin].std() + 1e-3), SKIN_DETAIL_KEEP, 1.0))
-    keep = features + (1.0 - features) * level
-    return lightness - (1.0 - keep) * own
+    spread = float(theirs[skin].std())
+    level = float(np.clip(spread / (own[skin].std() + 1e-3), SKIN_DETAIL_KEEP, 1.0))
+    limit = max(4.0 * spread, 6.0)
+    relief = limit * np.tanh(level * own / limit)
+    kept = features * own + (1.0 - features) * relief
+    return lightness - own + kept
 
 
 def grain(lightness: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -209,19 +254,27 @@ def laplacian_variance(rgb: np.ndarray, sel: np.ndarray) -> float:
 
 
 def match_sharpness(
-    face: np.ndarray, target: np.ndarray, inner: np.ndarray, weight: np.ndarray
+    face: np.ndarray,
+    target: np.ndarray,
+    inner: np.ndarray,
+    weight: np.ndarray,
+    enlarged: float = 1.0,
 ) -> np.ndarray:
     """A new face softer than the photo around it (an identity photo of lower resolution, or
     out of focus) is sharpened (an unsharp mask on lightness, by `weight`: eyes, brows, lips,
-    nose) until its inner face is about as crisp as the target's was; never blurred."""
+    nose) until its inner face is about as crisp as the target's was; never blurred. An
+    identity face `enlarged` by a factor has lost detail at that factor's scale, so the mask
+    works at that scale."""
     goal = 0.9 * laplacian_variance(target, inner)
     now = laplacian_variance(face, inner)
     if goal <= 0 or now >= goal:
         return face
     lab = to_lab(face)
-    detail = lab[..., 0] - cv2.GaussianBlur(lab[..., 0], (0, 0), 1.2)
+    detail = lab[..., 0] - cv2.GaussianBlur(lab[..., 0], (0, 0), 1.2 * max(1.0, enlarged))
     best = face
-    for amount in (0.5, 1.0, 1.6):
+    # Strong masks only for an enlarged face: one that is merely less textured than a grainy
+    # or wrinkled target would get dark halos (gaps between teeth turn into holes).
+    for amount in (0.5, 1.0, 1.6, 2.4) if enlarged >= 1.5 else (0.5, 1.0):
         lab_try = lab.copy()
         lab_try[..., 0] = np.clip(lab[..., 0] + amount * weight * detail, 0, 100)
         best = to_rgb(lab_try)
