@@ -184,7 +184,8 @@ class JobOutput(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first answer to a job creation with an `Idempotency-Key`, replayed for the same key."""
+    """The first answer to a job creation with an `Idempotency-Key`, replayed for the same
+    request (see `services/idempotency.py`)."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (UniqueConstraint("user_id", "key"),)
@@ -192,7 +193,10 @@ class IdempotencyRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(255))
+    #: "POST /model-swap"; the job type in records older than migration 0006.
     endpoint: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of the validated request body (None in records older than migration 0006).
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -22,6 +22,7 @@ from vestis.server.errors import ApiError
 from vestis.server.models import User
 from vestis.server.runtime import Runtime
 from vestis.server.services import jobs
+from vestis.server.services.idempotency import KeyedRequest
 from vestis.server.services.jobs import Created
 from vestis.server.state import ServerState
 
@@ -33,6 +34,7 @@ CREATION_ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorBody},
     429: {"model": ErrorBody, "description": "Too many job creations (Retry-After)"},
 }
+PATHS = {jobs.MODEL_SWAP: "/model-swap", jobs.FLAT_2_MODEL: "/flat-2-model"}
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
@@ -82,12 +84,11 @@ def _create(
     """Replay the answer of an Idempotency-Key seen before (no rate limit: no new job), or
     create the job within the user's rate limit. Only a job that is really created counts
     against the limit: a request refused for its content (404, 422, 402) does not."""
-    replayed = jobs.replay(db, user, idempotency_key)
+    keyed = KeyedRequest.of(idempotency_key, "POST", PATHS[kind], body)
+    replayed = jobs.replay(db, user, keyed)
     if replayed is not None:
         return _answer(runtime, replayed, kind)
-    created = jobs.create(
-        db, user, kind, body, idempotency_key, admit=lambda: _rate_limit(runtime, user.id)
-    )
+    created = jobs.create(db, user, kind, body, keyed, admit=lambda: _rate_limit(runtime, user.id))
     return _answer(runtime, created, kind)
 
 

@@ -25,10 +25,11 @@ from vestis.contract.jobs import (
 from vestis.quality import embedding_consistency
 from vestis.server import images
 from vestis.server.errors import ApiError, invalid, not_found
-from vestis.server.models import File, IdempotencyRecord, Job, JobOutput, User, utcnow
+from vestis.server.models import File, Job, JobOutput, User, utcnow
 from vestis.server.security import new_public_id
-from vestis.server.services import credits, files, identities, projects, review
+from vestis.server.services import credits, files, idempotency, identities, projects, review
 from vestis.server.services.accounts import iso
+from vestis.server.services.idempotency import KeyedRequest
 from vestis.server.signing import UrlSigner
 
 MODEL_SWAP = "model_swap"
@@ -44,15 +45,12 @@ class Created:
     user_id: int
 
 
-def replay(db: Session, user: User, key: str | None) -> Created | None:
-    if not key:
+def replay(db: Session, user: User, keyed: KeyedRequest | None) -> Created | None:
+    """The first answer to this keyed request, if there was one (422 for another request)."""
+    if keyed is None:
         return None
-    record = db.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
-        )
-    )
-    return None if record is None else Created(record.response, None, user.id)
+    body = idempotency.recall(db, user.id, keyed)
+    return None if body is None else Created(body, None, user.id)
 
 
 def _inputs(db: Session, user: User, file_ids: list[str]) -> list[File]:
@@ -179,7 +177,7 @@ def create(
     user: User,
     job_type: str,
     request: ModelSwapRequest | Flat2ModelRequest,
-    idempotency_key: str | None,
+    keyed: KeyedRequest | None,
     admit: Callable[[], None] = lambda: None,
 ) -> Created:
     """Validate against the database, charge, and store the job (committed on return).
@@ -217,21 +215,13 @@ def create(
     )
     db.add(job)
     body = JobCreatedResponse(job_id=public_id, total_outputs=len(outputs)).model_dump()
-    if idempotency_key:
-        db.add(
-            IdempotencyRecord(
-                user_id=user.id,
-                key=idempotency_key,
-                endpoint=job_type,
-                status_code=202,
-                response=body,
-            )
-        )
+    if keyed is not None:
+        idempotency.remember(db, user.id, keyed, 202, body)
     try:
         db.commit()
     except IntegrityError:  # the same key was used concurrently and the other request won
         db.rollback()
-        again = replay(db, user, idempotency_key)
+        again = replay(db, user, keyed)
         if again is None:
             raise
         return again
