@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vestis.engines.local import models
+from vestis.engines.local import clothes, models
 from vestis.engines.local.compose import paste_affine, similarity
 from vestis.engines.local.faces import FaceGeometry
 
@@ -35,6 +35,11 @@ class Body:
     #: Per arm, left then right in the image: shoulder, elbow and wrist, shape (2, 3, 2); None
     #: when the identity's elbows or wrists are not visible.
     arms: np.ndarray | None = None
+    #: Where the identity's own clothes are on the canvas (bool masks), by "upper" and "lower"
+    #: garment, and "bared": where skin was painted over them; empty for a mannequin.
+    own_clothes: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The body reaches the feet (False: it ends inside the frame, e.g. mid-thigh).
+    full_length: bool = True
 
     @property
     def shoulder_mid(self) -> np.ndarray:
@@ -56,15 +61,26 @@ def visible(landmarks: np.ndarray, indices: tuple[int, ...], threshold: float = 
 
 
 def identity_body(
-    canvas: np.ndarray, identity: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
+    canvas: np.ndarray,
+    identity: np.ndarray,
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    face: FaceGeometry | None = None,
+    replace: frozenset[str] = frozenset(),
 ) -> Body:
     """Cut the identity's person out (selfie segmentation), fit it to the canvas, paste it, and
-    return its key points on the canvas."""
+    return its key points on the canvas. `replace` names the identity's own garments the new
+    ones take the place of ("upper", "lower"): an old upper garment is painted over with skin,
+    and what is left of them is returned as `Body.own_clothes` for measuring."""
     h, w = canvas.shape[:2]
     mask = models.person_mask(identity)
     ys, xs = np.nonzero(mask > 0.5)
     if len(ys) == 0:
         raise ValueError("no person in the identity image")
+    own = clothes.own_clothes(identity, face, landmarks, mask) if face is not None else None
+    bared = None
+    if own is not None and "upper" in replace:
+        identity, bared = clothes.bare(identity, own.upper, own.skin, mask)
     bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
     scale = min(0.92 * h / (by1 - by0), 0.9 * w / (bx1 - bx0)) * float(rng.uniform(0.97, 1.0))
     cx = w / 2 + float(rng.uniform(-0.02, 0.02)) * w
@@ -85,6 +101,15 @@ def identity_body(
     if visible(landmarks, (13, 14, 15, 16)):
         chains = [pts[[11, 13, 15], :2], pts[[12, 14, 16], :2]]
         arms = np.array(sorted(chains, key=lambda c: float(c[0, 0])))
+    # The old clothes still there, and the skin painted where they were (flat, it shows as a
+    # patch where no new garment covers it): both are measured after dressing.
+    own_on_canvas: dict[str, np.ndarray] = {}
+    if own is not None:
+        upper = own.upper if bared is None else np.zeros_like(own.upper)
+        bare_part = bared if bared is not None else np.zeros_like(own.upper)
+        for name, part in (("upper", upper), ("lower", own.lower), ("bared", bare_part)):
+            warped = cv2.warpAffine(part.astype(np.uint8) * 255, matrix, (w, h))
+            own_on_canvas[name] = warped > 127
     # Pose marks joints; the outer contour of shoulders and hips is wider than the joints.
     return Body(
         shoulders=shoulders,
@@ -97,6 +122,8 @@ def identity_body(
         hip_span=float(np.linalg.norm(hips[1] - hips[0])) * 1.75,
         source="identity",
         arms=arms,
+        own_clothes=own_on_canvas,
+        full_length=clothes.full_length(landmarks, identity.shape[0]),
     )
 
 

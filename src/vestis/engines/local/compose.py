@@ -6,8 +6,12 @@ import cv2
 import numpy as np
 
 
-def paste_affine(canvas: np.ndarray, rgba: np.ndarray, matrix: np.ndarray) -> None:
-    """Alpha-composite `rgba` warped by the 2x3 `matrix` onto the RGB uint8 `canvas`, in place.
+def paste_affine(
+    canvas: np.ndarray, rgba: np.ndarray, matrix: np.ndarray, layer: np.ndarray | None = None
+) -> None:
+    """Alpha-composite `rgba` warped by the 2x3 `matrix` onto the RGB uint8 `canvas`, in place;
+    when given, `layer` (uint8, the canvas's height and width) keeps the largest alpha drawn at
+    each pixel, so that what was drawn where can be measured.
 
     Only the bounding box of the warped layer is computed, which keeps 4K canvases fast."""
     h, w = rgba.shape[:2]
@@ -30,10 +34,21 @@ def paste_affine(canvas: np.ndarray, rgba: np.ndarray, matrix: np.ndarray) -> No
         rgba = small
     warped = cv2.warpAffine(rgba, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # fmt: skip
-    alpha = warped[..., 3:4].astype(np.float32) / 255.0
+    blend(canvas, warped, x0, y0, layer)
+
+
+def blend(
+    canvas: np.ndarray, rgba: np.ndarray, x0: int, y0: int, layer: np.ndarray | None = None
+) -> None:
+    """Alpha-composite `rgba` onto `canvas` with its top-left corner at (x0, y0), recording its
+    alpha in `layer` (see `paste_affine`)."""
+    y1, x1 = y0 + rgba.shape[0], x0 + rgba.shape[1]
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     region = canvas[y0:y1, x0:x1].astype(np.float32)
-    blended = warped[..., :3].astype(np.float32) * alpha + region * (1.0 - alpha)
+    blended = rgba[..., :3].astype(np.float32) * alpha + region * (1.0 - alpha)
     canvas[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    if layer is not None:
+        np.maximum(layer[y0:y1, x0:x1], rgba[..., 3], out=layer[y0:y1, x0:x1])
 
 
 def similarity(scale: float, angle: float, src: tuple[float, float], dst: tuple[float, float],

@@ -9,14 +9,18 @@ from PIL import Image
 
 from vestis.engines.base import EngineError, EngineOutput, FlatSpec
 from vestis.engines.local import garments as garment_mod
+from vestis.engines.local import placement
 from vestis.engines.local import sleeves as sleeve_mod
 from vestis.engines.local.backdrop import parse_background, render_background
 from vestis.engines.local.body import Body, identity_body, template_body, visible
+from vestis.engines.local.clothes import full_length
 from vestis.engines.local.compose import paste_affine, similarity
 from vestis.engines.local.faces import ContentCache, body_landmarks, content_key, find_face
 from vestis.engines.local.garments import Garment, span_at
 from vestis.engines.local.instructions import design_text, instruction_warnings
+from vestis.engines.local.placement import REPLACES
 from vestis.engines.local.watermark import add_ai_watermark
+from vestis.quality.garments import PlacementMeasures, Verdict, garment_score
 
 #: Long edge of the working canvas; larger outputs are rendered at this size and scaled up
 #: (the garment photos themselves are rarely sharper than that).
@@ -46,7 +50,9 @@ def _central_width(mask: np.ndarray, lo: float, hi: float) -> float:
     return float(np.median(widths)) if widths else float(w)
 
 
-def _place_upper(canvas: np.ndarray, g: Garment, body: Body) -> None:
+def _place_upper(
+    canvas: np.ndarray, g: Garment, body: Body, layer: np.ndarray | None = None
+) -> None:
     hu = body.head_unit
     rgba, sleeves = g.rgba, []
     if g.kind in ("top", "outerwear") and body.arms is not None:
@@ -73,11 +79,13 @@ def _place_upper(canvas: np.ndarray, g: Garment, body: Body) -> None:
     if sleeves and body.arms is not None:
         # Sleeves first, along the arms, so that the torso covers the shoulder seams.
         for sleeve, arm in zip(sleeves, body.arms, strict=True):
-            sleeve_mod.warp_along_arm(canvas, sleeve, arm, scale, matrix)
-    paste_affine(canvas, rgba, matrix)
+            sleeve_mod.warp_along_arm(canvas, sleeve, arm, scale, matrix, layer)
+    paste_affine(canvas, rgba, matrix, layer)
 
 
-def _place_bottom(canvas: np.ndarray, g: Garment, body: Body) -> None:
+def _place_bottom(
+    canvas: np.ndarray, g: Garment, body: Body, layer: np.ndarray | None = None
+) -> None:
     mask = g.mask
     h = mask.shape[0]
     hu = body.head_unit
@@ -89,10 +97,13 @@ def _place_bottom(canvas: np.ndarray, g: Garment, body: Body) -> None:
         scale_y = (float(body.ankles[:, 1].mean()) - 0.05 * hu - waist_y) / h
         scale_y = float(np.clip(scale_y, scale * 0.75, scale * 1.35))
     dst = (float(body.hips[:, 0].mean()), waist_y)
-    paste_affine(canvas, g.rgba, similarity(scale, 0.0, ((left + right) / 2, 0.0), dst, scale_y))
+    matrix = similarity(scale, 0.0, ((left + right) / 2, 0.0), dst, scale_y)
+    paste_affine(canvas, g.rgba, matrix, layer)
 
 
-def _place_shoes(canvas: np.ndarray, g: Garment, body: Body) -> None:
+def _place_shoes(
+    canvas: np.ndarray, g: Garment, body: Body, layer: np.ndarray | None = None
+) -> None:
     hu = body.head_unit
     parts = sorted(g.parts[:2], key=lambda b: b[0])
     if len(parts) == 1:  # one shoe shot: wear it on both feet
@@ -105,7 +116,8 @@ def _place_shoes(canvas: np.ndarray, g: Garment, body: Body) -> None:
         scale = 1.0 * hu / max(x1 - x0, 1)
         src = ((x1 - x0) / 2, float(y1 - y0))
         dst = (float(ankle[0] + (index * 2 - 1) * 0.08 * hu), float(ankle[1] + 0.42 * hu))
-        paste_affine(canvas, np.ascontiguousarray(piece), similarity(scale, 0.0, src, dst))
+        matrix = similarity(scale, 0.0, src, dst)
+        paste_affine(canvas, np.ascontiguousarray(piece), matrix, layer)
 
 
 #: Cut-outs by content: every instruction of a job dresses the same garments.
@@ -131,8 +143,11 @@ def _on_white(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _garments(spec: FlatSpec, warnings: list[str]) -> list[Garment]:
-    prepared: list[Garment] = []
+def _garments(spec: FlatSpec, warnings: list[str]) -> list[tuple[Garment, str]]:
+    """Each garment cut out, with its name for messages, in drawing order. A garment whose
+    cut-out is not whole fails the output (it would be drawn broken); a doubtful one is drawn
+    with a warning."""
+    prepared: list[tuple[Garment, str]] = []
     for index, item in enumerate(spec.garments):
         rgb = np.ascontiguousarray(np.asarray(_on_white(item.image)))
         name = item.filename or f"image {index + 1}"
@@ -144,13 +159,25 @@ def _garments(spec: FlatSpec, warnings: list[str]) -> list[Garment]:
         if garment.kind == "shoes" and spec.barefoot:
             warnings.append(f"{name}: footwear left out (barefoot)")
             continue
-        prepared.append(garment)
+        verdict, reasons = garment.cutout.findings()
+        if verdict == "lost":
+            raise EngineError(
+                f"{name}: the garment could not be cut out of its photo whole "
+                f"({'; '.join(reasons)}). Flat-to-model needs a packshot or flat-lay on a plain "
+                "backdrop that differs from the garment (a white garment on a white backdrop "
+                "needs a visible outline or shadow)."
+            )
+        if verdict == "doubtful":
+            warnings.append(
+                f"{name}: the cut-out may not be the whole garment ({'; '.join(reasons)})"
+            )
+        prepared.append((garment, name))
     if not prepared:
         raise EngineError(
             "No garment could be cut out of the images: flat-to-model needs flat-lay or packshot "
             "photos on a plain, light background."
         )
-    return sorted(prepared, key=lambda g: g.layer)
+    return sorted(prepared, key=lambda pair: pair[0].layer)
 
 
 def _arms_across_torso(landmarks: np.ndarray) -> bool:
@@ -167,29 +194,40 @@ def _arms_across_torso(landmarks: np.ndarray) -> bool:
     return False
 
 
-def _body(
+def _identity_body(
     canvas: np.ndarray, identity: np.ndarray, kinds: set[str], rng: np.random.Generator,
     warnings: list[str],
-) -> Body:  # fmt: skip
+) -> Body | None:  # fmt: skip
+    """The identity's own body, when its photo shows all of it in a pose garments can be laid
+    on; None (with a warning saying why) otherwise."""
     landmarks = body_landmarks(identity)
+    if landmarks is None or not visible(landmarks, (11, 12, 23, 24)):
+        return None
+    needed = tuple(sorted({i for kind in kinds for i in _NEEDS[kind]}))
+    if _arms_across_torso(landmarks):
+        warnings.append(
+            "the identity's arms are in front of the body (crossed or raised), so garments "
+            "cannot be laid on it; dressed a body template with the identity's head instead"
+        )
+    elif not (visible(landmarks, needed) and full_length(landmarks, identity.shape[0])):
+        # A body cut by the frame would end mid-thigh in the middle of the output.
+        warnings.append(
+            "the identity image does not show the whole body (down to the feet); dressed a body "
+            "template with the identity's head instead"
+        )
+    else:
+        replace = frozenset().union(*(REPLACES[kind] for kind in kinds))
+        try:
+            return identity_body(canvas, identity, landmarks, rng, find_face(identity), replace)
+        except ValueError:
+            return None
+    return None
+
+
+def _template(
+    canvas: np.ndarray, identity: np.ndarray, kinds: set[str], rng: np.random.Generator
+) -> Body:
     face = find_face(identity)
-    if landmarks is not None and visible(landmarks, (11, 12, 23, 24)):
-        needed = tuple(sorted({i for kind in kinds for i in _NEEDS[kind]}))
-        if _arms_across_torso(landmarks):
-            warnings.append(
-                "the identity's arms are in front of the body (crossed or raised), so garments "
-                "cannot be laid on it; dressed a body template with the identity's head instead"
-            )
-        elif visible(landmarks, needed):
-            try:
-                return identity_body(canvas, identity, landmarks, rng)
-            except ValueError:
-                pass
-        else:
-            warnings.append(
-                "the identity image does not show the whole body these garments need; dressed "
-                "a body template with the identity's head instead"
-            )
     if face is None:
         raise EngineError(
             "No face found in the identity image: flat-to-model needs an identity photo with a "
@@ -199,6 +237,44 @@ def _body(
     body = template_body(canvas, identity, face, rng, base_layer)
     body.base_layer = [name for name, on in zip(("tee", "trousers"), base_layer, strict=True) if on]
     return body
+
+
+def _dress(canvas: np.ndarray, garments: list[Garment], body: Body) -> list[np.ndarray]:
+    """Draw every garment on the body, in order; the alpha each one drew (uint8 layers)."""
+    layers = []
+    for garment in garments:
+        layer = np.zeros(canvas.shape[:2], np.uint8)
+        if garment.kind == "shoes":
+            _place_shoes(canvas, garment, body, layer)
+        elif garment.kind == "bottom":
+            _place_bottom(canvas, garment, body, layer)
+        else:
+            _place_upper(canvas, garment, body, layer)
+        layers.append(layer)
+    return layers
+
+
+def _dressed(
+    backdrop: np.ndarray, identity: np.ndarray, garments: list[Garment],
+    rng: np.random.Generator, warnings: list[str],
+) -> tuple[np.ndarray, Body, list[PlacementMeasures]]:  # fmt: skip
+    """The dressed canvas, its body and each garment's measures: on the identity's own body
+    when it can be, unless its own clothes would show where the new ones go (then, like a body
+    cut by the frame, on a mannequin with the identity's head, saying why)."""
+    kinds = {g.kind for g in garments}
+    canvas = backdrop.copy()
+    body = _identity_body(canvas, identity, kinds, rng, warnings)
+    if body is not None:
+        placements = placement.measure(body, garments, _dress(canvas, garments, body))
+        if not any(p.shows_through for p in placements):
+            return canvas, body, placements
+        warnings.append(
+            "the identity's own clothes would show beside or under the new garments; dressed a "
+            "body template with the identity's head instead"
+        )
+        canvas = backdrop.copy()
+    body = _template(canvas, identity, kinds, rng)
+    return canvas, body, placement.measure(body, garments, _dress(canvas, garments, body))
 
 
 def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
@@ -217,18 +293,13 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
             f"background '{background_text}' not supported: the local engine renders studio and "
             "plain-colour backdrops; used a light grey studio backdrop"
         )
-    canvas = render_background(work_w, work_h, colour, style, rng)
+    backdrop = render_background(work_w, work_h, colour, style, rng)
 
-    garments = _garments(spec, warnings)
+    named = _garments(spec, warnings)
+    garments = [garment for garment, _ in named]
     identity = np.ascontiguousarray(np.asarray(spec.identity.convert("RGB")))
-    body = _body(canvas, identity, {g.kind for g in garments}, rng, warnings)
-    for garment in garments:
-        if garment.kind == "shoes":
-            _place_shoes(canvas, garment, body)
-        elif garment.kind == "bottom":
-            _place_bottom(canvas, garment, body)
-        else:
-            _place_upper(canvas, garment, body)
+    canvas, body, placements = _dressed(backdrop, identity, garments, rng, warnings)
+    verdicts = _placement_verdicts(named, placements, warnings)
 
     if (work_w, work_h) != (spec.width, spec.height):
         canvas = cv2.resize(canvas, (spec.width, spec.height), interpolation=cv2.INTER_CUBIC)
@@ -238,13 +309,21 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
     return EngineOutput(
         image=image,
         model_used=model_used,
-        quality_score=_quality(garments, body, warnings),
+        quality_score=_quality(garments, body, warnings, verdicts),
         warnings=warnings,
         metadata={
             "body": body.source,
             "base_layer": body.base_layer,
             "garments": [
-                {"kind": g.kind, "kind_source": g.kind_source, "layer": g.layer} for g in garments
+                {
+                    "name": name,
+                    "kind": g.kind,
+                    "kind_source": g.kind_source,
+                    "layer": g.layer,
+                    "cutout": g.cutout.as_dict(),
+                    "placement": measures.as_dict(),
+                }
+                for (g, name), measures in zip(named, placements, strict=True)
             ],
             "background": {"colour": list(colour), "style": style},
             "render_size": [work_w, work_h],
@@ -252,9 +331,31 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
     )
 
 
-def _quality(garments: list[Garment], body: Body, warnings: list[str]) -> float:
+def _placement_verdicts(
+    named: list[tuple[Garment, str]], placements: list[PlacementMeasures], warnings: list[str]
+) -> list[Verdict]:
+    """Every garment's verdict (cut-out and placement together); a garment that did not make
+    it onto the body fails the output, a doubtful one is a warning."""
+    verdicts: list[Verdict] = []
+    for (garment, name), measures in zip(named, placements, strict=True):
+        verdict, reasons = measures.findings()
+        if verdict == "lost":
+            raise EngineError(
+                f"{name}: the {garment.kind} did not make it onto the body ({'; '.join(reasons)})."
+            )
+        if verdict == "doubtful":
+            warnings.append(f"{name}: the {garment.kind} may be drawn wrong ({'; '.join(reasons)})")
+        verdicts += [verdict, garment.cutout.findings()[0]]
+    return verdicts
+
+
+def _quality(
+    garments: list[Garment], body: Body, warnings: list[str], verdicts: list[Verdict]
+) -> float:
     """A rough confidence: garments recognised by note or name and a real body score higher;
-    each instruction field that could not be honoured lowers it."""
+    each instruction field that could not be honoured lowers it; and it is never more than the
+    garment measures allow (`quality.garments.garment_score`: low for a doubtful garment)."""
     known = np.mean([1.0 if g.kind_source != "shape" else 0.6 for g in garments])
     score = 0.55 * known + (0.35 if body.source == "identity" else 0.25)
-    return round(float(np.clip(score - 0.05 * len(warnings), 0.05, 1.0)), 4)
+    score = min(score - 0.05 * len(warnings), garment_score(verdicts))
+    return round(float(np.clip(score, 0.05, 1.0)), 4)

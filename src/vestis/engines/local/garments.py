@@ -1,7 +1,6 @@
-"""Garments from flat-lay and packshot photos: cut-out, kind, and key points.
+"""Garments from flat-lay and packshot photos: cut-out (see `cutout`), kind, drawing order.
 
-Flat-lays are shot on plain backgrounds, so the background colour is estimated from the image
-border and everything that differs from it in Lab (after morphology and hole filling) is garment.
+The kind comes from the note, else the file name, else the silhouette of the cut-out.
 """
 
 from __future__ import annotations
@@ -10,8 +9,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-import cv2
 import numpy as np
+
+from vestis.engines.local.cutout import cut_out
+from vestis.quality.garments import CutoutMeasures
 
 GarmentKind = Literal["top", "bottom", "dress", "shoes", "outerwear"]
 
@@ -44,6 +45,7 @@ class Garment:
     kind_source: str  # "note", "filename" or "shape"
     layer: float  # drawing order: higher is drawn later (on top)
     parts: list[tuple[int, int, int, int]]  # boxes of the separate pieces (two shoes), in rgba
+    cutout: CutoutMeasures  # how whole the cut-out is
 
     @property
     def mask(self) -> np.ndarray:
@@ -65,20 +67,39 @@ def kind_from_text(text: str | None) -> GarmentKind | None:
     return None
 
 
+def _leg_gap(crop: np.ndarray) -> float:
+    """Height (share of the garment's) of the gap between two legs: backdrop rising from the
+    hem in the middle third, with garment on both sides of it at the hem. 0 when there is none
+    (a dress's hem is one piece, whatever its trims and holes)."""
+    h, w = crop.shape
+    hem = crop[int(h * 0.9) : int(h * 0.97)].any(axis=0)
+    if not (hem[: int(w * 0.4)].any() and hem[int(w * 0.6) :].any()):
+        return 0.0
+    best = 0
+    for x in range(int(w * 0.35), int(w * 0.65) + 1):
+        column = crop[::-1, x]
+        run = int(np.argmax(column)) if column.any() else h
+        best = max(best, run)
+    return best / h
+
+
 def kind_from_shape(mask: np.ndarray, pieces: int) -> GarmentKind:
-    """Guess the kind from the silhouette: two wide pieces are shoes; a gap between legs in the
-    lower half is trousers; a tall shape widening toward the hem is a dress; else a top."""
+    """Guess the kind from the silhouette: two wide pieces are shoes; a gap between two legs
+    rising from the hem is trousers (or shorts); a tall shape, or one widening toward the hem,
+    is a dress; else a top."""
     ys, xs = np.nonzero(mask)
     h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
     crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     if pieces >= 2 and w > h:
         return "shoes"
-    centre = crop[int(h * 0.6) : int(h * 0.95), int(w * 0.45) : int(w * 0.55)]
-    if h > w * 1.2 and centre.size and centre.mean() < 0.5:
+    # A waistband is solid across the middle (a dress's neckline is not); a leg gap of a
+    # quarter of the height or more is trousers or shorts.
+    waist = crop[int(h * 0.02) : max(int(h * 0.08), int(h * 0.02) + 1)].mean(axis=0)
+    if _leg_gap(crop) > 0.25 and (waist[int(w * 0.35) : int(w * 0.65) + 1] > 0.5).all():
         return "bottom"
     upper = crop[int(h * 0.1) : int(h * 0.3)].sum(axis=1).mean()
     lower = crop[int(h * 0.75) : int(h * 0.95)].sum(axis=1).mean()
-    if h > w * 1.25 and lower > upper * 1.15:
+    if h > w * 1.25 and (lower > upper * 1.15 or h > w * 1.7):
         return "dress"
     return "top"
 
@@ -93,81 +114,10 @@ def _layer(kind: GarmentKind, note: str | None) -> float:
     return base
 
 
-def _background_distance(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    h, w = lab.shape[:2]
-    b = max(2, min(h, w) // 50)
-    border = np.concatenate(
-        [lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3), lab[:, :b].reshape(-1, 3),
-         lab[:, -b:].reshape(-1, 3)]
-    )  # fmt: skip
-    background = np.median(border, axis=0)
-    border_dist = np.linalg.norm(border - background, axis=1)
-    dist = np.linalg.norm(lab - background, axis=2)
-    # Threshold from the border's own spread: sensor noise and paper texture stay background.
-    threshold = max(5.0, float(np.percentile(border_dist, 95)) * 1.8)
-    return dist, threshold
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill holes in the garment (a white print is not background), except a large opening at
-    the top: the space between a dress's straps or inside a halter neck is background."""
-    h, w = mask.shape
-    flood = np.pad(mask, 1).astype(np.uint8) * 255
-    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 128)
-    holes = (flood[1:-1, 1:-1] == 0).astype(np.uint8)
-    filled = mask | holes
-    ys = np.nonzero(filled.any(axis=1))[0]
-    if len(ys) == 0:
-        return filled
-    top_band = ys.min() + 0.15 * (ys.max() - ys.min())
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
-    area = max(int(filled.sum()), 1)
-    for index in range(1, count):
-        x, y, bw, bh, pixels = stats[index]
-        if y <= top_band and pixels > 0.01 * area:
-            filled[labels == index] = 0
-    return filled
-
-
-def cut_out(rgb: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Garment alpha (uint8, feathered) for a photo on a plain background, and the boxes of its
-    pieces (largest first), at the photo's size."""
-    h, w = rgb.shape[:2]
-    scale = min(1.0, 800.0 / max(h, w))
-    small = cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else rgb  # fmt: skip
-    dist, threshold = _background_distance(cv2.GaussianBlur(small, (0, 0), 1.0))
-    mask = (dist > threshold).astype(np.uint8)
-    k = max(3, int(min(mask.shape) * 0.012) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-    mask = _fill_holes(mask)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        raise ValueError("no garment found")
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    order = np.argsort(areas)[::-1]
-    keep = [int(i) + 1 for i in order if areas[i] >= 0.15 * areas[order[0]]][:4]
-    mask = np.isin(labels, keep).astype(np.uint8) * 255
-    if scale < 1:
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-    # Pull the edge in by a pixel or two before feathering: the outermost pixels are a mix of
-    # garment and backdrop and would leave a light fringe on a darker background.
-    inset = max(3, int(round(2.0 / scale)) | 1)
-    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (inset, inset)))
-    alpha = cv2.GaussianBlur(mask, (0, 0), max(0.8, 1.0 / scale * 0.7))
-    boxes = []
-    for index in keep:
-        x, y, bw, bh = stats[index, :4]
-        boxes.append(tuple(int(round(v / scale)) for v in (x, y, x + bw, y + bh)))
-    return alpha, boxes  # type: ignore[return-value]
-
-
 def prepare(rgb: np.ndarray, filename: str, note: str | None) -> Garment:
     """Cut out one flat-lay and decide what it is (note first, then file name, then shape)."""
-    alpha, boxes = cut_out(rgb)
+    cut = cut_out(rgb)
+    alpha, boxes = cut.alpha, cut.boxes
     ys, xs = np.nonzero(alpha > 127)
     if len(ys) == 0:
         raise ValueError("no garment found")
@@ -185,7 +135,8 @@ def prepare(rgb: np.ndarray, filename: str, note: str | None) -> Garment:
         kind, source = kind_from_text(stem), "filename"
     if kind is None:
         kind, source = kind_from_shape(rgba[..., 3] > 127, len(parts)), "shape"
-    return Garment(rgba=rgba, kind=kind, kind_source=source, layer=_layer(kind, note), parts=parts)
+    return Garment(rgba=rgba, kind=kind, kind_source=source, layer=_layer(kind, note), parts=parts,
+                   cutout=cut.measures)  # fmt: skip
 
 
 def span_at(mask: np.ndarray, fraction: float) -> tuple[float, float]:

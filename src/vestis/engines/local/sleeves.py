@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vestis.engines.local.compose import blend
+
 #: How much wider a sleeve is drawn than its flat-lay: a flat sleeve lies folded at its edges,
 #: and worn, it stands round the arm (drawn at 1.0, the arm's outer edge showed bare skin).
 _FULLNESS = 1.2
@@ -103,13 +105,19 @@ def _segment_coords(q: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.nda
 
 
 def warp_along_arm(
-    canvas: np.ndarray, sleeve: Sleeve, arm: np.ndarray, scale: float, to_canvas: np.ndarray
+    canvas: np.ndarray,
+    sleeve: Sleeve,
+    arm: np.ndarray,
+    scale: float,
+    to_canvas: np.ndarray,
+    layer: np.ndarray | None = None,
 ) -> None:
     """Draw `sleeve` on `canvas` along `arm` (shoulder, elbow, wrist on the canvas), by an inverse
     map along the two arm segments: the top of its centre line starts where the torso warp
     `to_canvas` (2x3) puts it (raised a little), its axis bends at the elbow, its width is
     `scale` times the flat-lay's (a little fuller). A sleeve about as long as the arm is
-    stretched or shortened to end at the wrist; a short sleeve keeps its length."""
+    stretched or shortened to end at the wrist; a short sleeve keeps its length. `layer`
+    records the sleeve's alpha (see `compose.paste_affine`)."""
     length = float(np.linalg.norm(sleeve.cuff - sleeve.shoulder))
     axis = (sleeve.cuff - sleeve.shoulder) / max(length, 1.0)
     normal = np.array([-axis[1], axis[0]])
@@ -159,7 +167,4 @@ def warp_along_arm(
     map_y = np.where(inside, src[..., 1], -10).astype(np.float32)
     warped = cv2.remap(sleeve.rgba, map_x, map_y, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # fmt: skip
-    alpha = warped[..., 3:4].astype(np.float32) / 255.0
-    region = canvas[y0:y1, x0:x1].astype(np.float32)
-    blended = warped[..., :3].astype(np.float32) * alpha + region * (1.0 - alpha)
-    canvas[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    blend(canvas, warped, x0, y0, layer)
