@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,76 @@ def vestis(
         text=True,
         timeout=timeout,
     )
+
+
+#: `python -m vestis` as a terminal's foreground job runs it: SIGINT raises KeyboardInterrupt.
+#: A test run started in the background by a script (`make test & make test`) has SIGINT
+#: ignored, as POSIX shells arrange for background jobs, and every process below inherits that
+#: (Python keeps an inherited "ignore"): a Ctrl-C test must not depend on how pytest was started.
+AS_AT_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'vestis'; runpy.run_module('vestis', run_name='__main__', alter_sys=True)"
+)
+
+
+def start_vestis(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`vestis <args>` in the background, SIGINT handled; stdout and stderr in one pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-c", AS_AT_A_TERMINAL, *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+class Output:
+    """The merged stdout and stderr of a `start_vestis` process, read on a thread, so the test
+    can wait for a line (an event) with a bound on how long, instead of sleeping."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        """Until a line containing `text` was printed; fails if the process ends first."""
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: self._closed or any(text in line for line in self.lines), timeout
+            )
+            if not found or not any(text in line for line in self.lines):
+                raise AssertionError(f"no line with {text!r} in:\n{''.join(self.lines)}")
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """The exit code and everything printed, once the process has ended."""
+        code = self.process.wait(timeout=timeout)
+        self._thread.join(timeout=timeout)
+        return code, "".join(self.lines)
+
+
+def journals(out: Path) -> list[dict[str, Any]]:
+    """The journals of a batch's output folders (those written so far)."""
+    found = (Journal.read(p) for p in sorted(out.glob("*")) if p.is_dir())
+    return [j for j in found if j is not None]
+
+
+def accepted_jobs(out: Path) -> list[str]:
+    """Job ids the server accepted, as the output folders' journals record them."""
+    return [j["job"]["job_id"] for j in journals(out) if (j.get("job") or {}).get("job_id")]
 
 
 def job_count(server: ServerProcess) -> int:

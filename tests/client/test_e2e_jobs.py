@@ -14,7 +14,8 @@ import httpx
 import pytest
 from PIL import Image
 from tests.client.jobflow import async_swap_request, plain_jpeg, swap_request
-from tests.support.server_process import ServerProcess
+from tests.support.gate import Gate
+from tests.support.server_process import GATED_FAKE_ENGINE, ServerProcess
 
 from vestis.client import AsyncClient, Client, JobFailedError, JobTimeoutError
 from vestis.contract import JobStatusResponse
@@ -106,10 +107,13 @@ def test_failed_job_raises_job_failed_error_with_the_job_id(
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """Every engine call takes five seconds, so a job stays unfinished for a while."""
+    """Every engine call waits at a gate that opens only at the end: no job finishes, so
+    `wait` times out however slow or fast the machine is."""
+    gate = Gate(tmp_path_factory.mktemp("gate"))
     path = tmp_path_factory.mktemp("slow")
-    with ServerProcess(path, env={"VESTIS_FAKE_ENGINE_DELAY": "5"}) as process:
+    with ServerProcess(path, engine=GATED_FAKE_ENGINE, env=gate.env) as process:
         yield process
+        gate.open()  # so the server stops at once
 
 
 @pytest.mark.parametrize("use_sse", [True, False])

@@ -8,6 +8,7 @@ import base64
 import http.client
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,19 @@ class Run:
 
 class ReferenceScript:
     def __init__(
-        self, base_url: str, *, token: str | None = None, login: tuple[str, str] | None = None
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        login: tuple[str, str] | None = None,
+        on_status: Callable[[str], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.login = login
         self.http = httpx.Client(timeout=30)
+        #: Told every status the script polls (a test opens its engine gate on `processing`).
+        self.on_status = on_status
 
     # --- auth (§1) --------------------------------------------------------------------------
 
@@ -182,6 +190,8 @@ class ReferenceScript:
             progress = body.get("progress", 0)
             run.log.append(f"Progress: {progress:.1f}% - Status: {status}")  # must be numeric
             run.statuses.append((status, float(progress)))
+            if self.on_status is not None:
+                self.on_status(status)
             if status in TERMINAL:
                 return str(status)
             time.sleep(poll)

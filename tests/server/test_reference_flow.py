@@ -13,17 +13,26 @@ import pytest
 from PIL import Image
 from tests.server.conftest import person_image
 from tests.server.reference_client import ReferenceScript
-from tests.support.server_process import ServerProcess
+from tests.support.gate import Gate
+from tests.support.server_process import GATED_FAKE_ENGINE, ServerProcess
 
 STATUS_ORDER = ["pending", "processing", "completed"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A slowed FakeEngine (0.3 s per output), so polling sees the job processing."""
-    env = {"VESTIS_FAKE_ENGINE_DELAY": "0.3"}
-    with ServerProcess(tmp_path_factory.mktemp("reference"), env=env) as process:
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    """Open unless a test closes it: then outputs wait until that test lets them through."""
+    opened = Gate(tmp_path_factory.mktemp("gate"))
+    opened.open()
+    return opened
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, gate: Gate) -> Iterator[ServerProcess]:
+    path = tmp_path_factory.mktemp("reference")
+    with ServerProcess(path, engine=GATED_FAKE_ENGINE, env=gate.env) as process:
         yield process
+        gate.open()
 
 
 @pytest.fixture
@@ -55,11 +64,22 @@ def _assert_status_sequence(statuses: list[tuple[str, float]]) -> None:
 
 
 def test_model_swap_token_version(
-    server: ServerProcess, article: Path, identity_file: Path, tmp_path: Path
+    server: ServerProcess, gate: Gate, article: Path, identity_file: Path, tmp_path: Path
 ) -> None:
-    script = ReferenceScript(server.base_url, token=server.token)
+    # The job is held until the script has polled it `processing`, so the whole status
+    # sequence is seen however busy the machine is.
+    gate.close()
+
+    def release(status: str) -> None:
+        if status == "processing":
+            gate.open()
+
+    script = ReferenceScript(server.base_url, token=server.token, on_status=release)
     out = tmp_path / "out"
-    run = script.model_swap(article, out, identity_image=identity_file)
+    try:
+        run = script.model_swap(article, out, identity_image=identity_file)
+    finally:
+        gate.open()
 
     assert "Identity uploaded: " + str(run.identity_code) in run.log
     assert sorted(run.files) == ["image1_v0.jpg", "image2_v0.png"]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 from tests.server.conftest import api_for, person_image
-from tests.support.server_process import SLOW_FAKE_ENGINE, ServerProcess
+from tests.support.gate import Gate, wait_until
+from tests.support.server_process import GATED_FAKE_ENGINE, ServerProcess
 
 
 def test_kill_mid_job_then_restart_finishes_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    server = ServerProcess(tmp_path, engine=SLOW_FAKE_ENGINE, workers=1)
+    gate = Gate(tmp_path / "gate")
+    server = ServerProcess(tmp_path, engine=GATED_FAKE_ENGINE, workers=1, env=gate.env)
     server.start()
     try:
         api = api_for(server)
@@ -20,16 +20,17 @@ def test_kill_mid_job_then_restart_finishes_it(tmp_path) -> None:  # type: ignor
             "images": [api.upload(f"k{i}.jpg", person_image(81 + i)) for i in range(4)],
         }
         job_id = api.http.post("/model-swap", json=body).json()["job_id"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            status = api.http.get(f"/jobs/{job_id}/status").json()
-            if status["status"] == "processing" and status["processed_images"] >= 1:
-                break
-            time.sleep(0.1)
-        assert status["status"] == "processing" and status["processed_images"] < 4
+        gate.admit(1)  # one output is made, the second is held at the gate when the kill comes
+
+        def status() -> dict:
+            return api.http.get(f"/jobs/{job_id}/status").json()
+
+        wait_until(lambda: status()["processed_images"] >= 1, what="one output made")
+        assert status()["status"] == "processing" and status()["processed_images"] == 1
         api.http.close()
 
         server.kill()
+        gate.open()
         server.start()
 
         api = api_for(server)
@@ -44,6 +45,7 @@ def test_kill_mid_job_then_restart_finishes_it(tmp_path) -> None:  # type: ignor
         assert [e["name"] for e in events][-1] == "completed"
         api.http.close()
     finally:
+        gate.open()
         server.stop()
 
 
@@ -79,7 +81,8 @@ def test_state_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-
 
 
 def test_abort_stops_a_running_job(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with ServerProcess(tmp_path, engine=SLOW_FAKE_ENGINE, workers=1) as server:
+    gate = Gate(tmp_path / "gate")
+    with ServerProcess(tmp_path, engine=GATED_FAKE_ENGINE, workers=1, env=gate.env) as server:
         api = api_for(server)
         body = {
             "identity_code": api.identity(person_image(95), "A"),
@@ -87,17 +90,27 @@ def test_abort_stops_a_running_job(tmp_path) -> None:  # type: ignore[no-untyped
             "images": [api.upload(f"a{i}.jpg", person_image(96 + i)) for i in range(3)],
         }
         job_id = api.http.post("/model-swap", json=body).json()["job_id"]
-        while api.http.get(f"/jobs/{job_id}/status").json()["status"] == "pending":
-            time.sleep(0.05)
+
+        def results() -> dict:
+            return api.http.get(f"/jobs/{job_id}/results").json()
+
+        # The first output is being made (held at the gate) when the abort comes.
+        wait_until(
+            lambda: api.http.get(f"/jobs/{job_id}/status").json()["status"] != "pending",
+            what="the job started",
+        )
         aborted = api.http.post(f"/jobs/{job_id}/abort")
         assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
         assert api.http.post(f"/jobs/{job_id}/abort").status_code == 409
-        time.sleep(2.5)  # the output being made when aborted finishes; nothing else starts
-        results = api.http.get(f"/jobs/{job_id}/results").json()
-        assert results["status"] == "aborted"
-        statuses = [r["status"] for r in results["results"]]
-        assert "pending" not in statuses and "processing" not in statuses
-        assert statuses.count("failed") >= 1 and results["credits_used"] < 3
+        gate.open()  # the output being made when aborted finishes; nothing else starts
+        wait_until(
+            lambda: not {"pending", "processing"} & {r["status"] for r in results()["results"]},
+            what="no output left in flight",
+        )
+        final = results()
+        assert final["status"] == "aborted"
+        statuses = [r["status"] for r in final["results"]]
+        assert statuses.count("failed") >= 1 and final["credits_used"] < 3
         events = api.http.post("/notifications", json={"id_task": [job_id]}).json()
         assert ("batch_edit", "aborted") in [(e["name"], e["data"]["status"]) for e in events]
         api.http.close()

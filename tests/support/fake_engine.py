@@ -10,8 +10,9 @@ It does checkable work, so tests can tell it ran:
   marker for the identity's face on top. An instruction whose prompt contains "FAIL" fails.
 - `generate_identity`: like `model_swap` with a marker colour from the seed.
 
-`VESTIS_FAKE_ENGINE_DELAY` (seconds, default 0) makes every call sleep first, for tests that
-need a job to stay `processing` for a while (e.g. restart tests). `SlowFakeEngine` sleeps 1 s.
+`VESTIS_FAKE_ENGINE_DELAY` (seconds, default 0) makes every call sleep first. `SlowFakeEngine`
+sleeps 1 s. A test that needs a job to stay `processing` until it has looked uses
+`GatedFakeEngine` instead (tests/support/gate.py): a sleep is only a guess on a busy machine.
 `RepaintingFakeEngine` behaves like a generative service: its swaps change every pixel a little
 and come back 1.25 times larger (the double behind the gateway's garment-lock tests).
 """
@@ -20,9 +21,11 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageStat
+from tests.support.gate import GATE_ENV, POLL_SECONDS, take_ticket
 
 from vestis.engines.base import (
     EngineError,
@@ -131,3 +134,16 @@ class RepaintingFakeEngine(FakeEngine):
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
         made.image = image.resize((round(image.width * 1.25), round(image.height * 1.25)))
         return made
+
+
+class GatedFakeEngine(FakeEngine):
+    """FakeEngine whose every image call waits at the gate named by VESTIS_FAKE_ENGINE_GATE
+    until the test admits it (`tests.support.gate.Gate`); face detection is not gated."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.gate = Path(os.environ[GATE_ENV])
+
+    def _wait(self) -> None:
+        while not take_ticket(self.gate):
+            time.sleep(POLL_SECONDS)

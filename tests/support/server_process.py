@@ -32,6 +32,7 @@ from vestis.server.embedded import wait_for_health
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAKE_ENGINE = "tests.support.fake_engine:FakeEngine"
 SLOW_FAKE_ENGINE = "tests.support.fake_engine:SlowFakeEngine"
+GATED_FAKE_ENGINE = "tests.support.fake_engine:GatedFakeEngine"
 START_TIMEOUT_SECONDS = 60
 
 

@@ -39,4 +39,7 @@ _register_all()
 
 
 def main() -> None:
-    app()
+    """The console script of older installs (`vestis.cli.app:main`); see `vestis.cli.main`."""
+    from vestis.cli import main as run
+
+    run()

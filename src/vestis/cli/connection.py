@@ -13,9 +13,12 @@ from typing import Any
 from vestis.runs.spec import DEFAULT_BASE_URL
 
 EMBEDDED_NOTICE = (
-    "No --base-url and no credentials: using the embedded vestis server with the local engine "
+    "No --base-url and no credentials: using the embedded vestis server with the {engine} engine "
     "(data in {data_dir})."
 )
+#: The engine of the embedded server: `local` (the default) or `module:attr`, as for
+#: `vestis serve --engine`.
+EMBEDDED_ENGINE_ENV = "VESTIS_EMBEDDED_ENGINE"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,17 @@ def embedded_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("vestis"))
 
 
+def start_embedded(stack: ExitStack, announce: Callable[[str], None] | None) -> Any:
+    """Start the embedded server (stopped when `stack` closes); says so through `announce`."""
+    from vestis.server.embedded import EmbeddedServer
+
+    data_dir = embedded_data_dir()
+    engine = os.environ.get(EMBEDDED_ENGINE_ENV) or "local"
+    if announce is not None:
+        announce(EMBEDDED_NOTICE.format(engine=engine, data_dir=data_dir))
+    return stack.enter_context(EmbeddedServer(data_dir, engine=engine))
+
+
 @contextmanager
 def connect(
     creds: Credentials,
@@ -75,12 +89,7 @@ def connect(
 
     with ExitStack() as stack:
         if creds.embedded:
-            from vestis.server.embedded import EmbeddedServer
-
-            data_dir = embedded_data_dir()
-            if announce is not None:
-                announce(EMBEDDED_NOTICE.format(data_dir=data_dir))
-            server = stack.enter_context(EmbeddedServer(data_dir))
+            server = start_embedded(stack, announce)
             client = Client(
                 base_url=server.base_url,
                 token=server.token,

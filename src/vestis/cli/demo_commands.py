@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 
+from vestis.cli import interrupts
 from vestis.cli.connection import Credentials, connect
+from vestis.cli.interrupts import Interrupted
 from vestis.runs.batch import run_batch
 from vestis.runs.context import DEFAULT_TRANSFERS, RunContext
 from vestis.runs.events import make_reporter
@@ -105,7 +107,12 @@ def demo(
                         instructions_file=str(instructions_file),
                     )
                 )
-                codes.append(run_batch(run, folders, target, 2, config))
+                try:
+                    codes.append(run_batch(run, folders, target, 2, config))
+                except Interrupted:
+                    interrupts.stop_run(reporter)
+    except Interrupted:  # during start-up
+        interrupts.stop_run(reporter)
     finally:
         transfers.shutdown()
         reporter.close()

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 
+from vestis.cli import interrupts
+from vestis.cli.interrupts import Interrupted
 from vestis.cli.usage import usage_error
 from vestis.client.fashn import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, FashnClient
 from vestis.contract.pricing import fashn_cost
@@ -140,12 +142,9 @@ def connect(
     base_url = args.base_url or os.environ.get(BASE_URL_ENV)
     with ExitStack() as stack:
         if not token and not base_url:
-            from vestis.cli.connection import EMBEDDED_NOTICE, embedded_data_dir
-            from vestis.server.embedded import EmbeddedServer
+            from vestis.cli.connection import start_embedded
 
-            data_dir = embedded_data_dir()
-            announce(EMBEDDED_NOTICE.format(data_dir=data_dir))
-            server = stack.enter_context(EmbeddedServer(data_dir))
+            server = start_embedded(stack, announce)
             token, base_url, embedded = server.token, server.base_url, True
         else:
             if not token:
@@ -221,12 +220,12 @@ def execute(
                 options=args.options(),
                 face_reference=FaceReference(args.reference),
             )
-            code = work(run, runner)
-    except KeyboardInterrupt:
-        reporter.event(
-            "error", message="Interrupted. Run the same command again to resume where it stopped."
-        )
-        code = 130
+            try:
+                code = work(run, runner)
+            except Interrupted:
+                interrupts.stop_run(reporter)  # before the connection waits for anything
+    except Interrupted:  # during start-up
+        interrupts.stop_run(reporter)
     finally:
         transfers.shutdown(wait=False, cancel_futures=True)
         reporter.close()

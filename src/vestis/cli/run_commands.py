@@ -3,8 +3,6 @@ scripts' command lines (spec §4.1, §4.2, §5.1) plus resume, pacing, progress 
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,9 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from vestis.cli import fashn_run
+from vestis.cli import fashn_run, interrupts
 from vestis.cli import options as o
 from vestis.cli.connection import Credentials, connect
+from vestis.cli.interrupts import Interrupted
 from vestis.cli.usage import usage_error
 from vestis.runs.batch import list_input_dir, run_batch, run_single
 from vestis.runs.context import DEFAULT_TRANSFERS, RunContext
@@ -76,16 +75,14 @@ def _execute(
                 base_url=conn.base_url,
             )
             holder["ctx"] = ctx
-            code = work(ctx)
-    except KeyboardInterrupt:
-        reporter.event(
-            "error", message="Interrupted. Run the same command again to resume where it stopped."
-        )
-        reporter.close()
-        sys.stdout.flush()
-        # Worker threads may be mid-request; the journal is always consistent on disk, so stop
-        # now instead of waiting for them to finish their folders.
-        os._exit(130)
+            try:
+                code = work(ctx)
+            except Interrupted:
+                # Caught here, inside the connection: leaving it would first stop the embedded
+                # server and wait for requests in flight.
+                interrupts.stop_run(reporter)
+    except Interrupted:  # during start-up
+        interrupts.stop_run(reporter)
     finally:
         transfers.shutdown(wait=False, cancel_futures=True)
         reporter.close()

@@ -118,8 +118,9 @@ def run_batch(
             for future in done:
                 folder = futures[future]
                 outcomes.append(_outcome(ctx, folder, future, len(outcomes) + 1, len(folders)))
-    except KeyboardInterrupt:
-        # Do not wait for the folders in flight: their journals are consistent at every step.
+    except BaseException:
+        # Interrupted (or worse): do not wait for the folders in flight, their journals are
+        # consistent at every step.
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
