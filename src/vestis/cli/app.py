@@ -4,8 +4,12 @@ registers itself here."""
 from __future__ import annotations
 
 import importlib
+from typing import Annotated
 
 import typer
+from typer.core import TyperOption
+
+import vestis
 
 app = typer.Typer(
     name="vestis",
@@ -14,6 +18,41 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"vestis {vestis.__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the version of vestis and exit.",
+        ),
+    ] = False,
+) -> None:
+    """On-model product imagery: model swap and flat-to-model, client, server and engines."""
+
+
+def _flags_show_no_type() -> None:
+    """typer's help prints the type of every option beside it, `<bool>` for a flag too; a flag
+    takes no value, so it gets an empty column (the help table is otherwise typer's)."""
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_type()
 
 #: Modules that define commands on `app` (each exposes `register(app)`).
 COMMAND_MODULES = (

@@ -42,11 +42,18 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for everything.")] = Path(
         "vestis-demo"
     ),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
-    json_events: Annotated[bool, typer.Option("--json")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors, the summaries and where to look.")
+    ] = False,
+    json_events: Annotated[
+        bool,
+        typer.Option("--json", help="Machine-readable events, one JSON object per line on stdout."),
+    ] = False,
 ) -> None:
-    """Build a sample catalogue, run model swap and flat-to-model on the embedded server with the
-    local engine, and write the review page."""
+    """Run the whole job on a sample catalogue: no account, no network.
+
+    Builds a sample catalogue, runs model swap and flat-to-model on it with the embedded server
+    and the local engine, and writes the review page."""
     from vestis.report import write_report
     from vestis.runs.samples import write_sample_catalogue
 

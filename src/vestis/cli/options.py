@@ -69,11 +69,19 @@ JobsPerMinute = Annotated[
 ]
 SwapModel = Annotated[
     Literal["auto", "onda", "nano_banana_pro", "nano_banana_2"],
-    typer.Option("--model", help="Swap engine (auto, onda, nano_banana_pro, nano_banana_2)."),
+    typer.Option(
+        "--model",
+        help="Swap model of the hosted API. The embedded server's local engine has one model of "
+        "its own, 'local', whatever is asked (the run says so).",
+    ),
 ]
 FlatModel = Annotated[
     Literal["auto", "nano_banana_pro", "seedream"],
-    typer.Option("--model", help="Generation engine (auto, nano_banana_pro, seedream)."),
+    typer.Option(
+        "--model",
+        help="Generation model of the hosted API. The embedded server's local engine has one "
+        "model of its own, 'local', whatever is asked (the run says so).",
+    ),
 ]
 PostProcess = Annotated[
     bool, typer.Option("--post-process", help="Enable post-processing (skin equalization).")

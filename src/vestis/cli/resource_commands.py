@@ -64,8 +64,8 @@ def _call(fn: Callable[[], Any]) -> Any:
 def identities_list(
     ctx: typer.Context,
     search: Annotated[str | None, typer.Option("--search", help="Name contains.")] = None,
-    page: Annotated[int, typer.Option("--page")] = 1,
-    per_page: Annotated[int, typer.Option("--per-page")] = 20,
+    page: Annotated[int, typer.Option("--page", help="Page to show, from 1.")] = 1,
+    per_page: Annotated[int, typer.Option("--per-page", help="Identities per page.")] = 20,
     as_json: AsJson = False,
     base_url: o.BaseUrl = None,
     token: o.Token = None,
@@ -200,9 +200,10 @@ def jobs_wait(
 def jobs_download(
     ctx: typer.Context,
     job_id: JobId,
-    output_folder: Annotated[Path, typer.Option("--output-folder", "--output-dir")] = Path(
-        "output"
-    ),
+    output_folder: Annotated[
+        Path,
+        typer.Option("--output-folder", "--output-dir", help="Where the images are saved."),
+    ] = Path("output"),
     base_url: o.BaseUrl = None,
     token: o.Token = None,
     username: o.Username = None,
@@ -243,8 +244,10 @@ def report(
         Path | None, typer.Option("--output", "-o", help="Default: <folder>/report.html")
     ] = None,
 ) -> None:
-    """Write a self-contained HTML review page of a run: inputs beside outputs, models, timings,
-    failures and warnings (thumbnails embedded, full-size files linked relatively)."""
+    """Write the HTML review page of a run's output folder.
+
+    Inputs beside outputs, models, timings, failures and warnings; self-contained (thumbnails
+    embedded, full-size files linked relatively)."""
     from vestis.report import write_report
 
     if not output_folder.is_dir():

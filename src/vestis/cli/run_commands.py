@@ -91,7 +91,7 @@ def _execute(
 
 def _dry_run(reporter: Reporter, spec: RunSpec, pairs: list[tuple[Path, Path]]) -> None:
     plans = [plan_folder(spec, folder, output) for folder, output in pairs]
-    if reporter.__class__.__name__ == "JsonReporter":
+    if reporter.machine_readable:
         reporter.event("dry_run", **as_event(plans))
     else:
         reporter.write(

@@ -102,6 +102,10 @@ def plain_message(name: str, f: dict[str, Any]) -> str | None:
 class Reporter:
     """Base reporter: plain lines on `stream`. `folder` prefixes lines in a batch."""
 
+    #: True when the output is for programs (one JSON object per line), not people: a command
+    #: then reports a whole result as one event instead of lines of text.
+    machine_readable = False
+
     def __init__(
         self, *, verbose: bool = False, stream: IO[str] | None = None, prefix: bool = False
     ) -> None:
@@ -138,6 +142,8 @@ class QuietReporter(Reporter):
 
 class JsonReporter(Reporter):
     """One JSON object per line: {"event", "time", "folder", ...fields}."""
+
+    machine_readable = True
 
     def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         if name in ("banner", "complete"):
