@@ -118,7 +118,7 @@ class LocalEngine:
         out = result.image
         skin_pixels = 0
         if spec.post_process:
-            weight = skin_weight(target, target_face, face_alpha=result.alpha)
+            weight = skin_weight(target, target_face, result.alpha, result.tone_ramp)
             out = equalise_skin(out, weight, result.face_lab_after - result.face_lab_before)
             skin_pixels = int((weight > 0).sum())
         image = Image.fromarray(out)

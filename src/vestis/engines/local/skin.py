@@ -34,15 +34,20 @@ def _face_skin_samples(lab: np.ndarray, face: FaceGeometry) -> np.ndarray:
 
 
 def skin_weight(
-    rgb: np.ndarray, face: FaceGeometry, face_alpha: np.ndarray | None = None
+    rgb: np.ndarray,
+    face: FaceGeometry,
+    face_alpha: np.ndarray | None = None,
+    tone_ramp: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-pixel share of the face's tone change to give each pixel of the person in `rgb`
     (0: not skin, left untouched).
 
-    `face_alpha` is the swap's blend weight (same size): under it the swap has already moved
-    the tone by alpha squared (alpha times a shift faded by alpha), so the rim gets the rest,
-    and the change fades out at the outline where hair lies beyond it, instead of stopping at
-    a line."""
+    `face_alpha` is the swap's blend weight and `tone_ramp` the share of the tone change the
+    swap gave the new face (same size; 1 inside, fading to 0 at the outline): the swap has
+    moved each pixel by alpha x ramp already. The change wanted in the end is the ramp around
+    the head above the chin (it fades out at the outline into the hair, with no line across
+    the forehead) and all of it elsewhere (the lower face runs into the neck, and the body's
+    skin follows the face)."""
     lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     samples = _face_skin_samples(lab, face)
     if len(samples) < 16:
@@ -50,17 +55,15 @@ def skin_weight(
     weight = _colour_weight(lab, samples)
     person = models.person_mask(rgb)
     weight *= np.clip((person - 0.5) / 0.3, 0.0, 1.0)
-    alpha = face_alpha if face_alpha is not None else np.zeros(weight.shape, dtype=np.float32)
+    zeros = np.zeros(weight.shape, dtype=np.float32)
+    alpha = face_alpha if face_alpha is not None else zeros
+    ramp = tone_ramp if tone_ramp is not None else zeros
     weight[weight < 0.02] = 0.0
     weight *= _attached_to_body(weight > 0.3, face, rgb, alpha > 0)
+    weight[alpha > 0] = 1.0  # the new face is skin, whatever the old one had there
     hair = _hair_zone(weight.shape, face)
-    # Total change: alpha^2 (the swap) + share. Outside the head: 1 (skin follows the face);
-    # around the head: alpha, fading to nothing at the outline like the face itself (the
-    # ears keep their tone rather than hair beside them taking the face's).
-    beside = 1.0 - alpha
-    in_hair = alpha * (1.0 - alpha)
-    weight *= (1.0 - hair) * beside + hair * in_hair
-    weight[alpha >= 0.999] = 0.0
+    wanted = hair * ramp + (1.0 - hair)
+    weight *= np.clip(wanted - alpha * ramp, 0.0, 1.0)
     weight[weight < 0.02] = 0.0
     return weight.astype(np.float32)
 

@@ -38,7 +38,7 @@ def swap_params(
     del face_reference_mode  # both modes keep the identity's proportions in the target's pose
     tone_keep = 0.5 if post_process else 0.0
     if variation == 0:
-        return SwapParams(tone_keep=tone_keep, geometry=1.0, feather=0.04, shading=0.8)
+        return SwapParams(tone_keep=tone_keep, geometry=1.0, feather=0.025, shading=0.8)
     rng = np.random.default_rng([seed & 0xFFFFFFFF, variation])
     return SwapParams(
         tone_keep=float(tone_keep * rng.uniform(0.7, 1.2) if post_process else 0.0),
@@ -56,6 +56,9 @@ class SwapResult:
     face_lab_after: np.ndarray  # mean Lab of the new face skin
     fit_residual: float  # landmark misfit after similarity alignment, in eye distances
     seam_error: float  # mean colour difference (Lab) along the inner edge of the blend
+    #: Share of the face's tone change (post_process) given to each pixel of the new face
+    #: before blending: 1 inside, fading to 0 over a third of an eye distance at the outline.
+    tone_ramp: np.ndarray | None = None
 
 
 def _scaled_identity(
@@ -239,6 +242,8 @@ def swap_face(
     region.crop(out)[changed] = blended[changed]
     alpha = np.zeros(target.shape[:2], dtype=np.float32)
     region.crop(alpha)[...] = masks.core
+    ramp = np.zeros(target.shape[:2], dtype=np.float32)
+    region.crop(ramp)[...] = masks.tone_ramp
     return SwapResult(
         image=out,
         alpha=alpha,
@@ -246,6 +251,7 @@ def swap_face(
         face_lab_after=tone.skin_mean_lab(blended, masks.core > 0.9),
         fit_residual=float(np.sqrt(((aligned - target_face.mesh) ** 2).sum(axis=1).mean()) / eye),
         seam_error=_seam_error(blended, roi_target, masks.core),
+        tone_ramp=ramp,
     )
 
 
@@ -289,6 +295,7 @@ def _face_masks(
         lips=tone.feature_weight(alpha.shape, local, eye, [tone.FEATURES[-1]]),
         target_features=tone.feature_weight(alpha.shape, target_face.mesh - region.origin, eye),
         nose=tone.feature_weight(alpha.shape, local, eye, [_NOSE]),
+        tone_ramp=_inward_ramp(alpha > 0, eye * 0.35),
     )
     return masks, warped
 
@@ -318,8 +325,15 @@ def _new_face(
     face = _blend(face, roi_target, core, eye)
     if params.tone_keep > 0:
         gap = tone.tone_gap(warped, roi_target, core)
-        face = tone.shift_tone(face, core, params.tone_keep * gap)
+        face = tone.shift_tone(face, masks.tone_ramp, params.tone_keep * gap)
     return face
+
+
+def _inward_ramp(region: np.ndarray, width: float) -> np.ndarray:
+    """0 at the edge of `region`, rising smoothly to 1 at `width` pixels inside it."""
+    inside = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
+    ramp = np.clip(inside / max(width, 1.0), 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
 
 
 def _paste(face: np.ndarray, roi_target: np.ndarray, alpha: np.ndarray) -> np.ndarray:

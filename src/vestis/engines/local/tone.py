@@ -19,6 +19,8 @@ FEATURES = [
     [300, 293, 334, 296, 336, 285, 295, 282, 283, 276],
     [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185],
 ]
+#: Largest colour departure (Lab a, b) of the identity's skin from its mean that is kept.
+SKIN_CHROMA_SPREAD = 1.5
 #: Share of the identity's fine skin relief (wrinkles, folds, shadows of its own light) kept on
 #: the skin between the features.
 SKIN_DETAIL_KEEP = 0.5
@@ -130,6 +132,7 @@ class FaceMasks:
     lips: np.ndarray  # the new face's lips alone
     target_features: np.ndarray  # eyes, brows and lips of the target's own face
     nose: np.ndarray  # the new face's nose (ridge, tip and wings)
+    tone_ramp: np.ndarray  # how much of a tone change each pixel takes (fades at the outline)
 
 
 def _match_statistics(src: np.ndarray, ref: np.ndarray, masks: FaceMasks) -> np.ndarray:
@@ -146,12 +149,15 @@ def _match_statistics(src: np.ndarray, ref: np.ndarray, masks: FaceMasks) -> np.
         r_mean = float(ref[..., c][sel].mean())
         s_std = float(src[..., c][src_skin].std()) + 1e-3
         r_std = float(ref[..., c][ref_skin].std()) + 1e-3
-        ratio: float | np.ndarray = float(np.clip(r_std / s_std, 0.8, 1.2))
+        ratio = float(np.clip(r_std / s_std, 0.8, 1.2))
+        deviation = (src[..., c] - s_mean) * ratio
         if c > 0:
-            # On the skin, half the identity's colour variation: its eye sockets and shaved
-            # chin go grey or green once moved to another skin tone. The lips keep theirs.
-            ratio = ratio * (0.5 + 0.5 * masks.lips)
-        out[..., c] = (src[..., c] - s_mean) * ratio + r_mean
+            # On the skin, only the identity's small colour variations, halved: its eye
+            # sockets, shaved chin and the casts of its own light go grey or green once moved
+            # to another skin tone. The lips keep theirs.
+            skin = np.clip(deviation * 0.5, -SKIN_CHROMA_SPREAD, SKIN_CHROMA_SPREAD)
+            deviation = masks.lips * deviation + (1.0 - masks.lips) * skin
+        out[..., c] = deviation + r_mean
     return out
 
 
@@ -179,6 +185,9 @@ def match_colour(
     ref_light = masked_blur(ref[..., 0], mask * (1.0 - masks.target_features), sigma)
     lighting = ref_light - masked_blur(out[..., 0], mask * (1.0 - features), sigma)
     out[..., 0] += shading * lighting
+    out[..., 0] = _flatten_side_light(
+        out[..., 0], mask * (1.0 - np.maximum(features, masks.nose)), eye
+    )
     out[..., 0] = soften_skin_detail(out[..., 0], ref[..., 0], sel, features, eye * 0.1)
     ref_skin = skin_pixels(ref[..., 0], sel).astype(np.float32)
     out_skin = skin_pixels(out[..., 0], sel).astype(np.float32)
@@ -186,9 +195,30 @@ def match_colour(
         cast = masked_blur(ref[..., c], ref_skin, sigma) - masked_blur(out[..., c], out_skin, sigma)
         out[..., c] += 0.8 * (cast - float(cast[sel].mean()))
     ceiling = soft_ceiling(out[..., 0], float(np.percentile(ref[..., 0][sel], 99)))
-    out[..., 0] = features * out[..., 0] + (1.0 - features) * ceiling
+    # Teeth, eye whites and glints may be brighter than skin, not brighter than the target's
+    # own (a bright smile in a soft, low-contrast photo glows).
+    bright = masks.target_features > 0.5
+    top = float(np.percentile(ref[..., 0][bright], 99.5)) if bright.sum() > 16 else 100.0
+    feature_ceiling = soft_ceiling(
+        out[..., 0], max(top, float(np.percentile(ref[..., 0][sel], 99))) + 3.0
+    )
+    out[..., 0] = features * feature_ceiling + (1.0 - features) * ceiling
     out[..., 0] = np.clip(out[..., 0], 0, 100)
     return to_rgb(out)
+
+
+#: Share of the identity's mid-scale skin shading (its own side light on cheeks and temples)
+#: that is flattened.
+SIDE_LIGHT_FLATTEN = 0.5
+
+
+def _flatten_side_light(lightness: np.ndarray, skin: np.ndarray, eye: float) -> np.ndarray:
+    """Half the identity's own shading on the skin at the scale of a cheek or a temple (a
+    side-lit identity's shadowed cheek and bright temple turn into grey and white patches in
+    the target's flat studio light). Finer relief and the broad light are left alone, and so
+    are the features and the nose (`skin` is 0 there), which carry the face's shape."""
+    mid = masked_blur(lightness, skin, eye * 0.2) - masked_blur(lightness, skin, eye * 0.6)
+    return lightness - SIDE_LIGHT_FLATTEN * skin * mid
 
 
 def soften_skin_detail(
@@ -260,14 +290,20 @@ def match_sharpness(
     weight: np.ndarray,
     enlarged: float = 1.0,
 ) -> np.ndarray:
-    """A new face softer than the photo around it (an identity photo of lower resolution, or
-    out of focus) is sharpened (an unsharp mask on lightness, by `weight`: eyes, brows, lips,
-    nose) until its inner face is about as crisp as the target's was; never blurred. An
+    """The new face as crisp as the photo around it. A softer one (an identity photo of lower
+    resolution, or out of focus) is sharpened (an unsharp mask on lightness, by `weight`:
+    eyes, brows, lips, nose) until its inner face is about as crisp as the target's was; an
     identity face `enlarged` by a factor has lost detail at that factor's scale, so the mask
-    works at that scale."""
-    goal = 0.9 * laplacian_variance(target, inner)
+    works at that scale. A much crisper one (a sharp portrait in a soft photo) is softened
+    a little, so that it does not look pasted on."""
+    before = laplacian_variance(target, inner)
     now = laplacian_variance(face, inner)
-    if goal <= 0 or now >= goal:
+    if before <= 0:
+        return face
+    if now > _SHARPER_AT_MOST * before:
+        return _soften(face, inner, _SHARPER_AT_MOST * before)
+    goal = 0.9 * before
+    if now >= goal:
         return face
     lab = to_lab(face)
     detail = lab[..., 0] - cv2.GaussianBlur(lab[..., 0], (0, 0), 1.2 * max(1.0, enlarged))
@@ -279,6 +315,20 @@ def match_sharpness(
         lab_try[..., 0] = np.clip(lab[..., 0] + amount * weight * detail, 0, 100)
         best = to_rgb(lab_try)
         if laplacian_variance(best, inner) >= goal:
+            break
+    return best
+
+
+#: How much crisper (Laplacian variance of the inner face) than the photo the new face may be.
+_SHARPER_AT_MOST = 2.0
+
+
+def _soften(face: np.ndarray, inner: np.ndarray, goal: float) -> np.ndarray:
+    """The lightest of a few small Gaussian blurs that brings the face down to `goal`."""
+    best = face
+    for sigma in (0.5, 0.7, 0.9):
+        best = cv2.GaussianBlur(face, (0, 0), sigma)
+        if laplacian_variance(best, inner) <= goal:
             break
     return best
 
