@@ -331,9 +331,12 @@ def cut_out(rgb: np.ndarray) -> CutOut:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     garment, boxes, measures = segment(small)
-    mask = garment.astype(np.uint8) * 255
+    # The outline is smoothed before it is scaled up: the working mask's pixel steps (and the
+    # wobble of a faint white outline) would show as a ragged edge at full size.
+    soft = cv2.GaussianBlur(garment.astype(np.float32), (0, 0), 1.2)
     if scale < 1:
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+        soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+    mask = (soft > 0.5).astype(np.uint8) * 255
     # Pull the edge in by a pixel or two before feathering: the outermost pixels are a mix of
     # garment and backdrop and would leave a light fringe on a darker background.
     inset = max(3, int(round(2.0 / scale)) | 1)
