@@ -246,6 +246,33 @@ class ResultOutput(WireModel):
 VESTIS_EXTENSION: dict[str, Any] = {"x-vestis-extension": True}
 
 
+class GarmentMetrics(WireModel):
+    """vestis extension: one garment of a flat-to-model output, as the engine measured it (did
+    it make it from its photo onto the body, whole?)."""
+
+    name: str | None = Field(default=None, description="The garment photo's file name.")
+    kind: str | None = Field(
+        default=None, description="What the engine took it for: top, bottom, dress, shoes, ..."
+    )
+    verdict: Literal["ok", "doubtful", "lost"] = Field(
+        description="ok; doubtful: delivered with a warning and a score of at most 0.45; lost: "
+        "the output is refused, never delivered."
+    )
+    reasons: list[str] = Field(default_factory=list, description="Why, when not ok.")
+    cutout_kept: float | None = Field(
+        default=None, description="Share of the garment in its photo that the cut-out kept."
+    )
+    coverage: float | None = Field(
+        default=None,
+        description="Share of the body region where the garment belongs that it covers.",
+    )
+    old_clothes: float | None = Field(
+        default=None,
+        description="The body's own clothes still showing where this garment replaces them, "
+        "relative to that region's area (0 on a mannequin).",
+    )
+
+
 class OutputMetrics(WireModel):
     """vestis extension: what vestis measured on one output, whatever engine made it.
 
@@ -279,6 +306,11 @@ class OutputMetrics(WireModel):
         default=1,
         description="How many times the output was made: an output that is not the identity "
         "is made again with another seed (server setting --identity-retries), the best kept.",
+    )
+    garments: list[GarmentMetrics] | None = Field(
+        default=None,
+        description="Flat-to-model: each garment as the engine measured it, when it measures "
+        "them (the local engine does).",
     )
 
 

@@ -230,3 +230,33 @@ def garment_score(verdicts: list[Verdict]) -> float:
     if "doubtful" in verdicts:
         return DOUBTFUL_SCORE
     return 1.0
+
+
+_ORDER: dict[str, int] = {"ok": 0, "doubtful": 1, "lost": 2}
+
+
+def wire_summary(engine_garments: Any) -> list[dict[str, Any]] | None:
+    """The result's `metrics.garments` from what an engine reported in its output's metadata
+    (`garments`: per garment, its `name` and `kind`, and the `as_dict()` of its
+    `CutoutMeasures` as `cutout` and of its `PlacementMeasures` as `placement`); None when the
+    engine does not measure garments. The verdict is the worse of the two."""
+    if not isinstance(engine_garments, list) or not engine_garments:
+        return None
+    summary = []
+    for garment in engine_garments:
+        if not isinstance(garment, dict):
+            return None
+        cutout, placement = garment.get("cutout") or {}, garment.get("placement") or {}
+        verdicts = [str(p.get("verdict", "ok")) for p in (cutout, placement)]
+        summary.append(
+            {
+                "name": garment.get("name"),
+                "kind": garment.get("kind"),
+                "verdict": max(verdicts, key=lambda v: _ORDER.get(v, 0)),
+                "reasons": list(cutout.get("reasons", [])) + list(placement.get("reasons", [])),
+                "cutout_kept": cutout.get("kept"),
+                "coverage": placement.get("coverage"),
+                "old_clothes": placement.get("old_clothes"),
+            }
+        )
+    return summary

@@ -20,6 +20,7 @@ from PIL import Image
 
 from vestis import quality
 from vestis.engines.base import EngineError, EngineOutput, FlatSpec, SwapSpec
+from vestis.quality.garments import wire_summary
 from vestis.server import images
 
 log = logging.getLogger("vestis.server.delivery")
@@ -54,13 +55,17 @@ def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery
     if warning is not None:
         warnings.append(warning)
     face = measures.signature
+    metrics: dict[str, Any] = {**measures.as_dict(), "attempts": 1}
+    garments = wire_summary(made.metadata.get("garments"))
+    if isinstance(spec, FlatSpec) and garments is not None:
+        metrics["garments"] = garments  # the engine's own measures (its score already caps)
     return Delivery(
         data=data,
         image=delivered,
         model_used=made.model_used,
         quality_score=quality.quality_score(measures, made.quality_score),
         warnings=warnings,
-        metrics={**measures.as_dict(), "attempts": 1},
+        metrics=metrics,
         face_embedding=[round(float(v), 6) for v in face.embedding] if face else None,
         measures=measures,
     )
