@@ -130,12 +130,32 @@ def _without_own_hair(
     if not hair.any():
         return warped, hair
     hair = cv2.dilate(hair.astype(np.uint8), np.ones((3, 3), np.uint8))
-    painted = cv2.inpaint(warped, hair, max(2.0, eye * 0.05), cv2.INPAINT_TELEA)
     size = max(3, int(eye * 0.12) | 1)
     broad = cv2.morphologyEx(
         hair, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     )
-    return painted, broad > 0
+    return _inpaint(warped, hair, eye), broad > 0
+
+
+def _inpaint(rgb: np.ndarray, mask: np.ndarray, eye: float) -> np.ndarray:
+    """`rgb` with `mask` painted over from around it; a large mask (a fringe, a hat) is painted
+    on a smaller copy (inpainting time grows with the area), then only its pixels are taken."""
+    radius = float(np.clip(eye * 0.03, 2.0, 5.0))
+    factor = int(np.sqrt(mask.sum() / 4000.0)) + 1
+    if factor == 1:
+        return cv2.inpaint(rgb, mask, radius, cv2.INPAINT_TELEA)
+    h, w = mask.shape
+    size = (max(1, w // factor), max(1, h // factor))
+    small = cv2.inpaint(
+        cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+        (cv2.resize(mask, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8),
+        max(1.0, radius / factor),
+        cv2.INPAINT_TELEA,
+    )
+    painted = rgb.copy()
+    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    painted[mask > 0] = big[mask > 0]
+    return painted
 
 
 def _skin_at_edge(

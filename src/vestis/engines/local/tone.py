@@ -149,7 +149,10 @@ def _match_statistics(src: np.ndarray, ref: np.ndarray, masks: FaceMasks) -> np.
         r_mean = float(ref[..., c][sel].mean())
         s_std = float(src[..., c][src_skin].std()) + 1e-3
         r_std = float(ref[..., c][ref_skin].std()) + 1e-3
-        ratio = float(np.clip(r_std / s_std, 0.8, 1.2))
+        # The identity's contrast, within a fifth of the target's; for colour, the floor goes
+        # down to nothing on a colourless (black-and-white) photo.
+        floor = 0.8 if c == 0 else 0.8 * min(1.0, (r_std - 1e-3) / 2.0)
+        ratio = float(np.clip(r_std / s_std, floor, 1.2))
         deviation = (src[..., c] - s_mean) * ratio
         if c > 0:
             # On the skin, only the identity's small colour variations, halved: its eye
