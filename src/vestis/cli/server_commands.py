@@ -106,6 +106,9 @@ def serve(
             "to N times (the best is kept; if none is the identity it says so in a warning).",
         ),
     ] = 2,
+    studio: Annotated[
+        bool, typer.Option("--studio/--no-studio", help="Serve the review studio at /studio.")
+    ] = True,
 ) -> None:
     """Run the On-Model v2 API server."""
     import uvicorn
@@ -133,6 +136,7 @@ def serve(
         sse_keepalive_seconds=sse_keepalive,
         identity_retries=identity_retries,
         allow_long_tokens=allow_long_tokens,
+        studio=studio,
     )
     from vestis.server.engine_loader import load_chain
 
@@ -150,6 +154,8 @@ def serve(
         typer.echo(f"  password: {admin.password}")
         typer.echo(f"  API token: {admin.token}")
     typer.echo(f"vestis serving {settings.base_url} (data dir {settings.data_dir})")
+    if studio:
+        typer.echo(f"review studio: {settings.base_url}/studio/")
     app = create_app(settings, state)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 

@@ -426,3 +426,50 @@ class BulkFeedbackRequest(FeedbackRequest):
 
 class BulkFeedbackResponse(WireModel):
     results: list[JobResult] = []
+
+
+# --- an instruction in words (review pages) -------------------------------------------------------
+
+_DESIGN_FIELDS = (
+    "pose", "expression", "mood", "camera", "lighting", "background", "style", "color_palette",
+    "angle",
+)  # fmt: skip
+
+
+def _design_words(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int):
+        return f"saved design value #{value}"
+    if isinstance(value, dict):
+        parts = [str(v) for k, v in value.items() if v not in (None, "") and k != "image"]
+        if value.get("image"):
+            parts.append("with a reference image")
+        return ", ".join(parts)
+    return str(value)
+
+
+def describe_instruction(instruction: dict[str, Any]) -> list[tuple[str, str]]:
+    """A flat-to-model instruction (the wire dict) as (label, words) pairs for a reviewer:
+    `[("pose", "standing front-facing"), ("background", "white studio"), ("size", "2K, 3:4")]`.
+    An empty instruction is `[("instruction", "default")]`."""
+    words: list[tuple[str, str]] = []
+    for field in _DESIGN_FIELDS:
+        text = _design_words(instruction.get(field))
+        if text:
+            words.append((field.replace("_", " "), text))
+    if instruction.get("prompt"):
+        words.append(("notes", str(instruction["prompt"])))
+    options = instruction.get("options") or {}
+    if options.get("width") and options.get("height"):
+        words.append(("size", f"{options['width']}x{options['height']} px"))
+    else:
+        size = ", ".join(str(options[k]) for k in ("size", "ar") if options.get(k))
+        if size:
+            words.append(("size", size))
+    if options.get("format"):
+        words.append(("format", str(options["format"])))
+    seed = instruction.get("seed", options.get("seed"))
+    if seed is not None:
+        words.append(("seed", str(seed)))
+    return words or [("instruction", "default")]

@@ -3,6 +3,7 @@ loads the engine and runs the background machinery."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -48,6 +49,17 @@ ROUTERS = (
 )
 
 
+#: Web apps served beside the API, loaded by import path: the server never imports them
+#: (`studio -> server`, not the reverse). Each is a function that installs itself on the app.
+WEB_APPS = ("vestis.studio:install",)
+
+
+def _install_web_apps(app: FastAPI) -> None:
+    for path in WEB_APPS:
+        module, _, attr = path.partition(":")
+        getattr(importlib.import_module(module), attr)(app)
+
+
 def create_app(settings: ServerSettings, state: ServerState | None = None) -> FastAPI:
     """The app for `settings`. The data dir and database are opened now; the engine and the
     workers start with the app's lifespan."""
@@ -75,6 +87,8 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    if settings.studio:
+        _install_web_apps(app)
     app.add_middleware(BodyCap, token_check=partial(token_is_valid, state))
     if settings.faults:
         faults.install(app, settings.faults)

@@ -35,6 +35,8 @@ AUTHENTICATED_LARGE = {"/identity/upload": MULTIPART_UPLOAD_BYTES, "/v1/run": FA
 
 #: (token or None) -> the token is valid; run in the thread pool.
 TokenCheck = Callable[[str | None], bool]
+#: (request headers) -> the caller may send a large body; run in the thread pool.
+HeaderCheck = Callable[[dict[bytes, bytes]], bool]
 
 
 class BodyTooLarge(Exception):
@@ -58,11 +60,20 @@ class BodyCap:
             return
         limit = body_limit(scope["method"], scope["path"])
         headers = dict(scope["headers"])
+        # web apps beside the API (the studio's forms) register their own large routes
+        extra: dict[str, tuple[int, HeaderCheck]] = getattr(
+            getattr(scope.get("app"), "state", None), "large_bodies", {}
+        )
+        own = extra.get(scope["path"])
+        limit = own[0] if own else limit
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
             await _too_large(send, scope["path"], limit)
             return
         if scope["path"] in AUTHENTICATED_LARGE and not await self._token_ok(headers):
+            await _unauthorized(send, scope["path"])
+            return
+        if own and not await _allowed(own[1], headers):
             await _unauthorized(send, scope["path"])
             return
         await self._capped(scope, receive, send, limit)
@@ -101,6 +112,12 @@ class BodyCap:
             await self.app(scope, counting_receive, guarded_send)
         if exceeded and not started:
             await _too_large(send, scope["path"], limit)
+
+
+async def _allowed(check: HeaderCheck, headers: dict[bytes, bytes]) -> bool:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(check, headers)
 
 
 async def _answer(send: Send, status: int, body: dict[str, str], extra: list[tuple[bytes, bytes]]):  # type: ignore[no-untyped-def]

@@ -48,6 +48,8 @@ class ServerSettings:
     #: An output whose face is not the identity is made again with another seed up to this
     #: many times (the best kept; delivered with a warning if none is the identity).
     identity_retries: int = 2
+    #: Serve the review studio at /studio.
+    studio: bool = True
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -27,9 +27,12 @@ class UrlSigner:
         message = f"{method.upper()}\n{path}\n{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def url(self, method: str, path: str, ttl_seconds: int) -> str:
-        """The absolute signed URL for `path` (which must start with `/`)."""
+    def url(self, method: str, path: str, ttl_seconds: int, *, step: int = 1) -> str:
+        """The absolute signed URL for `path` (which must start with `/`). With `step` the
+        expiry is rounded up to a multiple of it, so the same link (and the browser's cached
+        copy) serves every page view within one step."""
         expires = int(time.time()) + ttl_seconds
+        expires += -expires % step
         query = urlencode({"expires": expires, "signature": self._signature(method, path, expires)})
         return f"{self.base_url}{path}?{query}"
 

@@ -21,6 +21,15 @@ from vestis.server.security import (
 )
 
 ADMIN_USERNAME = "admin"
+#: Token kinds and the prefix that tells them apart in logs. `session` and `ticket` (a
+#: one-time sign-in link) are the studio's; the API accepts only `access` and `api`.
+TOKEN_PREFIXES = {
+    "access": "vsa",
+    "refresh": "vsr",
+    "api": "vst",
+    "session": "vss",
+    "ticket": "vsl",
+}
 
 
 class AccountError(ValueError):
@@ -50,7 +59,7 @@ def issue_token(
     db: Session, user: User, kind: str, ttl: timedelta, parent: Token | None = None
 ) -> tuple[str, Token]:
     """A new random token of `kind`; returns the plain token (shown once) and its row."""
-    plain = new_token({"access": "vsa", "refresh": "vsr", "api": "vst"}[kind])
+    plain = new_token(TOKEN_PREFIXES[kind])
     row = Token(
         public_id=new_public_id("tok"),
         user_id=user.id,
@@ -111,6 +120,10 @@ def revoke(db: Session, root: Token) -> list[Token]:
             db.scalars(select(Token).where(Token.parent_id.in_(ids), Token.revoked.is_(False)))
         )
     return revoked
+
+
+def token_row(db: Session, plain: str) -> Token | None:
+    return db.scalar(select(Token).where(Token.token_hash == token_hash(plain)))
 
 
 def user_for_token(db: Session, plain: str, kinds: tuple[str, ...]) -> User | None:

@@ -1,0 +1,89 @@
+"""Signing in and out: user name and password, an API token, or a one-time link."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from vestis.server.deps import DbDep, StateDep
+from vestis.server.models import User
+from vestis.server.services import accounts
+from vestis.studio import auth
+from vestis.studio.auth import CsrfChecked
+from vestis.studio.templating import page
+
+router = APIRouter()
+
+
+def _with_session(request: Request, response: Response, plain: str) -> Response:
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        plain,
+        max_age=int(auth.SESSION_TTL.total_seconds()),
+        path=auth.COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(auth.PRE_COOKIE, path=auth.COOKIE_PATH)
+    return response
+
+
+@router.get("/login")
+def login_page(
+    request: Request, db: DbDep, state: StateDep, next: str | None = None, ticket: str | None = None
+) -> Response:
+    """The sign-in form; with `ticket` (a one-time link from `vestis studio`), sign in at once
+    and go on without the ticket in the address."""
+    if ticket:
+        user = auth.redeem_ticket(db, ticket)
+        if user is not None:
+            response = RedirectResponse(auth.safe_next(next), status_code=303)
+            return _with_session(request, response, auth.start_session(db, user))
+    nonce = request.cookies.get(auth.PRE_COOKIE) or secrets.token_urlsafe(24)
+    error = "That sign-in link was already used or has expired." if ticket else None
+    csrf = auth.csrf_for(state, nonce, "pre")
+    response = page(request, "login.html", next=auth.safe_next(next), error=error, csrf=csrf)
+    response.set_cookie(
+        auth.PRE_COOKIE, nonce, path=auth.COOKIE_PATH, httponly=True, samesite="strict"
+    )
+    return response
+
+
+def _user_for(db: DbDep, username: str, password: str, token: str) -> User | None:
+    if token.strip():
+        return accounts.user_for_token(db, token.strip(), ("access", "api"))
+    if username and password:
+        return accounts.login(db, username, password)
+    return None
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+async def login(
+    request: Request,
+    db: DbDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/studio/",
+) -> Response:
+    user = await run_in_threadpool(_user_for, db, username, password, token)
+    if user is None:
+        message = "Wrong user name or password, or an invalid token."
+        return page(
+            request, "login.html", status_code=401, next=auth.safe_next(next), error=message
+        )
+    plain = await run_in_threadpool(auth.start_session, db, user)
+    return _with_session(request, RedirectResponse(auth.safe_next(next), status_code=303), plain)
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+def logout(request: Request, db: DbDep, state: StateDep) -> Response:
+    auth.end_session(db, request)
+    response = RedirectResponse(auth.COOKIE_PATH + "/login", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE, path=auth.COOKIE_PATH)
+    return response
