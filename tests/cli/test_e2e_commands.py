@@ -58,6 +58,24 @@ def test_jobs_commands(server, catalogue, identity_code, tmp_path: Path):
     assert got.returncode == 0, got.stderr
     assert sorted(p.name for p in target.glob("*.jpg")) == ["shot-1_v0.jpg", "shot-2_v0.jpg"]
     assert (target / "metadata.json").is_file()
+
+    # review through the SDK, then only the approved outputs with --approved
+    from vestis.client import Client
+
+    with Client(base_url=server.base_url, token=server.token) as client:
+        first, second = client.jobs.results(job_id).results
+        liked = client.jobs.feedback(job_id, str(first.output_id), "like", comment="ok")
+        assert liked.feedback == "like" and liked.feedback_comment == "ok"
+        (disliked,) = client.jobs.bulk_feedback(job_id, [str(second.output_id)], "dislike")
+        assert disliked.feedback == "dislike"
+    approved = tmp_path / "approved"
+    got = vestis(
+        "jobs", "download", job_id, "--approved", "--output-folder", str(approved), env=env
+    )
+    assert got.returncode == 0, got.stderr
+    assert sorted(p.name for p in approved.glob("*.jpg")) == [
+        str(first.original_filename).replace(".jpg", "_v0.jpg")
+    ]
     report = vestis("report", str(out), env=env)
     assert report.returncode == 0 and (out / "report.html").is_file()
 

@@ -60,6 +60,7 @@ COMMAND_MODULES = (
     "vestis.cli.run_commands",
     "vestis.cli.resource_commands",
     "vestis.cli.demo_commands",
+    "vestis.cli.studio_commands",
 )
 
 

@@ -204,6 +204,12 @@ def jobs_download(
         Path,
         typer.Option("--output-folder", "--output-dir", help="Where the images are saved."),
     ] = Path("output"),
+    approved: Annotated[
+        bool,
+        typer.Option(
+            "--approved", help="Only the outputs approved in review (the studio, or the API)."
+        ),
+    ] = False,
     base_url: o.BaseUrl = None,
     token: o.Token = None,
     username: o.Username = None,
@@ -229,7 +235,7 @@ def jobs_download(
         journal = Journal.open(output_folder)
         journal.update_job(job_id=job_id, status=status.status)
         try:
-            FolderRun(run, Path("."), output_folder).download(job_id, journal)
+            FolderRun(run, Path("."), output_folder).download(job_id, journal, approved)
         except FolderFailed as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from exc

@@ -328,8 +328,9 @@ class FolderRun:
         self.emit("job_finished", job_id=job_id, status=final.status)
         return str(final.status)
 
-    def download(self, job_id: str, journal: Journal) -> None:
-        """Fetch every completed result not yet on disk intact, then write metadata.json."""
+    def download(self, job_id: str, journal: Journal, approved_only: bool = False) -> None:
+        """Fetch every completed result not yet on disk intact (only those approved in review
+        with `approved_only`), then write metadata.json (the whole results body)."""
         self.emit("downloading", job_id=job_id)
         try:
             body = self.ctx.client.jobs.results_raw(job_id)
@@ -345,6 +346,8 @@ class FolderRun:
                 journal.append("warnings", f"{self._describe(r)}: {warning}")
                 self.emit("warning", message=f"{self._describe(r)}: {warning}")
         ready: list[Any] = [r for r in results if r.get("status") == "completed" and image_url(r)]
+        if approved_only:
+            ready = [r for r in ready if r.get("feedback") == "like"]
         stems = assign_stems(ready)
         self.emit("downloads_planned", count=len(ready))
         self.output.mkdir(parents=True, exist_ok=True)

@@ -67,8 +67,9 @@ class EmbeddedServer:
         rate_limit_per_minute: int = 0,
         workers: int = 2,
         initial_credits: float = 1_000_000,
+        port: int | None = None,
     ) -> None:
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.settings = ServerSettings(
             data_dir=Path(data_dir),
             host="127.0.0.1",
@@ -82,6 +83,8 @@ class EmbeddedServer:
         )
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.token = ""
+        #: The server's state once started (the studio command signs its browser in with it).
+        self.state: ServerState | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -103,6 +106,7 @@ class EmbeddedServer:
 
     def start(self) -> EmbeddedServer:
         state = ServerState.open(self.settings)
+        self.state = state
         self.token = self._local_token(state)
         config = uvicorn.Config(
             create_app(self.settings, state),

@@ -156,6 +156,8 @@ class Card:
     versions: list[dict[str, Any]] = field(default_factory=list)
     redo_running: bool = False
     is_swap: bool = True
+    #: (label, value, flagged) of the quality measures, for the side panel.
+    measures: list[tuple[str, str, bool]] = field(default_factory=list)
 
     @property
     def reviewed(self) -> bool:
@@ -221,7 +223,39 @@ def card(db: Session, signer: UrlSigner, job: Job, output: JobOutput, inputs=Non
         redo_running=any(v.status in ("pending", "processing") for v in versions)
         and output.status == "completed",
         is_swap=is_swap,
+        measures=measures(output.metrics or {}),
     )
+
+
+def _share(value: object) -> str | None:
+    return f"{value:.1%}" if isinstance(value, float) else None
+
+
+def measures(metrics: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The quality measures of an output in words, each with whether it is a problem."""
+    rows: list[tuple[str, str, bool]] = []
+    distance = metrics.get("identity_distance")
+    if isinstance(distance, float):
+        same = metrics.get("is_identity")
+        words = f"{distance:.2f} ({'same person' if same else 'not the identity'})"
+        rows.append(("identity distance", words, same is False))
+    original = metrics.get("original_distance")
+    if isinstance(original, float):
+        rows.append(("distance to original model", f"{original:.2f}", False))
+    kept = metrics.get("unchanged_outside_head")
+    if isinstance(kept, float):
+        rows.append(("kept outside the head", f"{kept:.1%}", kept < review.KEPT_ENOUGH))
+    sharp = metrics.get("sharpness_ratio")
+    if isinstance(sharp, float):
+        rows.append(("face sharpness vs photo", f"{sharp:.2f}", sharp < review.SHARP_ENOUGH))
+    if (metrics.get("attempts") or 1) > 1:
+        rows.append(("attempts", str(metrics["attempts"]), False))
+    for garment in metrics.get("garments") or []:
+        if isinstance(garment, dict):
+            verdict = str(garment.get("verdict") or "")
+            name = garment.get("name") or garment.get("kind") or "garment"
+            rows.append((f"garment {name}", verdict, verdict not in ("", "ok")))
+    return rows
 
 
 def matches(card_: Card, show: str) -> bool:

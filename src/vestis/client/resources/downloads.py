@@ -6,10 +6,18 @@ from vestis.client.resources._resource import AsyncAPIResource, SyncAPIResource
 from vestis.contract import DownloadResponse
 
 
+def _body(job_id: str, approved_only: bool) -> dict[str, object]:
+    body: dict[str, object] = {"job_id": job_id}
+    if approved_only:  # vestis extension; the hosted API is sent only what it knows
+        body["approved_only"] = True
+    return body
+
+
 class Downloads(SyncAPIResource):
-    def create(self, job_id: str) -> DownloadResponse:
-        """A temporary link to a ZIP of the job's results."""
-        response = self._call("POST", "/download", json={"job_id": job_id})
+    def create(self, job_id: str, *, approved_only: bool = False) -> DownloadResponse:
+        """A temporary link to a ZIP of the job's results (only the approved ones with
+        `approved_only`, a vestis extension)."""
+        response = self._call("POST", "/download", json=_body(job_id, approved_only))
         return DownloadResponse.model_validate(response.json())
 
     def bulk(self, job_ids: list[str]) -> DownloadResponse:
@@ -23,9 +31,9 @@ class Downloads(SyncAPIResource):
 
 
 class AsyncDownloads(AsyncAPIResource):
-    async def create(self, job_id: str) -> DownloadResponse:
-        """A temporary link to a ZIP of the job's results."""
-        response = await self._call("POST", "/download", json={"job_id": job_id})
+    async def create(self, job_id: str, *, approved_only: bool = False) -> DownloadResponse:
+        """A temporary link to a ZIP of the job's results (see `Downloads.create`)."""
+        response = await self._call("POST", "/download", json=_body(job_id, approved_only))
         return DownloadResponse.model_validate(response.json())
 
     async def bulk(self, job_ids: list[str]) -> DownloadResponse:

@@ -29,8 +29,11 @@ from vestis.client._tracking import (
 from vestis.client.errors import APIConnectionError, APIError, NotFoundError
 from vestis.client.resources._resource import AsyncAPIResource, SyncAPIResource
 from vestis.contract import (
+    BulkFeedbackResponse,
+    Feedback,
     Flat2ModelRequest,
     JobCreatedResponse,
+    JobResult,
     JobResultsResponse,
     JobStatusResponse,
     ModelSwapRequest,
@@ -51,6 +54,17 @@ def _payload(request: BaseModel | dict[str, Any], model: type[BaseModel]) -> dic
 def _creation_headers(idempotency_key: str | None) -> dict[str, str]:
     # One key per call, reused by every retry: a replayed submission returns the first job.
     return {IDEMPOTENCY_HEADER: idempotency_key or str(uuid.uuid4())}
+
+
+def _versions_params(all_versions: bool) -> dict[str, str] | None:
+    return {"all_versions": "true"} if all_versions else None
+
+
+def _feedback_body(feedback: Feedback | None, comment: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"feedback": feedback}
+    if comment is not None:
+        body["feedback_comment"] = comment
+    return body
 
 
 def _sse_params(job_id: str) -> dict[str, str]:
@@ -86,13 +100,39 @@ class Jobs(SyncAPIResource):
     def status(self, job_id: str) -> JobStatusResponse:
         return JobStatusResponse.model_validate(self._call("GET", f"/jobs/{job_id}/status").json())
 
-    def results(self, job_id: str) -> JobResultsResponse:
-        return JobResultsResponse.model_validate(self.results_raw(job_id))
+    def results(self, job_id: str, *, all_versions: bool = False) -> JobResultsResponse:
+        """The current version of each output; every version with `all_versions` (vestis)."""
+        return JobResultsResponse.model_validate(
+            self.results_raw(job_id, all_versions=all_versions)
+        )
 
-    def results_raw(self, job_id: str) -> dict[str, Any]:
+    def results_raw(self, job_id: str, *, all_versions: bool = False) -> dict[str, Any]:
         """The exact JSON body of `GET /jobs/{id}/results` (what metadata.json holds)."""
-        body: dict[str, Any] = self._call("GET", f"/jobs/{job_id}/results").json()
+        params = _versions_params(all_versions)
+        body: dict[str, Any] = self._call("GET", f"/jobs/{job_id}/results", params=params).json()
         return body
+
+    def feedback(
+        self, job_id: str, output_id: str, feedback: Feedback | None, *, comment: str | None = None
+    ) -> JobResult:
+        """Approve (`like`) or reject (`dislike`) one output, or clear the verdict (None); a
+        `comment` replaces the note (left out, the note stays). vestis extension."""
+        path = f"/jobs/{job_id}/results/{output_id}/feedback"
+        response = self._call("PUT", path, json=_feedback_body(feedback, comment))
+        return JobResult.model_validate(response.json())
+
+    def bulk_feedback(
+        self,
+        job_id: str,
+        output_ids: list[str],
+        feedback: Feedback | None,
+        *,
+        comment: str | None = None,
+    ) -> list[JobResult]:
+        """The same verdict for many outputs of one job, all or nothing. vestis extension."""
+        body = {**_feedback_body(feedback, comment), "output_ids": list(output_ids)}
+        response = self._call("POST", f"/jobs/{job_id}/feedback", json=body)
+        return BulkFeedbackResponse.model_validate(response.json()).results
 
     def wait(
         self,
@@ -222,13 +262,38 @@ class AsyncJobs(AsyncAPIResource):
         response = await self._call("GET", f"/jobs/{job_id}/status")
         return JobStatusResponse.model_validate(response.json())
 
-    async def results(self, job_id: str) -> JobResultsResponse:
-        return JobResultsResponse.model_validate(await self.results_raw(job_id))
+    async def results(self, job_id: str, *, all_versions: bool = False) -> JobResultsResponse:
+        """The current version of each output; every version with `all_versions` (vestis)."""
+        body = await self.results_raw(job_id, all_versions=all_versions)
+        return JobResultsResponse.model_validate(body)
 
-    async def results_raw(self, job_id: str) -> dict[str, Any]:
+    async def results_raw(self, job_id: str, *, all_versions: bool = False) -> dict[str, Any]:
         """The exact JSON body of `GET /jobs/{id}/results` (what metadata.json holds)."""
-        body: dict[str, Any] = (await self._call("GET", f"/jobs/{job_id}/results")).json()
+        params = _versions_params(all_versions)
+        response = await self._call("GET", f"/jobs/{job_id}/results", params=params)
+        body: dict[str, Any] = response.json()
         return body
+
+    async def feedback(
+        self, job_id: str, output_id: str, feedback: Feedback | None, *, comment: str | None = None
+    ) -> JobResult:
+        """Async twin of `Jobs.feedback`."""
+        path = f"/jobs/{job_id}/results/{output_id}/feedback"
+        response = await self._call("PUT", path, json=_feedback_body(feedback, comment))
+        return JobResult.model_validate(response.json())
+
+    async def bulk_feedback(
+        self,
+        job_id: str,
+        output_ids: list[str],
+        feedback: Feedback | None,
+        *,
+        comment: str | None = None,
+    ) -> list[JobResult]:
+        """Async twin of `Jobs.bulk_feedback`."""
+        body = {**_feedback_body(feedback, comment), "output_ids": list(output_ids)}
+        response = await self._call("POST", f"/jobs/{job_id}/feedback", json=body)
+        return BulkFeedbackResponse.model_validate(response.json()).results
 
     async def wait(
         self,
