@@ -81,19 +81,50 @@ def test_only_swaps_of_engines_that_repaint_are_locked(
     photo: Image.Image, swapped: Image.Image
 ) -> None:
     from vestis.engines.base import EngineOutput
-    from vestis.engines.chain import EngineChain
     from vestis.engines.garment_lock import lock_if_repainted
 
     class Repainter:
         name = "remote"
         repaints = True
 
-    chain = EngineChain([Repainter(), LocalEngine()])  # type: ignore[list-item]
     made = EngineOutput(repaint(swapped, 1.25), "onda", engine="remote")
-    share = lock_if_repainted(chain, "model_swap", photo, made)
+    share = lock_if_repainted(Repainter(), "model_swap", photo, made)
     assert share is not None and share > 0.85 and made.image.size == photo.size
+    assert made.garment_locked_share == share
     by_local = EngineOutput(swapped, "local", engine="local")
-    assert lock_if_repainted(chain, "model_swap", photo, by_local) is None
-    assert by_local.image is swapped
-    assert lock_if_repainted(chain, "model_swap", photo, made, enabled=False) is None
-    assert lock_if_repainted(chain, "flat_2_model", photo, made) is None
+    assert lock_if_repainted(LocalEngine(), "model_swap", photo, by_local) is None
+    assert by_local.image is swapped and by_local.garment_locked_share is None
+    assert lock_if_repainted(Repainter(), "model_swap", photo, made, enabled=False) is None
+    assert lock_if_repainted(Repainter(), "flat_2_model", photo, made) is None
+
+
+def test_the_chain_locks_what_a_repainting_job_engine_delivers(
+    photo: Image.Image, swapped: Image.Image
+) -> None:
+    import io
+
+    from tests.engines.remote.conftest import RecordingContext, swap_work
+
+    from vestis.engines.base import EngineOutput, JobContext, JobFile, JobWork
+    from vestis.engines.chain import run_job_on_chain
+
+    class RepaintingRemote:
+        name = "remote"
+        repaints = True
+
+        def run_job(self, work: JobWork, context: JobContext) -> None:
+            for slot in work.slots:
+                context.deliver(slot.key, EngineOutput(repaint(swapped, 1.25), "onda"))
+
+    buffer = io.BytesIO()
+    photo.save(buffer, format="PNG")
+    work = swap_work("job_lock", inputs=1)
+    work.files["file0"] = JobFile("file0", "look.png", buffer.getvalue())
+    context = RecordingContext()
+    run_job_on_chain([RepaintingRemote()], work, context, lambda slot: None)  # type: ignore[list-item, arg-type, return-value]
+    made = context.outputs["out0_0"]
+    assert made.image.size == photo.size
+    assert made.garment_locked_share is not None and made.garment_locked_share > 0.85
+    unlocked = RecordingContext()
+    run_job_on_chain([RepaintingRemote()], work, unlocked, lambda s: None, garment_lock=False)  # type: ignore[list-item, arg-type, return-value]
+    assert unlocked.outputs["out0_0"].garment_locked_share is None

@@ -98,6 +98,9 @@ class EngineOutput:
     upstream_credits: float | None = None
     #: The engine (of a chain) that really made the output; set by the chain.
     engine: str | None = None
+    #: Share of the pixels the garment lock kept from the photo (None: not locked); set by the
+    #: chain for model swaps of engines that repaint.
+    garment_locked_share: float | None = None
 
 
 # --- the job-level path ---------------------------------------------------------------------------

@@ -14,10 +14,15 @@ really made an output.
 A chain is itself an `Engine` (per-output calls, with fallback); the server's job pipeline runs
 whole jobs through `run_job_on_chain`, which gives job-level engines (`JobEngine`) the whole job
 and per-output engines one output at a time.
+
+Garment lock: on every path, a model swap made by an engine that repaints the photo
+(`repaints = True`: the remote engines) is locked to the photo before it is delivered
+(`garment_lock.lock_if_repainted`), unless the chain's `garment_lock` is switched off.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -38,6 +43,7 @@ from vestis.engines.base import (
     SwapSpec,
     UpstreamError,
 )
+from vestis.engines.garment_lock import lock_if_repainted
 
 log = logging.getLogger("vestis.engines.chain")
 
@@ -71,11 +77,13 @@ def moved_on(engine: object, error: EngineError, to: object) -> str:
 class EngineChain:
     """Engines in order; itself an Engine whose calls fall back along the chain."""
 
-    def __init__(self, engines: Sequence[Engine]) -> None:
+    def __init__(self, engines: Sequence[Engine], garment_lock: bool = True) -> None:
         if not engines:
             raise ValueError("An engine chain needs at least one engine.")
         self.engines = list(engines)
         self.name = ",".join(getattr(e, "name", type(e).__name__) for e in self.engines)
+        #: Lock the garments of swaps from engines that repaint (`vestis serve --no-garment-lock`).
+        self.garment_lock = garment_lock
 
     def route(self, job_type: str, model: str) -> list[Engine]:
         """The engines to try for `model`, in order."""
@@ -93,16 +101,20 @@ class EngineChain:
         return self.engines[0].detect_face(image)
 
     def model_swap(self, spec: SwapSpec) -> EngineOutput:
-        return self._one("model_swap", spec.model, lambda e: e.model_swap(spec))
+        return self._one("model_swap", spec.model, lambda e: e.model_swap(spec), spec.target)
 
     def flat_to_model(self, spec: FlatSpec) -> EngineOutput:
         return self._one("flat_2_model", spec.model, lambda e: e.flat_to_model(spec))
 
     def generate_identity(self, spec: SwapSpec) -> EngineOutput:
-        return self._one("model_swap", spec.model, lambda e: e.generate_identity(spec))
+        return self._one("model_swap", spec.model, lambda e: e.generate_identity(spec), spec.target)
 
     def _one(
-        self, job_type: str, model: str, call: Callable[[Engine], EngineOutput]
+        self,
+        job_type: str,
+        model: str,
+        call: Callable[[Engine], EngineOutput],
+        target: Image.Image | None = None,
     ) -> EngineOutput:
         engines = self.route(job_type, model)
         notes: list[str] = []
@@ -117,6 +129,7 @@ class EngineChain:
                 continue
             output.warnings = [*notes, *output.warnings]
             output.engine = output.engine or engine.name
+            lock_if_repainted(engine, job_type, target, output, self.garment_lock)
             return output
         raise AssertionError("unreachable: the last engine's error is raised")
 
@@ -141,12 +154,14 @@ class _EngineStep(JobContext):
         states: dict[str, Any],
         notes: dict[str, list[str]],
         last: bool,
+        target_of: Callable[[str], Image.Image | None],
     ) -> None:
         self.context = context
         self.engine = engine
         self.states = states
         self.notes = notes
         self.last = last
+        self.target_of = target_of
         self.done: set[str] = set()
         self.passed_on: dict[str, UpstreamError] = {}
 
@@ -168,6 +183,9 @@ class _EngineStep(JobContext):
         self.done.add(key)
         output.warnings = [*self.notes.get(key, []), *output.warnings]
         output.engine = output.engine or self.key
+        if repaints(self.engine):
+            target = self.target_of(key)
+            lock_if_repainted(self.engine, "model_swap", target, output, target is not None)
         self.context.deliver(key, output)
 
     def fail(self, key: str, error: EngineError) -> None:
@@ -182,7 +200,11 @@ class _EngineStep(JobContext):
 
 
 def run_job_on_chain(
-    engines: Sequence[Engine], work: JobWork, context: JobContext, spec_for: SpecFor
+    engines: Sequence[Engine],
+    work: JobWork,
+    context: JobContext,
+    spec_for: SpecFor,
+    garment_lock: bool = True,
 ) -> None:
     """Make every slot of `work` on the first engine of `engines` that can, in order.
 
@@ -193,10 +215,12 @@ def run_job_on_chain(
     states: dict[str, Any] = dict(work.state)
     notes: dict[str, list[str]] = {}
     remaining = list(work.slots)
+    target_of = _targets(work) if garment_lock else (lambda _key: None)
     for index, engine in enumerate(engines):
         if not remaining or context.stopping():
             return
-        step = _EngineStep(context, engine, states, notes, last=index == len(engines) - 1)
+        last = index == len(engines) - 1
+        step = _EngineStep(context, engine, states, notes, last, target_of)
         if is_job_engine(engine):
             _whole(engine, replace(work, slots=remaining, state=states.get(step.key, {})), step)
         else:
@@ -208,6 +232,23 @@ def run_job_on_chain(
             notes.setdefault(key, []).append(moved_on(engine, error, nxt))
             log.warning("output %s moves on from %s: %s", key, step.key, error)
         remaining = [slot for slot in remaining if slot.key in step.passed_on]
+
+
+def _targets(work: JobWork) -> Callable[[str], Image.Image | None]:
+    """The photo of each model-swap slot, decoded once when first asked for (garment lock)."""
+    by_key = {slot.key: slot.spec.get("file_id") for slot in work.slots}
+    decoded: dict[str, Image.Image] = {}
+
+    def target_of(key: str) -> Image.Image | None:
+        file_id = by_key.get(key)
+        if work.job_type != "model_swap" or file_id not in work.files:
+            return None
+        if file_id not in decoded:
+            with Image.open(io.BytesIO(work.files[file_id].data)) as image:
+                decoded[file_id] = image.convert("RGB")
+        return decoded[file_id]
+
+    return target_of
 
 
 def _whole(engine: Engine, work: JobWork, step: _EngineStep) -> None:

@@ -201,18 +201,16 @@ def _unlocked(output: Image.Image, why: str, facts: dict[str, Any]) -> LockResul
 def lock_if_repainted(
     engine: object, job_type: str, target: Image.Image | None, made: Any, enabled: bool = True
 ) -> float | None:
-    """The garment lock of a model-swap output (`EngineOutput`, changed in place) when the
-    engine that made it repaints photos (`engine` is that engine, or the chain, which knows it
-    by `made.engine`); the share of pixels kept from `target`, None when not locked."""
-    from vestis.engines.chain import EngineChain, repaints
+    """The garment lock of a model-swap output (`EngineOutput`, changed in place: image,
+    warnings, `garment_locked_share`) when `engine`, the engine that made it, repaints photos;
+    the share of pixels kept from `target`, None when not locked."""
+    from vestis.engines.chain import repaints
 
-    if not enabled or job_type != "model_swap" or target is None:
-        return None
-    maker = engine.by_name(made.engine) if isinstance(engine, EngineChain) else engine
-    if not repaints(maker):
+    if not enabled or job_type != "model_swap" or target is None or not repaints(engine):
         return None
     locked = lock_garments(target, made.image)
     made.image = locked.image
     made.warnings = [*made.warnings, *locked.warnings]
     made.metadata = {**made.metadata, "garment_lock": locked.metadata}
+    made.garment_locked_share = locked.locked_share
     return locked.locked_share

@@ -11,6 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from vestis import __version__
+from vestis.engines.chain import EngineChain
 from vestis.server import errors, faults
 from vestis.server.bodycap import BodyCap
 from vestis.server.deps import token_is_valid
@@ -68,6 +69,8 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = state.engine or load_chain(settings.engine)
+        if isinstance(engine, EngineChain):
+            engine.garment_lock = settings.garment_lock
         state.engine, state.engine_name = engine, getattr(engine, "name", settings.engine)
         runtime = Runtime(state)
         state.runtime = runtime
