@@ -9,6 +9,10 @@ It does checkable work, so tests can tell it ran:
 - `flat_to_model`: a canvas of exactly `width` x `height`, the garments pasted side by side, a
   marker for the identity's face on top. An instruction whose prompt contains "FAIL" fails.
 - `generate_identity`: like `model_swap` with a marker colour from the seed.
+- an output given the anchor's image (flat-to-model with `use_anchor`) says so in a warning.
+
+`JobFakeEngine` works per job (`run_job`): it makes every output of a job in one call and says
+so in each output's warnings ("made in one job of N outputs").
 
 `VESTIS_FAKE_ENGINE_DELAY` (seconds, default 0) makes every call sleep first. `SlowFakeEngine`
 sleeps 1 s. A test that needs a job to stay `processing` until it has looked uses
@@ -19,6 +23,7 @@ and come back 1.25 times larger (the double behind the gateway's garment-lock te
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
@@ -32,6 +37,8 @@ from vestis.engines.base import (
     EngineOutput,
     FaceInfo,
     FlatSpec,
+    JobContext,
+    JobWork,
     SwapSpec,
 )
 
@@ -103,7 +110,8 @@ class FakeEngine:
         if spec.add_ai_watermark:
             watermark(canvas)
         model = "nano_banana_pro" if spec.model == "auto" else spec.model
-        return EngineOutput(image=canvas, model_used=model, quality_score=0.8)
+        warnings = ["fake engine: followed the anchor"] if spec.anchor is not None else []
+        return EngineOutput(image=canvas, model_used=model, quality_score=0.8, warnings=warnings)
 
     def generate_identity(self, spec: SwapSpec) -> EngineOutput:
         self._wait()
@@ -147,3 +155,24 @@ class GatedFakeEngine(FakeEngine):
     def _wait(self) -> None:
         while not take_ticket(self.gate):
             time.sleep(POLL_SECONDS)
+
+
+class JobFakeEngine(FakeEngine):
+    """FakeEngine that works per job: one `run_job` call makes all the outputs of a job."""
+
+    name = "fake-job"
+
+    def run_job(self, work: JobWork, context: JobContext) -> None:
+        identity = Image.open(io.BytesIO(work.identity.data))
+        for slot in work.slots:
+            if work.job_type != "model_swap":
+                raise EngineError("JobFakeEngine makes model swaps only.")
+            target = Image.open(io.BytesIO(work.files[slot.spec["file_id"]].data))
+            spec = SwapSpec(target, identity, seed=slot.spec["seed"], variation=slot.variation)
+            try:
+                made = self.model_swap(spec)
+            except EngineError as exc:
+                context.fail(slot.key, exc)
+                continue
+            made.warnings.append(f"made in one job of {len(work.slots)} outputs")
+            context.deliver(slot.key, made)

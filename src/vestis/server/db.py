@@ -3,7 +3,8 @@ made and upgraded by the Alembic migrations in `vestis.server.migrations`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +23,9 @@ NAMING = {
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The revision whose schema is what `create_all` made before vestis had migrations.
 BASELINE_REVISION = "0001"
+_AFTER_COMMIT = "vestis.after_commit"
+
+log = logging.getLogger("vestis.server.db")
 
 
 class Base(DeclarativeBase):
@@ -79,13 +83,39 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction has committed; forgotten if it
+    rolls back. For what must follow a change but cannot be part of it (waking an in-process
+    worker, pushing an event to this process's open streams)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the change is committed; a failed follow-up must not undo it
+            log.exception("after-commit callback %r failed", callback)
+
+
+def _forget_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
 class Database:
     """The engine plus a session factory; `migrate` makes or upgrades the schema."""
 
     def __init__(self, url: str) -> None:
         register_tables()
+        self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "after_commit", _run_after_commit)
+        event.listen(self.sessions, "after_rollback", _forget_after_commit)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     def migrate(self) -> None:
         migrate(self.engine)

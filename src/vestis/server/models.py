@@ -128,7 +128,6 @@ class Job(Base):
     #: Checkpoints of the engines that work on the whole job (remote job ids, idempotency keys),
     #: by engine name: what a restarted server needs to follow the same upstream work.
     engine_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -157,6 +156,8 @@ class JobOutput(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     price: Mapped[float] = mapped_column(Float, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: Times a worker claimed this output; also fences its result (see pipeline.records).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     blob_key: Mapped[str | None] = mapped_column(String(255), default=None)
     thumb_key: Mapped[str | None] = mapped_column(String(255), default=None)
     model_used: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -58,18 +58,7 @@ def _rate_limit(runtime: Runtime, user_id: int) -> None:
         )
 
 
-def _answer(runtime: Runtime, created: Created, kind: str) -> JSONResponse:
-    if created.job_id is not None:  # a new job, not a replay
-        event = {
-            "id_task": created.job_id,
-            "job_id": created.job_id,
-            "job_type": kind,
-            "status": "pending",
-            "total_images": created.body.get("total_outputs"),
-            "processed_images": 0,
-        }
-        runtime.bus.emit(created.user_id, "batch_edit", event)
-        runtime.workers.submit(created.job_id)
+def _answer(created: Created) -> JSONResponse:
     return JSONResponse(created.body, status_code=202)
 
 
@@ -87,9 +76,17 @@ def _create(
     keyed = KeyedRequest.of(idempotency_key, "POST", PATHS[kind], body)
     replayed = jobs.replay(db, user, keyed)
     if replayed is not None:
-        return _answer(runtime, replayed, kind)
-    created = jobs.create(db, user, kind, body, keyed, admit=lambda: _rate_limit(runtime, user.id))
-    return _answer(runtime, created, kind)
+        return _answer(replayed)
+    created = jobs.create(
+        db,
+        user,
+        kind,
+        body,
+        keyed,
+        enqueue=runtime.enqueue_job,
+        admit=lambda: _rate_limit(runtime, user.id),
+    )
+    return _answer(created)
 
 
 @router.post(

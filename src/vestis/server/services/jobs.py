@@ -178,11 +178,13 @@ def create(
     job_type: str,
     request: ModelSwapRequest | Flat2ModelRequest,
     keyed: KeyedRequest | None,
+    enqueue: Callable[[Session, Job], None],
     admit: Callable[[], None] = lambda: None,
 ) -> Created:
     """Validate against the database, charge, and store the job (committed on return).
     `admit` runs once the job is known to be valid and paid for, before the commit; it may
-    raise to refuse the job (the rate limit), which then changes nothing."""
+    raise to refuse the job (the rate limit), which then changes nothing. `enqueue` defers the
+    job's work in the same transaction: a job never exists without it."""
     project = projects.by_key(db, user, request.project_id)
     identity = identities.owned(db, user, request.identity_code)
     if not identity.face_detected:
@@ -214,6 +216,8 @@ def create(
         outputs=outputs,
     )
     db.add(job)
+    db.flush()
+    enqueue(db, job)
     body = JobCreatedResponse(job_id=public_id, total_outputs=len(outputs)).model_dump()
     if keyed is not None:
         idempotency.remember(db, user.id, keyed, 202, body)
@@ -247,6 +251,9 @@ def count_outputs(db: Session, job: Job, finished: int, refunded: float = 0.0) -
 def abort(db: Session, job: Job) -> list[tuple[str, dict[str, Any]]]:
     """Stop a job: outputs not started yet fail and are refunded, an output being made is
     finished; the job ends `aborted`. Returns the events to emit once committed."""
+    # The job's row first, as workers recording an output do: no deadlock between the two.
+    db.execute(select(Job.id).where(Job.id == job.id).with_for_update())
+    db.refresh(job)
     if job.status not in ("pending", "processing"):
         raise ApiError(409, "Job already finished", f"Job {job.public_id} is {job.status}.")
     refund, finished = 0.0, 0

@@ -1,11 +1,11 @@
-"""The notification bus: every event is stored (for backfill and polling), pushed to the user's
-live SSE streams, and handed to the webhook sender."""
+"""The notification bus: every event is stored (for backfill and polling) in the transaction of
+the change it reports, handed to the in-transaction listeners (the webhook sender defers its
+delivery there), and pushed to the user's live SSE streams once committed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vestis.contract.notifications import BACKFILL_MAX_AGE_SECONDS, Notification
-from vestis.server.db import Database
+from vestis.server.db import Database, after_commit
 from vestis.server.models import NotificationRow
-
-log = logging.getLogger("vestis.server.notifications")
 
 #: A poll or a backfill returns at most this many events (the newest); delete consumed ones.
 MAX_STORED_EVENTS = 1000
@@ -66,33 +65,39 @@ class NotificationBus:
         self._db = db
         self._lock = threading.Lock()
         self._subscribers: dict[int, set[_Subscriber]] = {}
-        #: Called with (user_id, notification) for each event; the webhook sender hooks in here.
-        self.listeners: list[Callable[[int, Notification], None]] = []
+        #: Called with (session, user_id, notification) inside the transaction that stores the
+        #: event; the webhook sender defers its delivery there.
+        self.listeners: list[Callable[[Session, int, Notification], None]] = []
+
+    def publish(self, db: Session, user_id: int, name: str, data: dict[str, Any]) -> Notification:
+        """Store one event in `db`'s transaction; it reaches streams once that commits."""
+        task = data.get("id_task") or data.get("job_id")
+        row = NotificationRow(
+            user_id=user_id,
+            name=name,
+            task_id=str(task) if task else None,
+            timestamp=time.time(),
+            data=data,
+        )
+        db.add(row)
+        db.flush()
+        event = to_wire(row)
+        for listener in self.listeners:
+            listener(db, user_id, event)
+        after_commit(db, lambda: self.push(user_id, event))
+        return event
 
     def emit(self, user_id: int, name: str, data: dict[str, Any]) -> Notification:
-        """Store and fan out one event. Call it only outside an open write transaction."""
-        task = data.get("id_task") or data.get("job_id")
+        """Store and publish one event in a transaction of its own."""
         with self._db.session() as session:
-            row = NotificationRow(
-                user_id=user_id,
-                name=name,
-                task_id=str(task) if task else None,
-                timestamp=time.time(),
-                data=data,
-            )
-            session.add(row)
-            session.flush()
-            event = to_wire(row)
+            return self.publish(session, user_id, name, data)
+
+    def push(self, user_id: int, event: Notification) -> None:
+        """Hand a committed event to the user's open streams in this process."""
         with self._lock:
             subscribers = list(self._subscribers.get(user_id, ()))
         for subscriber in subscribers:
             subscriber.push(event)
-        for listener in self.listeners:
-            try:
-                listener(user_id, event)
-            except Exception:  # a failing listener (webhooks) must not fail the job
-                log.exception("notification listener failed for event %s", event.id)
-        return event
 
     def credentials_changed(self, user_id: int) -> None:
         """A token of the user was revoked: its open streams check their token now (other

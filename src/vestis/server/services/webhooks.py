@@ -1,5 +1,8 @@
-"""Webhook deliveries: signed POSTs (`X-Webhook-Signature: sha256=<hex HMAC>` over the raw
-body), retried with exponential backoff by tenacity, the last response status recorded.
+"""Webhook deliveries: each stored event of a user with an active webhook becomes a WEBHOOK task,
+deferred in the transaction that stores the event and locked per webhook, so every event is
+delivered once and in order per webhook, whichever process made it. Deliveries are signed POSTs
+(`X-Webhook-Signature: sha256=<hex HMAC>` over the raw body), retried with exponential backoff
+by tenacity, the last response status recorded.
 
 A webhook URL is a request the server makes for a user, so it is held to the address policy of
 `vestis.server.url_fetch` (the one FASHN image URLs and webhooks use): http(s) only, and unless
@@ -22,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tenacity import (
     RetryError,
     retry,
@@ -33,7 +37,9 @@ from tenacity import (
 from vestis.contract.notifications import Notification
 from vestis.contract.webhooks import SIGNATURE_HEADER
 from vestis.server.db import Database
-from vestis.server.models import Webhook, utcnow
+from vestis.server.jobqueue import WEBHOOK, JobQueue
+from vestis.server.models import NotificationRow, Webhook, utcnow
+from vestis.server.services.notify import to_wire
 from vestis.server.url_fetch import (
     FetchPolicy,
     ImageFetchError,
@@ -81,6 +87,10 @@ def url_refusal(url: str, policy: FetchPolicy) -> str | None:
     return None
 
 
+def _body(event: Notification) -> bytes:
+    return json.dumps(event.model_dump(), separators=(",", ":")).encode("utf-8")
+
+
 def new_secret() -> str:
     return "whsec_" + secrets.token_hex(24)
 
@@ -90,20 +100,22 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class WebhookSender:
-    """Deliveries run on `lanes` single-thread executors; a webhook always uses the same lane,
-    so its events arrive in the order they happened, and a slow receiver (retrying) holds up
-    only its own lane."""
+    """Deliveries of stored events run as queue tasks (`defer`, `deliver_stored`); the ping of a
+    new webhook, which is not a stored event, runs on `lanes` single-thread executors of this
+    process. Either way a slow receiver (retrying) holds up only its own webhook's deliveries."""
 
     def __init__(
         self,
         db: Database,
-        lanes: int = 4,
+        queue: JobQueue | None = None,
+        lanes: int = 2,
         backoff: float = 0.5,
         *,
         policy: FetchPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._db = db
+        self._queue = queue
         self._lanes = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"webhook-{n}")
             for n in range(lanes)
@@ -118,21 +130,34 @@ class WebhookSender:
         )
         self._backoff = backoff
 
-    def on_event(self, user_id: int, event: Notification) -> None:
-        """Bus listener: queue a delivery if the user has an active webhook."""
+    def defer(self, db: Session, user_id: int, event: Notification) -> None:
+        """Bus listener (inside the event's transaction): defer its delivery if the user has an
+        active webhook."""
+        hook_id = db.scalar(
+            select(Webhook.id).where(Webhook.user_id == user_id, Webhook.is_active.is_(True))
+        )
+        if hook_id is not None and self._queue is not None:
+            self._queue.defer(db, WEBHOOK, str(event.id), lock=f"webhook-{hook_id}")
+
+    def deliver_stored(self, notification_id: str) -> None:
+        """WEBHOOK task: deliver one stored event to its user's webhook, if still active."""
         with self._db.session() as session:
+            row = session.get(NotificationRow, int(notification_id))
+            if row is None:
+                return
             hook = session.scalar(
-                select(Webhook).where(Webhook.user_id == user_id, Webhook.is_active.is_(True))
+                select(Webhook).where(Webhook.user_id == row.user_id, Webhook.is_active.is_(True))
             )
             if hook is None:
                 return
+            event = to_wire(row)
             hook_id, url, secret = hook.id, hook.url, hook.secret
-        self.submit(hook_id, url, secret, event)
+        self._deliver(hook_id, url, secret, _body(event))
 
     def submit(self, hook_id: int, url: str, secret: str, event: Notification) -> None:
-        body = json.dumps(event.model_dump(), separators=(",", ":")).encode("utf-8")
+        """Deliver `event` from this process (the ping of a new webhook)."""
         lane = self._lanes[hook_id % len(self._lanes)]
-        lane.submit(self._deliver, hook_id, url, secret, body)
+        lane.submit(self._deliver, hook_id, url, secret, _body(event))
 
     def _deliver(self, hook_id: int, url: str, secret: str, body: bytes) -> None:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body)}

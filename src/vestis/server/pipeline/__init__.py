@@ -1,0 +1,40 @@
+"""The output pipeline: how an output is made, whatever queue runs it and whatever engine
+draws it. Both job-queue backends run these functions; nothing else makes outputs.
+
+`make_output(output_id)`, one OUTPUT task, makes one output:
+
+1. hold the output (`JobQueue.exclusive`): no other worker makes it at the same time, and if
+   this one dies the hold ends with it, so another can take the output over;
+2. claim it (`records.claim`): pending -> processing, `attempts + 1`; an output whose workers
+   died `max_job_attempts` times is failed and refunded instead of being tried again;
+3. load its inputs (`inputs.load`): identity, upload or garments, the anchor image;
+4. call the engine;
+5. refine what the engine made: this is where an engine-independent garment lock (pixels
+   outside the region a swap may change put back from the input) and then the measures of the
+   output (face identity, pixels kept, quality score) belong, in that order, as plain calls in
+   `_refine`: both need the engine's image and the inputs, and must run before the image is
+   stored;
+6. store the image and its thumbnail; a store that fails (a full disk) fails that output and
+   refunds it, and the worker goes on;
+7. record it (`records.record`), in one transaction: status, counters, refund of a failure,
+   events (`image_result`; `batch_edit` and `completed` when it was the job's last), and the
+   tasks of the outputs that waited for it.
+
+`run_job(job_id)`, one JOB task, deferred in the transaction that created the job:
+
+- engines that work per output: the job is marked processing and its outputs are deferred,
+  one OUTPUT task each, so several workers share a job. Flat-to-model with `use_anchor` defers
+  the anchor output alone; recording the anchor defers the others, which are given its image;
+- engines that work per job (`engines.base.JobEngine`, see `whole_jobs`): the job's unfinished
+  outputs are held and claimed together and the job goes through `engines.chain.run_job_on_chain`
+  in one piece of work (one upstream job for a remote engine), with a `ServerJobContext` for
+  checkpoints; each output the engine delivers then goes through steps 5 to 7 like any other.
+  Run again after a worker died, it takes up what is left.
+
+Re-running one output as a new version is "add the output row, defer one more OUTPUT task" in
+one transaction; the pipeline makes it like any other output.
+"""
+
+from vestis.server.pipeline.runner import OutputPipeline
+
+__all__ = ["OutputPipeline"]

@@ -1,0 +1,125 @@
+"""What the engine is given for an output: the job's images read from the blob store, turned
+into a `SwapSpec` or `FlatSpec`, and the engine call itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vestis.contract.jobs import Flat2ModelRequest, Instruction, ModelSwapRequest
+from vestis.engines.base import (
+    Engine,
+    EngineError,
+    EngineOutput,
+    FlatGarment,
+    FlatSpec,
+    SwapSpec,
+)
+from vestis.server import images
+from vestis.server.blobs import BlobStore
+from vestis.server.models import File, Job, JobOutput
+from vestis.server.services.jobs import MODEL_SWAP
+
+
+class InputError(EngineError):
+    """An input of the job cannot be read any more (blob gone, image unreadable): the output
+    fails with this message, as for an engine's refusal."""
+
+
+@dataclass
+class Inputs:
+    identity: Image.Image
+    uploads: dict[str, Image.Image] = field(default_factory=dict)
+    garments: list[FlatGarment] = field(default_factory=list)
+    #: The anchor output's image (flat-to-model with `use_anchor`), once it exists.
+    anchor: Image.Image | None = None
+
+
+def anchor_position(job: Job) -> int | None:
+    """The output every other output of a flat-to-model job follows (`use_anchor`), if any."""
+    options = job.request.get("options") or {}
+    if job.job_type == MODEL_SWAP or not options.get("use_anchor", True):
+        return None
+    wanted = options.get("anchor_index", 0)
+    for output in job.outputs:
+        if output.group_index == wanted and output.variation == 0:
+            return output.id
+    return None
+
+
+def _open(blobs: BlobStore, key: str | None, what: str) -> Image.Image:
+    if key is None:
+        raise InputError(f"The {what} of this job was never uploaded.")
+    try:
+        return images.open_image(blobs.read(key))
+    except Exception as exc:  # a missing or unreadable blob fails the output, not the worker
+        raise InputError(f"The {what} of this job cannot be read any more: {exc}") from exc
+
+
+def _file(db: Session, blobs: BlobStore, file_id: str) -> tuple[File, Image.Image]:
+    row = db.scalar(select(File).where(File.public_id == file_id))
+    if row is None:
+        raise InputError(f"The input file {file_id} of this job no longer exists.")
+    return row, _open(blobs, row.blob_key, f"input file {file_id}")
+
+
+def load(db: Session, blobs: BlobStore, job: Job, file_ids: set[str], follower: bool) -> Inputs:
+    """The images the outputs of `job` need: the identity, the uploads `file_ids` (model swap)
+    or every garment (flat-to-model), and the anchor image for a `follower` of the anchor."""
+    inputs = Inputs(identity=_open(blobs, job.identity.blob_key, "identity photo"))
+    if job.job_type == MODEL_SWAP:
+        for file_id in sorted(file_ids):
+            inputs.uploads[file_id] = _file(db, blobs, file_id)[1]
+        return inputs
+    request = Flat2ModelRequest.model_validate(job.request)
+    for item in request.annotated_images():
+        row, image = _file(db, blobs, item.file_id)
+        inputs.garments.append(FlatGarment(image=image, filename=row.filename, note=item.note))
+    anchor_id = anchor_position(job)
+    if follower and anchor_id is not None:
+        anchor = db.get(JobOutput, anchor_id)
+        if anchor is not None and anchor.status == "completed" and anchor.blob_key:
+            inputs.anchor = _open(blobs, anchor.blob_key, "anchor output")
+    return inputs
+
+
+def engine_spec(
+    job_type: str, request: dict[str, Any], spec: dict[str, Any], variation: int, inputs: Inputs
+) -> SwapSpec | FlatSpec:
+    """The engine's view of one output."""
+    if job_type == MODEL_SWAP:
+        swap = ModelSwapRequest.model_validate(request)
+        return SwapSpec(
+            target=inputs.uploads[spec["file_id"]],
+            identity=inputs.identity,
+            seed=spec["seed"],
+            variation=variation,
+            post_process=swap.post_process,
+            add_ai_watermark=swap.swap_options.add_ai_watermark,
+            model=swap.swap_options.model,
+        )
+    flat = Flat2ModelRequest.model_validate(request)
+    instruction: Instruction = flat.instructions[spec["instruction_index"]]
+    return FlatSpec(
+        garments=inputs.garments,
+        identity=inputs.identity,
+        width=spec["width"],
+        height=spec["height"],
+        seed=spec["seed"],
+        variation=variation,
+        instruction=instruction.model_dump(mode="json", exclude_none=True),
+        add_ai_watermark=flat.options.add_ai_watermark,
+        barefoot=flat.options.barefoot,
+        model=flat.options.model,
+        anchor=inputs.anchor if flat.options.use_anchor else None,
+    )
+
+
+def call_engine(engine: Engine, spec: SwapSpec | FlatSpec) -> EngineOutput:
+    if isinstance(spec, SwapSpec):
+        return engine.model_swap(spec)
+    return engine.flat_to_model(spec)

@@ -1,0 +1,214 @@
+"""`OutputPipeline`: the steps of the package docstring, as the tasks the queue runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import ExitStack
+
+from sqlalchemy import select
+
+from vestis.engines.base import Engine, EngineError, EngineOutput, FlatSpec, OutputSlot, SwapSpec
+from vestis.engines.chain import run_job_on_chain
+from vestis.server import images
+from vestis.server.jobqueue import JOB, OUTPUT, JobQueue
+from vestis.server.models import Job
+from vestis.server.pipeline import inputs as inputs_
+from vestis.server.pipeline import records
+from vestis.server.pipeline.inputs import InputError, Inputs
+from vestis.server.pipeline.records import Claim, Stored
+from vestis.server.pipeline.whole_jobs import ServerJobContext, chain_of, job_work, works_per_job
+from vestis.server.services.jobs import MODEL_SWAP
+from vestis.server.services.notify import NotificationBus
+from vestis.server.state import ServerState
+
+log = logging.getLogger("vestis.server.pipeline")
+
+
+class OutputPipeline:
+    def __init__(self, state: ServerState, bus: NotificationBus, queue: JobQueue) -> None:
+        self.state = state
+        self.bus = bus
+        self.queue = queue
+        #: Set when the process stops: an engine working on a whole job leaves the rest.
+        self.stopping = threading.Event()
+
+    @property
+    def engine(self) -> Engine:
+        assert self.state.engine is not None, "the engine is loaded before workers start"
+        return self.state.engine
+
+    # --- tasks ----------------------------------------------------------------------------------
+
+    def run_job(self, job_id: str) -> None:
+        """JOB task: fan the job out into OUTPUT tasks, or run it whole (`works_per_job`).
+        Run for a job already started (a restart, a database from before the queue), it
+        defers again what is left; an OUTPUT task for an output made meanwhile does nothing."""
+        if works_per_job(self.engine):
+            self._run_whole_job(job_id)
+            return
+        with self.state.db.session() as db:
+            job = db.scalar(select(Job).where(Job.public_id == job_id))
+            if job is None or job.status not in records.UNFINISHED:
+                return
+            records.start_job(db, self.bus, job.id)
+            db.refresh(job)
+            for output in records.next_outputs(job):
+                self.queue.defer(db, OUTPUT, output.public_id)
+
+    def make_output(self, output_id: str) -> None:
+        """OUTPUT task: make one output."""
+        with self.queue.exclusive(f"output:{output_id}") as mine:
+            if not mine:
+                return  # another worker is making it
+            with self.state.db.session() as db:
+                claim = records.claim(db, self.bus, output_id)
+            if claim is None:
+                return
+            refused = self._too_many_attempts(claim)
+            if refused:
+                self._finish(claim, None, refused, 0.0)
+                return
+            try:
+                loaded = self._load([claim], follower=not claim.is_anchor)
+            except InputError as exc:
+                self._finish(claim, None, str(exc), 0.0)
+                return
+            started = time.perf_counter()
+            spec = inputs_.engine_spec(
+                claim.job_type, claim.request, claim.spec, claim.variation, loaded
+            )
+            made, error = self._call(lambda: inputs_.call_engine(self.engine, spec), claim)
+            self._finish(claim, made, error, round(time.perf_counter() - started, 3))
+
+    def requeue_unfinished(self) -> None:
+        """Defer a JOB task for every unfinished job (the queue's tasks were lost with the
+        process that held them); outputs caught mid-way start over."""
+        with self.state.db.session() as db:
+            jobs = db.scalars(
+                select(Job.public_id).where(Job.status.in_(records.UNFINISHED)).order_by(Job.id)
+            ).all()
+            for job_id in jobs:
+                self.queue.defer(db, JOB, job_id)
+        if jobs:
+            log.warning("resuming %d unfinished job(s)", len(jobs))
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    def _too_many_attempts(self, claim: Claim) -> str | None:
+        limit = self.state.settings.max_job_attempts
+        if claim.attempt <= limit:
+            return None
+        return f"The server stopped while making this output {limit} times; giving up on it."
+
+    def _load(self, claims: list[Claim], follower: bool) -> Inputs:
+        file_ids = {c.spec["file_id"] for c in claims if c.job_type == MODEL_SWAP}
+        with self.state.db.session() as db:
+            job = db.get(Job, claims[0].job_pk)
+            assert job is not None
+            return inputs_.load(db, self.state.blobs, job, file_ids, follower)
+
+    def _call(self, make, claim: Claim) -> tuple[EngineOutput | None, str | None]:  # type: ignore[no-untyped-def]
+        try:
+            return make(), None
+        except EngineError as exc:
+            return None, str(exc) or "The engine could not make this output."
+        except Exception as exc:  # an engine bug fails one output, not the worker
+            log.exception("engine crashed on output %s of job %s", claim.output_id, claim.job_id)
+            return None, f"Internal engine error: {type(exc).__name__}"
+
+    def _refine(self, claim: Claim, made: EngineOutput) -> EngineOutput:
+        """Steps between the engine and the store, for every engine: the garment lock, then
+        the measures. None is built yet: an output is stored as the engine made it."""
+        return made
+
+    def _store(self, claim: Claim, made: EngineOutput) -> Stored:
+        blobs = self.state.blobs
+        key = blobs.new_key("outputs", claim.fmt)
+        thumb_key = blobs.new_key("thumbnails", "jpg")
+        blobs.write(key, images.encode(made.image, claim.fmt))
+        blobs.write(thumb_key, images.thumbnail(made.image))
+        return Stored(key, thumb_key, made.model_used, made.quality_score, list(made.warnings))
+
+    def _finish(
+        self, claim: Claim, made: EngineOutput | None, error: str | None, elapsed: float
+    ) -> None:
+        """Steps 5 to 7 for one engine result (or error)."""
+        stored = None
+        if made is not None:
+            try:
+                stored = self._store(claim, self._refine(claim, made))
+            except Exception as exc:  # full disk, store unreachable: this output fails
+                log.exception("could not store output %s", claim.output_id)
+                error = f"The output could not be stored: {exc}"
+        with self.state.db.session() as db:
+            followers = records.record(db, self.bus, claim, stored, error, elapsed)
+            for output in followers or ():
+                self.queue.defer(db, OUTPUT, output.public_id)
+        if followers is None and stored is not None:
+            log.warning("output %s was taken over by another worker", claim.output_id)
+            self.state.blobs.delete(stored.blob_key)
+            self.state.blobs.delete(stored.thumb_key)
+
+    # --- engines that work per job ----------------------------------------------------------
+
+    def _run_whole_job(self, job_id: str) -> None:
+        with ExitStack() as held:
+            claims = self._claim_all(job_id, held)
+            if not claims:
+                return
+            ready = []
+            for claim in claims:
+                refused = self._too_many_attempts(claim)
+                if refused:
+                    self._finish(claim, None, refused, 0.0)
+                else:
+                    ready.append(claim)
+            if ready:
+                self._run_job_engine(job_id, ready)
+
+    def _claim_all(self, job_id: str, held: ExitStack) -> list[Claim]:
+        with self.state.db.session() as db:
+            job = db.scalar(select(Job).where(Job.public_id == job_id))
+            if job is None or job.status not in records.UNFINISHED:
+                return []
+            ids = [o.public_id for o in job.outputs if o.status in records.UNFINISHED]
+        claims = []
+        for output_id in ids:
+            if not held.enter_context(self.queue.exclusive(f"output:{output_id}")):
+                continue
+            with self.state.db.session() as db:
+                claim = records.claim(db, self.bus, output_id)
+            if claim is not None:
+                claims.append(claim)
+        return claims
+
+    def _run_job_engine(self, job_id: str, claims: list[Claim]) -> None:
+        try:
+            work = job_work(self.state.db, self.state.blobs, job_id, claims)
+        except InputError as exc:
+            for claim in claims:
+                self._finish(claim, None, str(exc), 0.0)
+            return
+        by_id = {c.output_id: c for c in claims}
+        loaded: list[Inputs] = []
+
+        def spec_for(slot: OutputSlot) -> SwapSpec | FlatSpec:
+            if not loaded:  # only per-output engines of the chain need decoded images
+                loaded.append(self._load(claims, follower=False))
+            claim = by_id[slot.key]
+            return inputs_.engine_spec(
+                claim.job_type, claim.request, claim.spec, claim.variation, loaded[0]
+            )
+
+        context = ServerJobContext(
+            self.state.db, claims[0].job_pk, claims, self._finish, self.stopping
+        )
+        run_job_on_chain(chain_of(self.engine), work, context, spec_for)
+        if self.stopping.is_set() and context.claims:
+            with self.state.db.session() as db:  # taken up again by the next worker
+                self.queue.defer(db, JOB, job_id)
+            return
+        for claim in list(context.claims.values()):
+            self._finish(claim, None, "The engine returned no result for this output.", 0.0)
