@@ -90,6 +90,8 @@ def read_run(folder: Path) -> RunView | None:
         for f in journal.get("failures") or []
         if isinstance(f, dict)
     ]
+    # Inputs skipped or refused (--allow-partial) are missing too; failed outputs are listed once.
+    failures += [str(m) for m in journal.get("missing") or [] if str(m) not in failures]
     models = sorted({o.model_used for o in outputs if o.model_used})
     return RunView(
         name=folder.name,
