@@ -152,6 +152,12 @@ class FolderRun:
                 "inputs": checksums,
             }
         )
+        # what the review page shows beside the outputs: the identity photo, the instructions
+        identity_image = str(spec.identity_image.resolve()) if spec.identity_image else None
+        instructions = spec.instructions if self.kind == "flat" else []
+        review = {"identity_image": identity_image, "instructions": instructions}
+        if journal.get("review") != review:  # a finished run's journal stays untouched
+            journal.set("review", review)
         if self._already_complete(journal, config):
             self.missing = list(journal.get("missing") or [])
             self.emit("already_complete", output=str(self.output), missing=len(self.missing))
