@@ -45,9 +45,13 @@ figure img{max-width:180px;max-height:240px;border:1px solid #ccc;border-radius:
 .pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr) 300px;gap:12px;margin:12px 0;
 padding-top:12px;border-top:1px solid #eee}
 .pair figure img{max-width:100%;max-height:80vh;cursor:zoom-in}
+.pair.flat{grid-template-columns:200px minmax(0,1fr) 300px}
+.garments{display:flex;flex-direction:column;gap:8px}
 .pair figcaption{max-width:none}
 .side{font-size:13px;display:flex;flex-direction:column;gap:8px}
-.crops{display:flex;gap:6px}.crops figure img{width:92px;height:92px;max-width:none}
+.pair.swap{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}
+.crops{display:flex;gap:10px;grid-column:1/-1;justify-content:center}
+.crops figure img{width:200px;height:200px;max-width:none;cursor:default}
 .identity img{max-width:140px;max-height:180px}
 dl.instruction{display:grid;grid-template-columns:auto 1fr;gap:2px 10px;margin:0}
 dl.instruction dt{color:#666}dl.instruction dd{margin:0;font-weight:600}
@@ -182,9 +186,7 @@ def _pairs(run: RunView, page_dir: Path) -> str:
     """Each output beside its input (model swap) or the flat-lays (flat-to-model), with the
     face crops or the instruction in words beside it."""
     rows: list[str] = []
-    if run.kind != "swap":
-        inputs = "".join(_figure(p, p.name, page_dir, edge=SMALL_EDGE) for p in run.inputs)
-        rows.append(f'<div class="label">inputs</div><div class="row">{inputs}</div>')
+    garments = "".join(_figure(p, p.name, page_dir, edge=SMALL_EDGE) for p in run.inputs)
     for output in run.outputs:
         caption = f"{output.path.name} ({output.model_used or '?'})"
         if run.kind == "swap":
@@ -193,9 +195,12 @@ def _pairs(run: RunView, page_dir: Path) -> str:
             source = run.inputs[output.image_index]
             left, side = _figure(source, source.name, page_dir), _crops(run, source, output)
         else:
-            left, side = "<div></div>", _instruction(run, output)
+            left, side = f'<div class="garments">{garments}</div>', _instruction(run, output)
         out = _figure(output.path, caption, page_dir, _measures(output))
-        rows.append(f'<div class="pair">{left}{out}<div class="side">{side}</div></div>')
+        if run.kind == "swap":  # the face crops go in a row of their own, under the pair
+            rows.append(f'<div class="pair swap">{left}{out}{side}</div>')
+        else:
+            rows.append(f'<div class="pair flat">{left}{out}<div class="side">{side}</div></div>')
     made = {o.image_index for o in run.outputs}
     for index, source in enumerate(run.inputs if run.kind == "swap" else []):
         if index not in made:  # an input whose output failed or never came
