@@ -220,7 +220,7 @@ def test_swap_page_shows_face_crops_and_the_identity(tmp_path: Path):
     with Image.open(io.BytesIO(base64.b64decode(uri[1]))) as preview:
         assert preview.size == (480, 640)
     # clicking opens both full-size files side by side: input and output are linked by path
-    pair = html[html.index('<div class="pair">') :]
+    pair = html[html.index('<div class="pair swap">') :]
     assert 'href="in/look.jpg"' in pair and 'href="look_v0.jpg"' in pair
     assert 'id="compare"' in html
 
