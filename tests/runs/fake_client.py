@@ -53,6 +53,7 @@ class FakeState:
     identities: set[str] = field(default_factory=lambda: {"KnownIdentity"})
     faceless: set[str] = field(default_factory=set)  # identity codes the server found no face in
     identity_uploads: int = 0
+    project_prefix: str = "proj"  # another prefix: another server (or this one, cleared)
     deleted_identities: list[str] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -62,7 +63,8 @@ class _Projects:
         self.s = s
 
     def ensure(self, name: str) -> str:
-        return self.s.projects.setdefault(name, f"proj_{len(self.s.projects) + 1}")
+        prefix = self.s.project_prefix
+        return self.s.projects.setdefault(name, f"{prefix}_{len(self.s.projects) + 1}")
 
 
 class _Uploads:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from tests.runs.conftest import draw, make_ctx
-from tests.runs.fake_client import FakeClient
+from tests.runs.fake_client import FakeClient, FakeState
 
 from vestis.client import errors
 from vestis.runs.batch import run_batch, run_single
@@ -184,3 +184,20 @@ def test_what_the_api_would_refuse_is_found_from_the_file_alone(tmp_path: Path):
     assert unusable(heavy) == "41 MiB, more than the 40 MiB allowed"
     assert unusable(draw(tmp_path / "e.jpg")) is None
     os.remove(heavy)
+
+
+def test_a_server_without_the_journals_uploads_and_job_gets_them_again(pdp, tmp_path):
+    """`vestis data clear` (or another server): the journal's ids mean nothing there."""
+    out = tmp_path / "out"
+    client = FakeClient()
+    client.state.fail_wait = [errors.APIConnectionError("gone")]  # stopped while the job runs
+    assert not FolderRun(make_ctx(client, SWAP)[0], pdp, out).run().ok
+    assert client.state.submissions == 1
+    cleared = FakeClient(FakeState(project_prefix="fresh"))
+    ctx, text = make_ctx(cleared, SWAP)
+    assert FolderRun(ctx, pdp, out).run().complete
+    assert sorted(cleared.state.uploads) == ["image1.jpg", "image2.jpg", "image3.png"]
+    assert cleared.state.submissions == 1
+    assert "does not hold this folder's earlier uploads and job" in text.getvalue()
+    journal = Journal.read(out)
+    assert journal["previous_jobs"][0]["job_id"] == "job_1" and journal["completed"] is True

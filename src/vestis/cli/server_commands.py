@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from vestis.server.datadir import DataDirLock
 from vestis.server.settings import DATA_DIR_ENV, ServerSettings, data_dir_from
 
 DataDirOpt = Annotated[
@@ -148,6 +149,7 @@ def serve(
         raise typer.BadParameter(str(exc), param_hint="--engine") from exc
     listening = _listen(host, port)  # before any account is made or "serving" is said
     state = ServerState.open(settings)
+    DataDirLock(settings.data_dir).hold()  # for the process's life: `vestis data clear` waits
     state.engine = chain
     with state.db.session() as db:
         admin = ensure_admin(db, settings.initial_credits)

@@ -234,20 +234,30 @@ class FolderRun:
         return True
 
     def _project(self, journal: Journal) -> str:
+        """The folder's project, asked for on every run (POST /project, as the reference scripts
+        do). An id other than the journal's means this server does not hold what the journal
+        recorded (its data was cleared, or it is another server): the journal's uploads and job
+        are forgotten and made again, instead of failing on ids the server never saw."""
         name = project_name(self.folder)
-        saved = journal.get("project")
-        if isinstance(saved, dict) and saved.get("name") == name and saved.get("id"):
-            self.emit("project", project_name=name, project_id=saved["id"], reused=True)
-            return str(saved["id"])
         try:
-            project_id = self.ctx.client.projects.ensure(name)
+            project_id = str(self.ctx.client.projects.ensure(name))
         except errors.VestisError as exc:
             raise FolderFailed(
                 f"Error creating project: {exc.reason}", transient=_transient(exc)
             ) from exc
+        saved = journal.get("project")
+        known = isinstance(saved, dict) and saved.get("name") == name and saved.get("id")
+        reused = bool(known) and str(saved["id"]) == project_id
+        if known and not reused and (journal.get("uploads") or journal.get("job")):
+            self.emit(
+                "warning",
+                message="The server does not hold this folder's earlier uploads and job (its "
+                "data was cleared, or it is another server): they are made again",
+            )
+            journal.forget_server_state()
         journal.set("project", {"name": name, "id": project_id})
-        self.emit("project", project_name=name, project_id=project_id, reused=False)
-        return str(project_id)
+        self.emit("project", project_name=name, project_id=project_id, reused=reused)
+        return project_id
 
     def _uploads(
         self, files: list[Path], checksums: dict[str, str], journal: Journal
