@@ -12,13 +12,11 @@ from vestis.client._client import AsyncClient, Client
 from vestis.client._tracking import OnUpdate
 from vestis.client.errors import (
     APIConnectionError,
-    APIConnectionRefusedError,
     APIError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
-    HostNotFoundError,
     InternalServerError,
     JobFailedError,
     JobTimeoutError,
@@ -32,7 +30,6 @@ from vestis.client.signatures import compute_webhook_signature, verify_webhook_s
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIConnectionError",
-    "APIConnectionRefusedError",
     "APIError",
     "APITimeoutError",
     "AsyncClient",
@@ -40,7 +37,6 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ConflictError",
-    "HostNotFoundError",
     "InternalServerError",
     "JobFailedError",
     "JobTimeoutError",

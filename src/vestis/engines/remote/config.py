@@ -55,6 +55,15 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise EngineConfigError(f"{name} must be a number, got {raw!r}.") from exc
 
 
+def _rate(env: Mapping[str, str], name: str, default: str) -> str | None:
+    """A limit in the `limits` notation ("5/minute"); "0" or "off" for none (an upstream
+    without limits, e.g. another vestis server started with --rate-limit 0)."""
+    value = (env.get(name) or "").strip()
+    if value.lower() in ("0", "off", "none"):
+        return None
+    return value or default
+
+
 def _fingerprint(*parts: str | None) -> str:
     digest = hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()
     return digest[:16]
@@ -68,8 +77,8 @@ class OnModelAccount:
     token: str | None = field(default=None, repr=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    #: Job creations per window on this account ("5/minute" on the hosted API).
-    job_rate: str = "5/minute"
+    #: Job creations per window on this account ("5/minute" on the hosted API; None: none).
+    job_rate: str | None = "5/minute"
     max_retries: int = 5
     poll_interval: float = 5.0
     #: How long one remote job may take before its outputs go to the next engine.
@@ -103,7 +112,7 @@ class OnModelAccount:
             token=token,
             username=username if not token else None,
             password=password if not token else None,
-            job_rate=env.get("VESTIS_ONMODEL_JOB_RATE") or "5/minute",
+            job_rate=_rate(env, "VESTIS_ONMODEL_JOB_RATE", "5/minute"),
             max_retries=int(_number(env, "VESTIS_ONMODEL_MAX_RETRIES", 5)),
             poll_interval=_number(env, "VESTIS_ONMODEL_POLL_INTERVAL", 5.0),
             job_timeout=_number(env, "VESTIS_ONMODEL_JOB_TIMEOUT", 3600.0),
@@ -118,8 +127,8 @@ class FashnAccount:
     api_key: str = field(repr=False)
     #: FASHN's documented account limits: 50 runs a minute, 50 status polls per 10 s,
     #: 6 predictions in flight.
-    run_rate: str = "50/minute"
-    status_rate: str = "50/10 seconds"
+    run_rate: str | None = "50/minute"
+    status_rate: str | None = "50/10 seconds"
     concurrency: int = 6
     max_retries: int = 3
     poll_interval: float = 2.0
@@ -144,8 +153,8 @@ class FashnAccount:
         return cls(
             base_url=url,
             api_key=key,
-            run_rate=env.get("VESTIS_FASHN_RUN_RATE") or "50/minute",
-            status_rate=env.get("VESTIS_FASHN_STATUS_RATE") or "50/10 seconds",
+            run_rate=_rate(env, "VESTIS_FASHN_RUN_RATE", "50/minute"),
+            status_rate=_rate(env, "VESTIS_FASHN_STATUS_RATE", "50/10 seconds"),
             concurrency=max(1, int(_number(env, "VESTIS_FASHN_CONCURRENCY", 6))),
             max_retries=int(_number(env, "VESTIS_FASHN_MAX_RETRIES", 3)),
             poll_interval=_number(env, "VESTIS_FASHN_POLL_INTERVAL", 2.0),

@@ -50,6 +50,12 @@ class Stored:
     model_used: str | None
     quality_score: float | None
     warnings: list[str]
+    #: Who made it (the engine of the chain), the upstream work behind it and its cost there,
+    #: and the share of pixels the garment lock kept.
+    engine: str | None = None
+    upstream_id: str | None = None
+    upstream_credits: float | None = None
+    garment_locked_share: float | None = None
 
 
 def batch_event(job: Job) -> dict[str, Any]:
@@ -166,6 +172,10 @@ def record(
             model_used=stored.model_used,
             quality_score=stored.quality_score,
             warnings=list(stored.warnings),
+            engine=stored.engine,
+            upstream_id=stored.upstream_id,
+            upstream_credits=stored.upstream_credits,
+            garment_locked_share=stored.garment_locked_share,
         )
     else:
         values.update(status="failed", error_message=error)

@@ -18,7 +18,13 @@ from vestis.server.pipeline import inputs as inputs_
 from vestis.server.pipeline import records
 from vestis.server.pipeline.inputs import InputError, Inputs
 from vestis.server.pipeline.records import Claim, Stored
-from vestis.server.pipeline.whole_jobs import ServerJobContext, chain_of, job_work, works_per_job
+from vestis.server.pipeline.whole_jobs import (
+    ServerJobContext,
+    engines_for,
+    garment_lock,
+    job_work,
+    works_per_job,
+)
 from vestis.server.services.jobs import MODEL_SWAP
 from vestis.server.services.notify import NotificationBus
 from vestis.server.state import ServerState
@@ -129,7 +135,17 @@ class OutputPipeline:
         thumb_key = blobs.new_key("thumbnails", "jpg")
         blobs.write(key, images.encode(made.image, claim.fmt))
         blobs.write(thumb_key, images.thumbnail(made.image))
-        return Stored(key, thumb_key, made.model_used, made.quality_score, list(made.warnings))
+        return Stored(
+            key,
+            thumb_key,
+            made.model_used,
+            made.quality_score,
+            list(made.warnings),
+            engine=made.engine,
+            upstream_id=made.upstream_id,
+            upstream_credits=made.upstream_credits,
+            garment_locked_share=made.garment_locked_share,
+        )
 
     def _finish(
         self, claim: Claim, made: EngineOutput | None, error: str | None, elapsed: float
@@ -205,7 +221,8 @@ class OutputPipeline:
         context = ServerJobContext(
             self.state.db, claims[0].job_pk, claims, self._finish, self.stopping
         )
-        run_job_on_chain(chain_of(self.engine), work, context, spec_for)
+        engines = engines_for(self.engine, work.job_type, work.request)
+        run_job_on_chain(engines, work, context, spec_for, garment_lock(self.engine))
         if self.stopping.is_set() and context.claims:
             with self.state.db.session() as db:  # taken up again by the next worker
                 self.queue.defer(db, JOB, job_id)

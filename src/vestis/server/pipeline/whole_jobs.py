@@ -43,6 +43,20 @@ def chain_of(engine: Engine) -> list[Engine]:
     return list(engine.engines) if isinstance(engine, EngineChain) else [engine]
 
 
+def engines_for(engine: Engine, job_type: str, request: dict[str, Any]) -> list[Engine]:
+    """The engines a job goes through, in order: the first that offers the requested `model`
+    (`auto`: the chain's first), then the others (`EngineChain.route`)."""
+    if not isinstance(engine, EngineChain):
+        return [engine]
+    options = request.get("swap_options") or request.get("options") or {}
+    return engine.route(job_type, str(options.get("model") or "auto"))
+
+
+def garment_lock(engine: Engine) -> bool:
+    """Whether swaps of engines that repaint are locked (`vestis serve --no-garment-lock`)."""
+    return bool(getattr(engine, "garment_lock", True))
+
+
 def works_per_job(engine: Engine) -> bool:
     """True when an engine of the chain wants whole jobs: jobs then run in one task."""
     return any(is_job_engine(e) for e in chain_of(engine))
