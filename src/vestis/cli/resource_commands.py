@@ -39,7 +39,7 @@ def _connected(
         with connect(creds, announce=lambda m: typer.echo(m, err=True)) as conn:
             yield conn
     except errors.VestisError as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        typer.echo(f"Error: {exc.reason}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -53,7 +53,7 @@ def _call(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except errors.VestisError as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        typer.echo(f"Error: {exc.reason}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -191,7 +191,7 @@ def jobs_wait(
                 on_update=lambda s: typer.echo(f"Progress: {s.progress:.1f}% - Status: {s.status}"),
             )
         except (errors.JobFailedError, errors.JobTimeoutError, errors.VestisError) as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            typer.echo(f"Error: {exc.reason}", err=True)
             raise typer.Exit(1) from exc
     typer.echo(f"Job finished with status: {final.status}")
 

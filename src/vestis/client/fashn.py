@@ -151,11 +151,16 @@ class FashnClient:
             error = connection_error(exc, request)
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
             if creates and sent:
+                unsure = (
+                    ". The request to start a prediction was sent but no answer came: it may "
+                    "have been created (and charged), so it was not resent."
+                )
                 raise UnsureRunError(
-                    f"{error.message}. The request to start a prediction was sent but no answer "
-                    "came: it may have been created (and charged), so it was not resent.",
+                    f"{error.message}{unsure}",
                     method=request.method,
                     url=str(request.url),
+                    host=error.host,
+                    reason=f"{error.reason}{unsure}",
                 ) from exc
             raise error from exc
         if response.is_success:

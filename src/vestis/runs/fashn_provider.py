@@ -202,7 +202,7 @@ class FashnFolderRun(FolderRun):
                 return self.client.run(MODEL_SWAP, inputs)
             except UnsureRunError as exc:
                 raise FolderFailed(
-                    f"Failed to start the prediction for {path.name}: {exc}"
+                    f"Failed to start the prediction for {path.name}: {exc.reason}"
                 ) from exc
             except errors.VestisError as exc:
                 if (
@@ -213,7 +213,7 @@ class FashnFolderRun(FolderRun):
                     if attempt < SUBMIT_ATTEMPTS:
                         continue
                 raise FolderFailed(
-                    f"Failed to start the prediction for {path.name}: {exc}",
+                    f"Failed to start the prediction for {path.name}: {exc.reason}",
                     transient=_transient(exc) and fashn_error_name(exc) != "OutOfCredits",
                 ) from exc
         raise AssertionError("unreachable")
@@ -234,7 +234,9 @@ class FashnFolderRun(FolderRun):
                 "command again to start a new one."
             ) from None
         except errors.VestisError as exc:
-            raise FolderFailed(f"Error checking status: {exc}", transient=_transient(exc)) from exc
+            raise FolderFailed(
+                f"Error checking status: {exc.reason}", transient=_transient(exc)
+            ) from exc
         if final.status == "time_out":
             raise FolderFailed(
                 f"Timeout: prediction {prediction_id} ({name}) took longer than "
@@ -281,8 +283,8 @@ class FashnFolderRun(FolderRun):
             try:
                 data = future.result()
             except errors.VestisError as exc:
-                self.emit("download_failed", image_index=result["image_index"], message=str(exc))
-                problems.append(f"{result['original_filename']} #{result['version']}: {exc}")
+                self.emit("download_failed", image_index=result["image_index"], message=exc.reason)
+                problems.append(f"{result['original_filename']} #{result['version']}: {exc.reason}")
                 if "expired" in str(exc):
                     self._record(journal, result["original_filename"], status="expired")
                 continue
