@@ -86,6 +86,10 @@ def test_model_swap_matches_the_reference_outputs(server, catalogue, identity_co
         "Processing complete",
     ):
         assert line in result.stdout
+    # The engine's note on each output is printed once for the folder, and counted.
+    assert result.stdout.count("post-processing is a no-op") == 1
+    assert "Warning: fake engine: post-processing is a no-op (2 outputs)" in result.stdout
+    assert "Processing complete; 2 warnings (printed above)" in result.stdout
     assert server.token not in result.stdout + result.stderr
     assert server.token not in (out / JOURNAL_NAME).read_text()
     with Image.open(out / "shot-1_v0.jpg") as image:
@@ -454,6 +458,104 @@ def test_bad_token_fails_with_a_hint_and_without_retrying(server, catalogue, env
         env=env,
     )
     assert result.returncode == 1
-    assert "Token expired or invalid" in result.stdout
-    assert "retrying folder" not in result.stdout
-    assert "vst_wrong" not in result.stdout
+    # One line, before any folder: the server's reason once, with self-hosted advice only.
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("Error checking identity x: The token is invalid")
+    assert line.count("invalid") == 1 and "vestis tokens create" in line
+    assert "app.on-model.com" not in line and "vst_wrong" not in line
+
+
+@pytest.mark.parametrize("where", ["unresolvable", "closed port"])
+def test_a_server_that_cannot_be_reached_fails_at_once_naming_the_host(
+    where: str, catalogue, env, tmp_path
+):
+    """No retries and no folder retried: one line that says which host (no network needed)."""
+    import socket
+
+    with socket.socket() as sock:  # bound, not listening: connections to it are refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        base_url = (
+            "https://api.vestis-test.invalid"
+            if where == "unresolvable"
+            else (f"http://127.0.0.1:{port}")
+        )
+        for command in ("model-swap", "batch-swap"):
+            folder = "--input-folder" if command == "model-swap" else "--input-folders"
+            result = vestis(
+                command, folder, str(catalogue.pdp_folders[0]), "--identity-code", "x",
+                "--base-url", base_url, "--token", "t", "--output-dir", str(tmp_path / "o"),
+                env=env,
+            )  # fmt: skip
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert "retry" not in result.stdout.lower()
+            errors = [line for line in result.stdout.splitlines() if "Error" in line]
+            expected = (
+                "Could not resolve api.vestis-test.invalid"
+                if where == "unresolvable"
+                else f"127.0.0.1:{port} refused the connection"
+            )
+            assert len(errors) == 1 and expected in errors[0], result.stdout
+
+
+def test_local_mistakes_are_found_before_anything_is_sent(server, catalogue, env, tmp_path):
+    before = job_count(server)
+    folder = tmp_path / "ART"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(catalogue.pdp_images[0].read_bytes())
+    (folder / "b.jpg").write_text("a text file named like a photo")
+    missing_identity = vestis(
+        "model-swap", "--input-folder", str(folder), "--identity-image", "nope.jpg",
+        "--output-folder", str(tmp_path / "o1"), env=env,
+    )  # fmt: skip
+    assert missing_identity.returncode == 1
+    assert "Identity image not found: nope.jpg" in missing_identity.stdout
+    assert "embedded vestis server" not in missing_identity.stdout  # nothing was started
+    unreadable = vestis(
+        "model-swap", "--input-folder", str(folder), *remote(server),
+        "--identity-image", str(catalogue.identities[0]), "--output-folder", str(tmp_path / "o2"),
+        env=env,
+    )  # fmt: skip
+    assert unreadable.returncode == 1
+    assert "b.jpg: not a readable image (JPEG, PNG or WebP expected)" in unreadable.stdout
+    assert "--allow-partial" in unreadable.stdout
+    assert job_count(server) == before
+    partial = vestis(
+        "model-swap", "--input-folder", str(folder), *remote(server), "--allow-partial",
+        "--identity-image", str(catalogue.identities[0]), "--output-folder", str(tmp_path / "o2"),
+        env=env,
+    )  # fmt: skip
+    assert partial.returncode == 0, partial.stdout + partial.stderr
+    assert "Warning: Skipped b.jpg: not a readable image" in partial.stdout
+    assert "Processing complete, 1 missing (accepted with --allow-partial)" in partial.stdout
+    assert job_count(server) == before + 1
+
+
+def test_a_faceless_identity_is_refused_before_any_upload_and_not_kept(
+    server, catalogue, env, tmp_path
+):
+    before = job_count(server)
+    faceless = draw(tmp_path / "wall.jpg", "grey")  # FakeEngine finds no face in a plain image
+    result = vestis(
+        "model-swap", "--input-folder", str(catalogue.pdp_folders[0]), *remote(server),
+        "--identity-image", str(faceless), "--output-folder", str(tmp_path / "o"), env=env,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "wall.jpg cannot be the identity" in result.stdout and "not kept" in result.stdout
+    assert "Identity ready" not in result.stdout and "Uploaded" not in result.stdout
+    assert job_count(server) == before
+    with Client(base_url=server.base_url, token=server.token) as client:
+        names = [i.name for i in client.identities.list(per_page=100).identities]
+    assert "wall" not in names
+
+
+def test_an_unknown_identity_code_fails_before_uploading(server, catalogue, env, tmp_path):
+    result = vestis(
+        "batch-swap", "--input-folders", str(catalogue.pdp_folders[0]), *remote(server),
+        "--identity-code", "PiktidSummer", "--output-dir", str(tmp_path / "o"), env=env,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "Identity code 'PiktidSummer' not found on this server. `vestis identities list` shows "
+        "the codes it has; --identity-image uploads a photo instead."
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -13,16 +14,19 @@ from vestis.client._auth import Credentials
 from vestis.client._base import RequestOptions, RetryPolicy
 from vestis.client.errors import (
     APIConnectionError,
+    APIConnectionRefusedError,
     APIError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    HostNotFoundError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     VestisError,
+    is_transient,
 )
 
 
@@ -180,9 +184,12 @@ def test_401_message_says_what_to_do_for_tokens_not_for_logins() -> None:
         return httpx.Response(401, json={"error": "Token expired"}, request=request)
 
     error = _base.make_status_error(answer("Bearer abc"))
-    assert "Token expired" in error.message and "Generate a new one" in error.message
-    assert "vestis tokens create" in error.message  # not the hosted app's page: api.test
-    assert "Generate a new one" not in _base.make_status_error(answer("Basic dTpw")).message
+    assert error.reason == (
+        "Token expired (api.test). For that server: "
+        "`vestis tokens create --data-dir DIR --user NAME`, or ask its operator."
+    )  # once, with the host, and not the hosted app's page: api.test is another server
+    assert error.reason in error.message and "GET http://api.test/x" in error.message
+    assert "vestis tokens" not in _base.make_status_error(answer("Basic dTpw")).message
 
 
 def test_401_from_the_hosted_api_points_to_its_token_page() -> None:
@@ -199,10 +206,54 @@ def test_401_from_the_hosted_api_points_to_its_token_page() -> None:
 
 def test_transport_errors_map_to_connection_and_timeout_errors() -> None:
     request = httpx.Request("GET", "http://api.test/jobs/1/status")
-    assert (
-        type(_base.connection_error(httpx.ConnectError("refused"), request)) is APIConnectionError
-    )
+    assert type(_base.connection_error(httpx.ConnectError("reset"), request)) is APIConnectionError
     assert isinstance(_base.connection_error(httpx.ReadTimeout("slow"), request), APITimeoutError)
+
+
+def _wrapped(cause: BaseException) -> httpx.ConnectError:
+    """An httpx.ConnectError as httpx raises it: the socket's error in its cause chain."""
+    try:
+        try:
+            raise cause
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc)) from exc
+    except httpx.ConnectError as error:
+        return error
+
+
+def test_unresolvable_names_and_refused_connections_name_the_host() -> None:
+    request = httpx.Request("POST", "https://v2.api.piktid.com/project")
+    dns = _base.connection_error(
+        _wrapped(socket.gaierror(-2, "Name or service not known")), request
+    )
+    assert isinstance(dns, HostNotFoundError) and dns.host == "v2.api.piktid.com"
+    assert dns.reason == "Could not resolve v2.api.piktid.com: no such host, or no network"
+    local = httpx.Request("GET", "http://127.0.0.1:9/upload/img_1?signature=secret")
+    refused = _base.connection_error(_wrapped(ConnectionRefusedError(111, "refused")), local)
+    assert isinstance(refused, APIConnectionRefusedError) and refused.host == "127.0.0.1:9"
+    assert refused.reason.startswith("127.0.0.1:9 refused the connection")
+    assert "/upload" not in refused.reason and "secret" not in refused.message
+
+
+def test_unreachable_hosts_are_retried_only_after_they_answered_once() -> None:
+    request = httpx.Request("GET", "http://127.0.0.1:9/x")
+    refused = _base.connection_error(_wrapped(ConnectionRefusedError(111, "refused")), request)
+    assert not _base.should_retry(refused)
+    assert _base.should_retry(refused, {"127.0.0.1:9"})  # it answered before: restarting
+    assert not is_transient(refused)
+    assert is_transient(_base.connection_error(httpx.ReadTimeout("slow"), request))
+
+
+def test_the_servers_reason_is_said_once() -> None:
+    """vestis's own 422 repeats its message in `detail`; the reason keeps one copy."""
+    said = "Identity 'id_1' has no detected face; upload a clear face photo."
+    body = {
+        "error": "Invalid request",
+        "message": said,
+        "detail": [{"field": "identity_code", "message": said}],
+    }
+    error = _base.make_status_error(_response(422, body))
+    assert error.reason == said and error.message.count(said) == 1
 
 
 # --- requests ------------------------------------------------------------------------------------

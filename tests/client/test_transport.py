@@ -270,10 +270,11 @@ def test_token_401_is_not_retried_and_says_what_to_do() -> None:
     recorder = Recorder(_sequence(httpx.Response(401, json={"error": "Token expired"})))
     with (
         _client(recorder) as client,
-        pytest.raises(AuthenticationError, match="Generate a new one"),
+        pytest.raises(AuthenticationError, match="vestis tokens create") as refused,
     ):
         client.jobs.status("j1")
     assert len(recorder.requests) == 1
+    assert refused.value.reason.startswith("Token expired (api.test). For that server")
 
 
 def test_concurrent_401s_renew_the_token_once() -> None:

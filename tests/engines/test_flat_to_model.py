@@ -82,7 +82,12 @@ def test_warnings_for_fields_it_cannot_honour(engine, garments, identity) -> Non
     plain = engine.flat_to_model(
         _spec(garments, identity, instruction={"pose": "standing front-facing"})
     )
-    assert plain.warnings == []
+    # The sample identity is a head-and-shoulders portrait: the mannequin stands in, and says so.
+    assert plain.warnings == [
+        "the identity image shows no body (shoulders and hips), only a face or a bust; dressed "
+        "a body template with the identity's head instead"
+    ]
+    assert plain.metadata["body"] != "identity"
 
 
 def test_garment_kinds() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from vestis.engines.base import Engine, EngineError, SwapSpec
 from vestis.engines.local import LocalEngine
@@ -355,3 +355,53 @@ def test_the_swap_is_the_identity_by_the_face_measure(engine, target, identity) 
     assert measures.identity_distance < measures.original_distance
     assert measures.identity_distance < before.identity_distance - 0.15
     assert measures.unchanged_outside_head == 1.0
+
+
+def test_black_and_white_photo_gets_no_colour(engine, identity) -> None:
+    """The identity's lips and skin tone do not bring colour into a black-and-white photo."""
+    grey = ImageOps.grayscale(samples.make_pdp_photo(2)).convert("RGB")
+    out = engine.model_swap(SwapSpec(target=grey, identity=identity, seed=1))
+    rgb = _arr(out.image)
+    x0, y0, x1, y1 = out.metadata["changed_region_bbox"]
+    face = rgb[y0:y1, x0:x1]
+    assert (face.max(axis=2) - face.min(axis=2)).max() <= 3
+
+
+def test_identity_hair_over_its_forehead_is_not_pasted(engine, pdp, identity) -> None:
+    """Dark strands drawn across the identity's forehead (a fringe) are its hair, not its
+    face: the new forehead shows no dark lines."""
+    from vestis.engines.local.faces import find_face
+
+    face = find_face(np.ascontiguousarray(np.asarray(identity)))
+    assert face is not None
+    fringe = identity.copy()
+    top, brow = face.landmarks[10], face.landmarks[9]
+    for dx in (-0.3, -0.1, 0.15, 0.35):
+        x = float(top[0]) + dx * face.eye_distance
+        ImageDraw.Draw(fringe).line(
+            [(x, float(top[1]) - 10), (x + 8, float(brow[1]))], fill=(40, 30, 25), width=3
+        )
+    out = engine.model_swap(SwapSpec(target=pdp, identity=fringe, seed=1))
+    plain = engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=1))
+    target_face = find_face(np.ascontiguousarray(np.asarray(pdp)))
+    forehead_top = int(target_face.landmarks[10, 1]) + 3
+    forehead_bottom = int(target_face.landmarks[9, 1])
+    x0, x1 = (int(v) for v in target_face.landmarks[[67, 297], 0])
+    rows = slice(forehead_top, forehead_bottom)
+    darker = _lightness(plain.image)[rows, x0:x1] - _lightness(out.image)[rows, x0:x1]
+    assert np.percentile(darker, 99) < 8.0
+
+
+def test_a_small_identity_enlarged_onto_a_sharp_photo_is_not_smeared(engine) -> None:
+    """An identity photo much smaller than the target's face is enlarged with care and
+    sharpened to the photo's crispness: vestis.quality's sharpness ratio (inner face, output
+    over target) stays at least 0.7."""
+    from vestis.quality import face_signature, sharpness_ratio
+
+    target = samples.make_portrait_identity_image()
+    small = samples.make_identity_image().resize((120, 150), Image.Resampling.LANCZOS)
+    out = engine.model_swap(SwapSpec(target=target, identity=small, seed=1))
+    signature = face_signature(target)
+    assert signature is not None
+    ratio = sharpness_ratio(np.asarray(out.image), np.asarray(target), signature.box)
+    assert ratio is not None and ratio >= 0.7

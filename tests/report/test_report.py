@@ -172,3 +172,76 @@ def test_page_and_console_show_the_measures(tmp_path: Path):
     assert f"measures: {figures}" in html
     assert "identity (0.41) · kept 100.0 % · sharp 0.93 · score 0.90" in html
     assert '<div class="measures bad">NOT the identity (0.71)' in html
+
+
+# --- what a reviewer needs: large previews, face crops, the identity, the instructions ---------
+
+
+def _journal_run(folder: Path, kind: str, inputs: list[str], outputs: list[dict], review: dict):
+    from vestis.runs.journal import Journal
+
+    journal = Journal.open(folder)
+    journal.set("kind", kind)
+    journal.set("input_folder", str(folder / "in"))
+    journal.update_job(job_id="job_x", status="completed", inputs=inputs)
+    for n, entry in enumerate(outputs):
+        journal.set_in("downloads", str(n), entry)
+    journal.set("review", review)
+    journal.set("completed", True)
+
+
+def test_swap_page_shows_face_crops_and_the_identity(tmp_path: Path):
+    from PIL import ImageDraw
+
+    from vestis.runs.samples import make_pdp_photo, make_portrait_identity_image
+
+    folder = tmp_path / "ARTICLE"
+    (folder / "in").mkdir(parents=True)
+    photo = make_pdp_photo(0)
+    photo.save(folder / "in" / "look.jpg", quality=92)
+    swapped = photo.copy()
+    ImageDraw.Draw(swapped).ellipse((180, 90, 300, 230), fill=(200, 150, 120))  # "the new face"
+    swapped.save(folder / "look_v0.jpg", quality=92)
+    identity = tmp_path / "Grace.jpg"
+    make_portrait_identity_image().save(identity, quality=92)
+    entry = {"file": "look_v0.jpg", "image_index": 0, "group_index": 0, "version": 0}
+    _journal_run(folder, "swap", ["look.jpg"], [entry], {"identity_image": str(identity)})
+    html = write_report(folder).read_text()
+    for caption in ("input", "identity", "output"):
+        assert f'alt="{caption} face"' in html
+    assert 'alt="identity Grace"' not in html  # labelled by name or code, not the file
+    assert "identity · " in html
+    # previews are large enough to judge a face (900 px long edge, from a 480x640 photo: 640)
+    uri = re.search(r'<img src="data:image/jpeg;base64,([^"]+)" alt="look_v0.jpg"', html)
+    assert uri
+    import base64
+    import io
+
+    with Image.open(io.BytesIO(base64.b64decode(uri[1]))) as preview:
+        assert preview.size == (480, 640)
+    # clicking opens both full-size files side by side: input and output are linked by path
+    pair = html[html.index('<div class="pair swap">') :]
+    assert 'href="in/look.jpg"' in pair and 'href="look_v0.jpg"' in pair
+    assert 'id="compare"' in html
+
+
+def test_flat_page_says_what_each_instruction_asked(tmp_path: Path):
+    folder = tmp_path / "SKU"
+    (folder / "in").mkdir(parents=True)
+    draw(folder / "in" / "top.jpg", "red")
+    for n in range(2):
+        draw(folder / f"output_{n}_0_v0.jpg", "blue")
+    instructions = [
+        {"pose": "standing front-facing", "background": "white studio", "options": {"ar": "3:4"}},
+        {"pose": "walking", "prompt": "tucked in"},
+    ]
+    outputs = [
+        {"file": f"output_{n}_0_v0.jpg", "image_index": n, "group_index": n, "version": 0}
+        for n in range(2)
+    ]
+    _journal_run(folder, "flat", ["top.jpg"], outputs, {"instructions": instructions})
+    html = write_report(folder).read_text()
+    assert "<dt>pose</dt><dd>standing front-facing</dd>" in html
+    assert "<dt>background</dt><dd>white studio</dd>" in html
+    assert "<dt>notes</dt><dd>tucked in</dd>" in html
+    assert "instruction 0" not in html

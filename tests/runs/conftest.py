@@ -32,7 +32,9 @@ def pdp(tmp_path: Path) -> Path:
     return folder
 
 
-def make_ctx(client: FakeClient, spec: RunSpec) -> tuple[RunContext, io.StringIO]:
+def make_ctx(
+    client: FakeClient, spec: RunSpec, *, allow_partial: bool = False
+) -> tuple[RunContext, io.StringIO]:
     out = io.StringIO()
     ctx = RunContext(
         client=client,
@@ -40,5 +42,6 @@ def make_ctx(client: FakeClient, spec: RunSpec) -> tuple[RunContext, io.StringIO
         reporter=Reporter(stream=out),
         identity=IdentityResolver(client, spec.identity_code, spec.identity_image),
         poll_interval=0.01,
+        allow_partial=allow_partial,
     )
     return ctx, out

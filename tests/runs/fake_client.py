@@ -24,6 +24,14 @@ def image_bytes(fmt: str = "JPEG", color: str = "red") -> bytes:
 @dataclass
 class Ident:
     identity_code: str
+    preprocessing_status: str = "completed"
+    face_detected: bool | None = True
+
+
+@dataclass
+class IdentStatus:
+    preprocessing_status: str
+    error_message: str | None = None
 
 
 @dataclass
@@ -43,6 +51,10 @@ class FakeState:
     results_override: list[dict[str, Any]] | None = None
     job_status: str = "completed"
     identities: set[str] = field(default_factory=lambda: {"KnownIdentity"})
+    faceless: set[str] = field(default_factory=set)  # identity codes the server found no face in
+    identity_uploads: int = 0
+    project_prefix: str = "proj"  # another prefix: another server (or this one, cleared)
+    deleted_identities: list[str] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -51,7 +63,8 @@ class _Projects:
         self.s = s
 
     def ensure(self, name: str) -> str:
-        return self.s.projects.setdefault(name, f"proj_{len(self.s.projects) + 1}")
+        prefix = self.s.project_prefix
+        return self.s.projects.setdefault(name, f"{prefix}_{len(self.s.projects) + 1}")
 
 
 class _Uploads:
@@ -72,17 +85,33 @@ class _Identities:
     def __init__(self, s: FakeState) -> None:
         self.s = s
 
+    def _status(self, code: str) -> str:
+        return "failed" if code in self.s.faceless else "completed"
+
     def get(self, code: str) -> Ident:
         if self.s.fail_identity:
             raise self.s.fail_identity.pop(0)
         if code not in self.s.identities:
             raise errors.NotFoundError("Identity not found", status_code=404)
-        return Ident(code)
+        return Ident(code, self._status(code), code not in self.s.faceless)
 
-    def ensure(self, path: Path, name: str | None = None) -> str:
+    def upload(self, path: Path, name: str | None = None) -> Ident:
+        """Like the server: an image uploaded before answers 409 with its code."""
+        self.s.identity_uploads += 1
         code = f"ident_{name or Path(path).stem}"
+        if code in self.s.identities:
+            body = {"existing_identity_code": code}
+            raise errors.ConflictError("exists", status_code=409, body=body)
         self.s.identities.add(code)
-        return code
+        return Ident(code, self._status(code), code not in self.s.faceless)
+
+    def status(self, code: str) -> IdentStatus:
+        failed = code in self.s.faceless
+        return IdentStatus(self._status(code), "No face was found." if failed else None)
+
+    def delete(self, code: str) -> None:
+        self.s.identities.discard(code)
+        self.s.deleted_identities.append(code)
 
 
 class _Jobs:

@@ -146,11 +146,19 @@ def test_second_variation_does_not_overwrite_and_url_only_results_download(tmp_p
         {"image_index": 2, "status": "failed", "error_message": "no face"},
     ]
     client.state.output_format = "PNG"
-    assert run_single(make_ctx(client, SWAP)[0], folder, tmp_path / "out") == 0
+    ctx, out = make_ctx(client, SWAP)
+    assert run_single(ctx, folder, tmp_path / "out") == 1  # an output failed: not complete
     names = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert names == ["image1_v0.png", "image1_v0_g1.png", "image9_v0.png"]
     failures = Journal.read(tmp_path / "out")["failures"]
     assert failures == [{"key": "image 2, variation 0", "message": "no face"}]
+    assert "Processing incomplete: 1 missing\n  - image 2, variation 0: no face" in out.getvalue()
+    # Accepting the folder as it is makes no new job and fetches nothing again.
+    fetched = list(client.state.fetches)
+    ctx, out = make_ctx(client, SWAP, allow_partial=True)
+    assert run_single(ctx, folder, tmp_path / "out") == 0
+    assert client.state.submissions == 1 and client.state.fetches == fetched
+    assert "Processing complete, 1 missing (accepted with --allow-partial)" in out.getvalue()
 
 
 def test_flat_names_notes_and_options(tmp_path: Path):
@@ -168,7 +176,7 @@ def test_flat_names_notes_and_options(tmp_path: Path):
         enhance_consistency=False,
         barefoot=True,
     )
-    ctx, out = make_ctx(client, spec)
+    ctx, out = make_ctx(client, spec, allow_partial=True)  # go on without the refused b.jpg
     assert run_single(ctx, folder, tmp_path / "out") == 0
     body = client.state.jobs["job_1"]["body"]
     names = [client.state.file_names[i["file_id"]] for i in body["images"]]
@@ -207,7 +215,7 @@ def test_failures_have_the_reference_messages(tmp_path: Path):
     ctx, out = make_ctx(client, RunSpec(kind="swap", identity_code="Unknown"))
     draw(empty / "ok.jpg")
     assert run_single(ctx, empty, tmp_path / "o") == 1
-    assert "No identity code available" in out.getvalue()
+    assert "Identity code 'Unknown' not found on this server" in out.getvalue()
     client.state.job_status = "failed"
     ctx, out = make_ctx(client, SWAP)
     assert run_single(ctx, empty, tmp_path / "o2") == 1

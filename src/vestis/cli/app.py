@@ -61,6 +61,7 @@ COMMAND_MODULES = (
     "vestis.cli.resource_commands",
     "vestis.cli.demo_commands",
     "vestis.cli.studio_commands",
+    "vestis.cli.data_commands",
 )
 
 

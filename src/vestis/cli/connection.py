@@ -65,11 +65,14 @@ def embedded_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("vestis"))
 
 
-def start_embedded(stack: ExitStack, announce: Callable[[str], None] | None) -> Any:
-    """Start the embedded server (stopped when `stack` closes); says so through `announce`."""
+def start_embedded(
+    stack: ExitStack, announce: Callable[[str], None] | None, data_dir: Path | None = None
+) -> Any:
+    """Start the embedded server (stopped when `stack` closes) on `data_dir` (default: the
+    user's, `embedded_data_dir()`); says so through `announce`."""
     from vestis.server.embedded import EmbeddedServer
 
-    data_dir = embedded_data_dir()
+    data_dir = data_dir or embedded_data_dir()
     engine = os.environ.get(EMBEDDED_ENGINE_ENV) or "local"
     if announce is not None:
         announce(EMBEDDED_NOTICE.format(engine=engine, data_dir=data_dir))
@@ -83,13 +86,15 @@ def connect(
     on_retry: Callable[[int, float, str], None] | None = None,
     announce: Callable[[str], None] | None = None,
     max_retries: int = 5,
+    data_dir: Path | None = None,
 ) -> Iterator[Connection]:
-    """A client for `creds`; starts (and stops) the embedded server when there are none."""
+    """A client for `creds`; starts (and stops) the embedded server when there are none, on
+    `data_dir` when given."""
     from vestis.client import Client
 
     with ExitStack() as stack:
         if creds.embedded:
-            server = start_embedded(stack, announce)
+            server = start_embedded(stack, announce, data_dir)
             client = Client(
                 base_url=server.base_url,
                 token=server.token,

@@ -23,6 +23,9 @@ from vestis.runs.identity import IdentityResolver
 from vestis.runs.spec import RunSpec
 from vestis.runs.summary import flat_configuration, swap_configuration
 
+#: The demo's embedded server keeps its data beside the demo's outputs, not in the user's
+#: library (`vestis data info`): a re-run resumes against it, deleting the folder forgets all.
+SERVER_DATA = "server-data"
 #: Two looks per flat-lay folder: what a catalogue team would ask for first.
 DEMO_INSTRUCTIONS = [
     {
@@ -66,7 +69,11 @@ def demo(
     codes: list[int] = []
     transfers = ThreadPoolExecutor(DEFAULT_TRANSFERS, "vestis-transfer")
     try:
-        with connect(Credentials(), announce=lambda m: reporter.event("info", message=m)) as conn:
+        with connect(
+            Credentials(),
+            announce=lambda m: reporter.event("info", message=m),
+            data_dir=output / SERVER_DATA,
+        ) as conn:
             for spec, folders, target in (
                 (
                     RunSpec(kind="swap", identity_image=identity),
@@ -131,6 +138,8 @@ def demo(
                 f"Model swap outputs:    {output / 'model-swap'}",
                 f"Flat-to-model outputs: {output / 'flat-to-model'}",
                 f"Review page:           {page}",
+                f"Server data:           {output / SERVER_DATA} (the demo's own; delete "
+                f"{output} to start afresh)",
             ]
         )
     )

@@ -180,10 +180,17 @@ def execute(
     work: Callable[[RunContext, Callable[..., Any]], int],
     pairs: list[tuple[Path, Path]],
     dry_run: bool,
+    allow_partial: bool = False,
 ) -> NoReturn:
     """Validate, connect, run `work(run_context, folder_runner)`, exit with its code."""
     args = without_on_model_environment(ctx, args)
     args.validate(ctx)
+    reference = args.reference
+    local = bool(reference) and not str(reference).startswith(("http://", "https://", "data:"))
+    if local and not Path(str(reference)).expanduser().is_file():
+        reporter.event("error", message=f"Face reference image not found: {reference}")
+        reporter.close()
+        raise typer.Exit(1)
     source = ctx.get_parameter_source("jobs_per_minute")
     if source is not None and source.name == "DEFAULT":
         # The v2 default (5 jobs a minute) is one job per folder; FASHN runs one prediction
@@ -213,6 +220,7 @@ def execute(
                 pacer=SubmissionPacer(0) if conn.embedded else pacer,
                 transfers=transfers,
                 base_url=conn.base_url,
+                allow_partial=allow_partial,
             )
             holder["ctx"] = run
             runner = functools.partial(

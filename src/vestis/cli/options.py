@@ -155,6 +155,16 @@ JsonEvents = Annotated[
         help="Machine-readable events, one JSON object per line on stdout.",
     ),
 ]
+AllowPartial = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        rich_help_panel=OUTPUT,
+        help="A folder whose job completed counts as done even with inputs skipped (not "
+        "readable images) or outputs failed; they are listed. Without it such a folder stops "
+        "before its job, or exits 1.",
+    ),
+]
 DryRun = Annotated[
     bool,
     typer.Option(

@@ -19,7 +19,8 @@ from vestis.runs.batch import list_input_dir, run_batch, run_single
 from vestis.runs.context import DEFAULT_TRANSFERS, RunContext
 from vestis.runs.dryrun import as_event, describe, plan_folder
 from vestis.runs.events import Reporter, make_reporter
-from vestis.runs.identity import IdentityResolver
+from vestis.runs.folder import FolderFailed, scan_folder
+from vestis.runs.identity import IdentityError, IdentityResolver
 from vestis.runs.instructions import InstructionsError, SimpleInstruction, build_instructions
 from vestis.runs.pacing import DEFAULT_JOBS_PER_MINUTE, SubmissionPacer
 from vestis.runs.spec import RunSpec, clamp_parallel
@@ -48,8 +49,9 @@ def _execute(
     spec: RunSpec,
     jobs_per_minute: int,
     work: Callable[[RunContext], int],
+    allow_partial: bool = False,
 ) -> None:
-    """Connect, build the shared context, run `work`, exit with its code."""
+    """Connect, check the identity, run `work`, exit with its code."""
     pacer = SubmissionPacer(jobs_per_minute)
     holder: dict[str, RunContext] = {}
 
@@ -73,10 +75,11 @@ def _execute(
                 pacer=pacer,
                 transfers=transfers,
                 base_url=conn.base_url,
+                allow_partial=allow_partial,
             )
             holder["ctx"] = ctx
             try:
-                code = work(ctx)
+                code = _identity_first(ctx) or work(ctx)
             except Interrupted:
                 # Caught here, inside the connection: leaving it would first stop the embedded
                 # server and wait for requests in flight.
@@ -87,6 +90,37 @@ def _execute(
         transfers.shutdown(wait=False, cancel_futures=True)
         reporter.close()
     raise typer.Exit(code)
+
+
+def _identity_first(ctx: RunContext) -> int:
+    """Resolve (and check) the identity before any folder uploads a photo: a wrong code, a
+    photo without a face, a refused token or an unreachable server end the run here, in one
+    line. 0 when the run may go on, else the exit code."""
+    try:
+        code = ctx.identity.resolve()
+    except IdentityError as exc:
+        ctx.reporter.event("error", message=str(exc))
+        return 1
+    if ctx.identity.message:
+        ctx.reporter.event("identity", message=ctx.identity.message, code=code)
+    return 0
+
+
+def _check_folder(reporter: Reporter, spec: RunSpec, folder: Path, allow_partial: bool) -> None:
+    """What one folder's run can find wrong locally, all of it, before connecting (exit 1)."""
+    problems: list[str] = []
+    image = spec.identity_image
+    if not spec.identity_code and image is not None and not image.is_file():
+        problems.append(f"Identity image not found: {image}")
+    try:
+        scan_folder(folder, spec.kind, allow_partial=allow_partial)
+    except FolderFailed as exc:
+        problems.append(str(exc))
+    for problem in problems:
+        reporter.event("error", message=problem)
+    if problems:
+        reporter.close()
+        raise typer.Exit(1)
 
 
 def _dry_run(reporter: Reporter, spec: RunSpec, pairs: list[tuple[Path, Path]]) -> None:
@@ -192,6 +226,7 @@ def model_swap(
     verbose: o.Verbose = False,
     json_events: o.JsonEvents = False,
     dry_run: o.DryRun = False,
+    allow_partial: o.AllowPartial = False,
     provider: fashn_run.Provider = "onmodel",
     face_reference: fashn_run.FaceReferenceOption = None,
     face_reference_mode: fashn_run.FaceReferenceMode = "match_reference",
@@ -212,6 +247,7 @@ def model_swap(
             lambda run, runner: run_single(run, input_folder, output_folder, runner),
             [(input_folder, output_folder)],
             dry_run,
+            allow_partial,
         )
     _require_identity(ctx, identity_code, identity_image)
     creds = Credentials(base_url, token, username, password)
@@ -227,12 +263,14 @@ def model_swap(
     reporter = _reporter(json_events, quiet, verbose, batch=False)
     if dry_run:
         _dry_run(reporter, spec, [(input_folder, output_folder)])
+    _check_folder(reporter, spec, input_folder, allow_partial)
     _execute(
         reporter,
         creds,
         spec,
         jobs_per_minute,
         lambda run: run_single(run, input_folder, output_folder),
+        allow_partial,
     )
 
 
@@ -264,6 +302,7 @@ def flat_to_model(
     verbose: o.Verbose = False,
     json_events: o.JsonEvents = False,
     dry_run: o.DryRun = False,
+    allow_partial: o.AllowPartial = False,
 ) -> None:
     """Turn the flat-lay photos of one folder into on-model photos, one per instruction."""
     if image_notes is None:
@@ -290,12 +329,14 @@ def flat_to_model(
     )
     if dry_run:
         _dry_run(reporter, spec, [(input_folder, output_folder)])
+    _check_folder(reporter, spec, input_folder, allow_partial)
     _execute(
         reporter,
         creds,
         spec,
         jobs_per_minute,
         lambda run: run_single(run, input_folder, output_folder),
+        allow_partial,
     )
 
 
@@ -319,6 +360,7 @@ def batch_swap(
     verbose: o.Verbose = False,
     json_events: o.JsonEvents = False,
     dry_run: o.DryRun = False,
+    allow_partial: o.AllowPartial = False,
     provider: fashn_run.Provider = "onmodel",
     face_reference: fashn_run.FaceReferenceOption = None,
     face_reference_mode: fashn_run.FaceReferenceMode = "match_reference",
@@ -347,6 +389,7 @@ def batch_swap(
             ),  # fmt: skip
             [(f, output_dir / f.name) for f in folders],
             dry_run,
+            allow_partial,
         )
     _require_identity(ctx, identity_code, identity_image)
     creds = Credentials(base_url, token, username, password)
@@ -375,7 +418,7 @@ def batch_swap(
         )
         return run_batch(run, folders, output_dir, parallel, config)
 
-    _execute(reporter, creds, spec, jobs_per_minute, work)
+    _execute(reporter, creds, spec, jobs_per_minute, work, allow_partial)
 
 
 def batch_flat2model(
@@ -407,6 +450,7 @@ def batch_flat2model(
     verbose: o.Verbose = False,
     json_events: o.JsonEvents = False,
     dry_run: o.DryRun = False,
+    allow_partial: o.AllowPartial = False,
 ) -> None:
     """Flat-to-model on many folders, the same instructions for every folder."""
     reporter = _reporter(json_events, quiet, verbose, batch=True)
@@ -445,7 +489,7 @@ def batch_flat2model(
         )
         return run_batch(run, folders, output_dir, parallel, config)
 
-    _execute(reporter, creds, spec, jobs_per_minute, work)
+    _execute(reporter, creds, spec, jobs_per_minute, work, allow_partial)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,13 +4,16 @@ administering a server. The data dir may come from `VESTIS_DATA_DIR`."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import socket
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
+from vestis.server.datadir import DataDirLock
 from vestis.server.settings import DATA_DIR_ENV, ServerSettings, data_dir_from
 
 DataDirOpt = Annotated[
@@ -144,7 +147,9 @@ def serve(
         chain = load_chain(settings.engine)
     except ValueError as exc:  # checked before anything starts: a clear message, exit 2
         raise typer.BadParameter(str(exc), param_hint="--engine") from exc
+    listening = _listen(host, port)  # before any account is made or "serving" is said
     state = ServerState.open(settings)
+    DataDirLock(settings.data_dir).hold()  # for the process's life: `vestis data clear` waits
     state.engine = chain
     with state.db.session() as db:
         admin = ensure_admin(db, settings.initial_credits)
@@ -157,7 +162,40 @@ def serve(
     if studio:
         typer.echo(f"review studio: {settings.base_url}/studio/")
     app = create_app(settings, state)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+    )
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a busy port or a host that is not this machine's fails
+    here, in one line, instead of after the first start made credentials and said "serving".
+    uvicorn is given this very socket, so nothing can take the port in between."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        _cannot_listen(f"cannot listen on {host}: {exc.strerror or exc}")
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            _cannot_listen(
+                f"port {port} on {host} is already in use (another vestis serve?): stop that "
+                "server or choose another --port"
+            )
+        _cannot_listen(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
+
+
+def _cannot_listen(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
 
 
 users_app = typer.Typer(help="Manage the users of a server's data dir.", no_args_is_help=True)

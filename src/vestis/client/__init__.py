@@ -12,11 +12,13 @@ from vestis.client._client import AsyncClient, Client
 from vestis.client._tracking import OnUpdate
 from vestis.client.errors import (
     APIConnectionError,
+    APIConnectionRefusedError,
     APIError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    HostNotFoundError,
     InternalServerError,
     JobFailedError,
     JobTimeoutError,
@@ -30,6 +32,7 @@ from vestis.client.signatures import compute_webhook_signature, verify_webhook_s
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIConnectionError",
+    "APIConnectionRefusedError",
     "APIError",
     "APITimeoutError",
     "AsyncClient",
@@ -37,6 +40,7 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ConflictError",
+    "HostNotFoundError",
     "InternalServerError",
     "JobFailedError",
     "JobTimeoutError",

@@ -7,7 +7,8 @@ import base64
 import email.utils
 import mimetypes
 import random
-from collections.abc import Callable, Mapping
+import socket
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,13 @@ import httpx
 
 from vestis.client.errors import (
     APIConnectionError,
+    APIConnectionRefusedError,
     APIError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    HostNotFoundError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -35,11 +38,10 @@ UPLOAD_TIMEOUT = 120.0
 USER_AGENT = "vestis-python"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REQUEST_ID_HEADER = "x-request-id"
-TOKEN_HELP = "Generate a new one at https://app.on-model.com/profile?tab=tokens"
+TOKEN_HELP = "Generate a new token at https://app.on-model.com/profile?tab=tokens"
 #: The same advice for any other server (a self-hosted or embedded vestis server).
 SELF_HOSTED_TOKEN_HELP = (
-    "Generate a new one with `vestis tokens create --data-dir DIR --user NAME` on that server, "
-    "or ask its operator"
+    "For that server: `vestis tokens create --data-dir DIR --user NAME`, or ask its operator"
 )
 HOSTED_API_HOST = "v2.api.piktid.com"
 
@@ -118,8 +120,14 @@ def is_retryable_status(status_code: int) -> bool:
     return status_code == 429 or 500 <= status_code <= 599
 
 
-def should_retry(error: BaseException) -> bool:
-    """Retry connection errors, timeouts, 429 and 5xx; never other 4xx or non-API errors."""
+def should_retry(error: BaseException, answered_hosts: Collection[str] = ()) -> bool:
+    """Retry connection errors, timeouts, 429 and 5xx; never other 4xx or non-API errors.
+
+    A host name that does not resolve and a refused connection are retried only when that host
+    answered this client before (a server restarting): on first contact they mean a wrong URL,
+    no network or no server, and waiting would only delay saying so."""
+    if isinstance(error, HostNotFoundError | APIConnectionRefusedError):
+        return error.host in answered_hosts
     if isinstance(error, APIConnectionError):
         return True
     if isinstance(error, APIError):
@@ -223,45 +231,51 @@ def parse_body(response: httpx.Response) -> Any:
 
 
 def server_message(body: Any) -> str | None:
-    """The server's own words from an error body: `message`, `error`, `detail` (a string, the
-    spec's `[{field, message}]` or FastAPI's `[{loc, msg}]`)."""
+    """The server's own words from an error body, once: its `message` (else its short `error`),
+    then whatever `detail` adds (a string, the spec's `[{field, message}]` or FastAPI's
+    `[{loc, msg}]`), leaving out repeats of the message."""
     if isinstance(body, str):
         return body.strip()[:500] or None
     if not isinstance(body, dict):
         return None
-    parts: list[str] = []
-    for key in ("error", "message"):
-        value = body.get(key)
-        if isinstance(value, str) and value and value not in parts:
-            parts.append(value)
+    said = [body.get(k) for k in ("message", "error")]
+    head = next((v.strip() for v in said if isinstance(v, str) and v.strip()), None)
+    extra: list[str] = []
     detail = body.get("detail")
-    if isinstance(detail, str) and detail not in parts:
-        parts.append(detail)
-    elif isinstance(detail, list):
-        for item in detail:
-            if isinstance(item, dict):
-                text = item.get("message") or item.get("msg")
-                where = item.get("field") or ".".join(str(p) for p in item.get("loc", []) or [])
-                if text:
-                    parts.append(f"{where}: {text}" if where else str(text))
-    return "; ".join(parts) or None
+    items = [detail] if isinstance(detail, str) else detail if isinstance(detail, list) else []
+    for item in items:
+        if isinstance(item, dict):
+            text = item.get("message") or item.get("msg")
+            where = item.get("field") or ".".join(str(p) for p in item.get("loc", []) or [])
+        else:
+            text, where = item, None
+        if not isinstance(text, str) or not text or (head and text.strip() in head):
+            continue
+        line = f"{where}: {text}" if where else text
+        if line not in extra:
+            extra.append(line)
+    if head and extra:
+        return f"{head.rstrip('.')}: {'; '.join(extra)}"
+    return head or "; ".join(extra) or None
+
+
+def host_of(url: httpx.URL) -> str:
+    """`host` or `host:port` (when the port is not the scheme's default), for messages."""
+    return f"{url.host}:{url.port}" if url.port else str(url.host)
 
 
 def make_status_error(response: httpx.Response) -> APIError:
-    """The typed error for a non-success response, with a message that says what happened."""
+    """The typed error for a non-success response: `reason` in the server's words (with what to
+    do about a refused token), `message` with the call and status too."""
     status = response.status_code
     body = parse_body(response)
     request = response.request
     method, url = request.method, str(request.url.copy_with(query=None))
-    text = f"{method} {url} failed: {status} {response.reason_phrase}".rstrip()
-    detail = server_message(body)
-    if detail:
-        # Servers often repeat the reason phrase as their short error name.
-        detail = detail.removeprefix(f"{response.reason_phrase}; ")
-        text += f": {detail}"
+    reason = server_message(body) or f"{status} {response.reason_phrase}".rstrip()
     if status == 401 and request.headers.get("authorization", "").startswith("Bearer "):
         advice = TOKEN_HELP if request.url.host == HOSTED_API_HOST else SELF_HOSTED_TOKEN_HELP
-        text = f"{text.rstrip('.')}. The token is expired or invalid. {advice}"
+        reason = f"{reason.rstrip('.')} ({host_of(request.url)}). {advice}."
+    text = f"{method} {url} failed: {status} {response.reason_phrase}: {reason}"
     request_id = response.headers.get(REQUEST_ID_HEADER)
     if request_id:
         text += f" (request id {request_id})"
@@ -273,18 +287,41 @@ def make_status_error(response: httpx.Response) -> APIError:
         method=method,
         url=url,
         retry_after=parse_retry_after(response.headers.get("retry-after")),
+        reason=reason,
     )
 
 
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` in the chain that httpx and httpcore wrap around it."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def connection_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
-    """Map an httpx transport failure to the SDK's connection or timeout error."""
+    """Map an httpx transport failure to the SDK's error for it, naming the host: a name that
+    does not resolve, a refused connection, a timeout, or another failure."""
     method, url = request.method, str(request.url.copy_with(query=None))
+    host = host_of(request.url)
+    error_class: type[APIConnectionError] = APIConnectionError
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"{method} {url} timed out ({exc!r})", method=method, url=url)
-    return APIConnectionError(
-        f"{method} {url} failed: no response ({exc!r}). Is the server running and reachable?",
-        method=method,
-        url=url,
+        error_class = APITimeoutError
+        reason = f"No answer from {host} in time ({type(exc).__name__})"
+    elif _cause(exc, socket.gaierror) is not None:
+        error_class = HostNotFoundError
+        reason = f"Could not resolve {request.url.host}: no such host, or no network"
+    elif _cause(exc, ConnectionRefusedError) is not None:
+        error_class = APIConnectionRefusedError
+        reason = f"{host} refused the connection: is the server running, and is the URL right?"
+    else:
+        reason = f"The connection to {host} failed ({exc or type(exc).__name__})"
+    return error_class(
+        f"{method} {url} failed: {reason}", method=method, url=url, host=host, reason=reason
     )
 
 

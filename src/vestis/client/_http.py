@@ -22,6 +22,7 @@ from vestis.client._base import (
     build_request_kwargs,
     connection_error,
     format_retry_message,
+    host_of,
     make_status_error,
     normalize_base_url,
     retry_reason,
@@ -47,12 +48,22 @@ class _Transport:
         self.credentials = credentials
         self.retry_policy = retry_policy
         self.on_retry = on_retry
+        #: Hosts (`host:port`) that answered this client at least once: an unresolvable name or
+        #: a refused connection is retried only for them (a server restarting).
+        self.answered_hosts: set[str] = set()
+
+    def _answered(self, response: httpx.Response) -> httpx.Response:
+        self.answered_hosts.add(host_of(response.request.url))
+        return response
+
+    def _should_retry(self, error: BaseException) -> bool:
+        return should_retry(error, self.answered_hosts)
 
     def _retry_kwargs(self) -> dict[str, Any]:
         policy = self.retry_policy
         return {
             "stop": tenacity.stop_after_attempt(policy.max_retries + 1),
-            "retry": tenacity.retry_if_exception(should_retry),
+            "retry": tenacity.retry_if_exception(self._should_retry),
             "wait": self._wait,
             "before_sleep": self._before_sleep,
             "reraise": True,
@@ -129,7 +140,7 @@ class SyncHTTP(_Transport):
     def _send(self, options: RequestOptions, token: str | None) -> httpx.Response:
         request = self.http.build_request(**build_request_kwargs(options, token))
         try:
-            return self.http.send(request)
+            return self._answered(self.http.send(request))
         except httpx.TransportError as exc:
             raise connection_error(exc, request) from exc
 
@@ -210,7 +221,7 @@ class AsyncHTTP(_Transport):
     async def _send(self, options: RequestOptions, token: str | None) -> httpx.Response:
         request = self.http.build_request(**build_request_kwargs(options, token))
         try:
-            return await self.http.send(request)
+            return self._answered(await self.http.send(request))
         except httpx.TransportError as exc:
             raise connection_error(exc, request) from exc
 

@@ -1,8 +1,12 @@
 """The error tree of the SDK.
 
 `VestisError` is the root. `APIError` and its subclasses mean the server answered with an error
-status; `APIConnectionError` (and `APITimeoutError`) mean no answer arrived. `JobFailedError` and
-`JobTimeoutError` are raised by `jobs.wait` and carry the job id.
+status; `APIConnectionError` (and `APITimeoutError`, `HostNotFoundError`,
+`APIConnectionRefusedError`) mean no answer arrived. `JobFailedError` and `JobTimeoutError` are
+raised by `jobs.wait` and carry the job id.
+
+Every error has `message` (what happened, with the call: for logs and developers) and `reason`
+(the cause in plain words, without addresses of endpoints or signed links: for people).
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from typing import Any
 
 __all__ = [
     "APIConnectionError",
+    "APIConnectionRefusedError",
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "HostNotFoundError",
     "InternalServerError",
     "JobFailedError",
     "JobTimeoutError",
@@ -23,15 +29,18 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "VestisError",
+    "is_transient",
 ]
 
 
 class VestisError(Exception):
     """Base of every error the SDK raises."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: The cause in plain words, fit to show a person (no endpoint or signed URL in it).
+        self.reason = reason or message
 
 
 class APIError(VestisError):
@@ -47,8 +56,9 @@ class APIError(VestisError):
         method: str | None = None,
         url: str | None = None,
         retry_after: float | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, reason=reason)
         self.status_code = status_code
         self.request_id = request_id
         #: The parsed JSON body, or the raw text when the body is not JSON (None when empty).
@@ -96,14 +106,28 @@ class APIConnectionError(VestisError):
         *,
         method: str | None = None,
         url: str | None = None,
+        host: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, reason=reason)
         self.method = method
         self.url = url
+        #: `host` or `host:port` the call went to.
+        self.host = host
 
 
 class APITimeoutError(APIConnectionError):
     """No response arrived within the timeout."""
+
+
+class HostNotFoundError(APIConnectionError):
+    """The host name does not resolve: a wrong URL, or no network. Retried only when the same
+    host answered this client before."""
+
+
+class APIConnectionRefusedError(APIConnectionError):
+    """Nothing listens at the host and port: the server is not running, or the URL is wrong.
+    Retried only when the same host answered this client before (a server restarting)."""
 
 
 class JobFailedError(VestisError):
@@ -136,3 +160,14 @@ class JobTimeoutError(VestisError):
         self.job_id = job_id
         self.timeout = timeout
         self.last_status = last_status
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the same call may succeed later without anything being changed: a dropped
+    connection, a timeout, 429 and 5xx. A name that does not resolve, a refused connection and
+    every other 4xx (401 among them) will not go away by waiting."""
+    if isinstance(error, HostNotFoundError | APIConnectionRefusedError):
+        return False
+    if isinstance(error, APIConnectionError):
+        return True
+    return isinstance(error, APIError) and (error.status_code == 429 or error.status_code >= 500)

@@ -19,7 +19,7 @@ import binascii
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import httpx
@@ -32,10 +32,12 @@ from vestis.client._base import (
     connection_error,
     error_class,
     format_retry_message,
+    host_of,
     parse_body,
     parse_retry_after,
     retry_reason,
 )
+from vestis.client._base import should_retry as base_should_retry
 from vestis.client.errors import APIConnectionError, APIError, VestisError
 from vestis.contract.fashn import (
     CREDITS_USED_HEADER,
@@ -79,8 +81,10 @@ def error_from_response(response: httpx.Response) -> APIError:
     body = parse_body(response)
     status = response.status_code
     text = f"{status} {_error_name(body) or response.reason_phrase}"
+    reason = text
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         text += f": {body['message']}"
+        reason = body["message"]
     elif isinstance(body, str) and body.strip():
         text += f": {body.strip()[:300]}"
     request = response.request
@@ -92,16 +96,18 @@ def error_from_response(response: httpx.Response) -> APIError:
         method=request.method,
         url=str(request.url.copy_with(query=None)),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
+        reason=reason,
     )
 
 
-def should_retry(error: BaseException) -> bool:
+def should_retry(error: BaseException, answered_hosts: Collection[str] = ()) -> bool:
     """FASHN's retry rule: connection errors and timeouts (except an unsure `/run`, raised as
-    `UnsureRunError`), 408, 409, 429 and 5xx; never 429 `OutOfCredits`."""
+    `UnsureRunError`, and an unresolvable or refusing host that never answered), 408, 409, 429
+    and 5xx; never 429 `OutOfCredits`."""
     if isinstance(error, UnsureRunError):
         return False
     if isinstance(error, APIConnectionError):
-        return True
+        return base_should_retry(error, answered_hosts)
     if isinstance(error, APIError):
         if fashn_error_name(error) == "OutOfCredits":
             return False
@@ -141,12 +147,15 @@ class FashnClient:
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
         self._headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+        #: Hosts that answered: only they get an unresolvable name or refusal retried.
+        self.answered_hosts: set[str] = set()
 
     # --- transport --------------------------------------------------------------------------
 
     def _attempt(self, request: httpx.Request, creates: bool) -> httpx.Response:
         try:
             response = self._http.send(request)
+            self.answered_hosts.add(host_of(request.url))
         except httpx.TransportError as exc:
             error = connection_error(exc, request)
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
@@ -197,7 +206,9 @@ class FashnClient:
         request = self._http.build_request(method, url, json=json, params=params, headers=headers)
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry_policy.max_retries + 1),
-            retry=tenacity.retry_if_exception(should_retry),
+            retry=tenacity.retry_if_exception(
+                lambda error: should_retry(error, self.answered_hosts)
+            ),
             wait=self._wait,
             before_sleep=self._before_sleep,
             reraise=True,

@@ -43,6 +43,11 @@ class RunView:
     error: str | None = None
     #: The outputs' measures in a few words (`runs.measures`), when the server measured them.
     measures: str | None = None
+    #: The identity photo of the run (when it was a local file) and the identity's name or code.
+    identity_image: Path | None = None
+    identity_label: str | None = None
+    #: Flat-to-model: the instructions, in order (an output's group_index points into them).
+    instructions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,6 +95,8 @@ def read_run(folder: Path) -> RunView | None:
         for f in journal.get("failures") or []
         if isinstance(f, dict)
     ]
+    # Inputs skipped or refused (--allow-partial) are missing too; failed outputs are listed once.
+    failures += [str(m) for m in journal.get("missing") or [] if str(m) not in failures]
     models = sorted({o.model_used for o in outputs if o.model_used})
     return RunView(
         name=folder.name,
@@ -106,7 +113,20 @@ def read_run(folder: Path) -> RunView | None:
         warnings=[str(w) for w in journal.get("warnings") or []],
         error=job.get("error"),
         measures=summarise(body),
+        **_review_facts(journal, body),
     )
+
+
+def _review_facts(journal: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The identity photo and label, and the instructions, as the run recorded them."""
+    review = journal.get("review") or {}
+    image = review.get("identity_image")
+    code = (journal.get("identity") or {}).get("code")
+    return {
+        "identity_image": Path(image) if image else None,
+        "identity_label": body.get("identity_name") or code,
+        "instructions": [i for i in review.get("instructions") or [] if isinstance(i, dict)],
+    }
 
 
 def _metadata(folder: Path) -> dict[str, Any]:

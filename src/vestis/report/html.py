@@ -1,8 +1,11 @@
 """The review page of a run as one self-contained HTML file.
 
-Every picture is embedded as a JPEG thumbnail in a `data:` URI, so the page shows everything
-offline and can be mailed or archived alone; each thumbnail links to its full-size file by a
-relative path (works offline as long as the page stays beside the outputs)."""
+Every picture is embedded as a JPEG preview in a `data:` URI (large enough to judge a face),
+so the page shows everything offline and can be mailed or archived alone. Each output sits
+beside its input; clicking either opens both full size, side by side (the files are linked by
+relative paths, which work while the page stays beside the outputs). Model swaps also show the
+face of the input, the identity and the output side by side; flat-to-model outputs say what
+their instruction asked for."""
 
 from __future__ import annotations
 
@@ -15,9 +18,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from vestis.contract.jobs import describe_instruction
 from vestis.report.collect import OutputImage, ReportData, RunView, collect
+from vestis.report.faces import swap_crops
 
-THUMB_EDGE = 360
+#: Long edge of the embedded previews (a swapped face is then about 60 px wide, not 20).
+THUMB_EDGE = 900
+SMALL_EDGE = 320
 REPORT_NAME = "report.html"
 
 CSS = """
@@ -35,6 +42,26 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:0}
 .label{font-size:12px;color:#666;text-transform:uppercase;letter-spacing:.04em}
 figure{margin:0;display:flex;flex-direction:column;align-items:center}
 figure img{max-width:180px;max-height:240px;border:1px solid #ccc;border-radius:4px;background:#eee}
+.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr) 300px;gap:12px;margin:12px 0;
+padding-top:12px;border-top:1px solid #eee}
+.pair figure img{max-width:100%;max-height:80vh;cursor:zoom-in}
+.pair.flat{grid-template-columns:200px minmax(0,1fr) 300px}
+.garments{display:flex;flex-direction:column;gap:8px}
+.pair figcaption{max-width:none}
+.side{font-size:13px;display:flex;flex-direction:column;gap:8px}
+.pair.swap{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}
+.crops{display:flex;gap:10px;grid-column:1/-1;justify-content:center}
+.crops figure img{width:200px;height:200px;max-width:none;cursor:default}
+.identity img{max-width:140px;max-height:180px}
+dl.instruction{display:grid;grid-template-columns:auto 1fr;gap:2px 10px;margin:0}
+dl.instruction dt{color:#666}dl.instruction dd{margin:0;font-weight:600}
+#compare{position:fixed;inset:0;background:rgba(20,20,20,.96);display:none;flex-direction:column;
+z-index:9}
+#compare.on{display:flex}#compare .bar{color:#eee;padding:8px 14px;font-size:13px}
+#compare .panes{flex:1;display:grid;grid-auto-flow:column;grid-auto-columns:1fr;gap:6px;
+min-height:0}
+#compare .pane{overflow:auto;background:#111}
+#compare .pane img{max-width:none;max-height:none;border:0}
 figcaption{font-size:11px;color:#555;max-width:180px;word-break:break-all;text-align:center}
 .arrow{font-size:28px;color:#999;align-self:center}
 .missing{width:120px;height:160px;display:flex;align-items:center;justify-content:center;
@@ -46,16 +73,37 @@ table.summary{border-collapse:collapse;font-size:13px} table.summary td{padding:
 """
 
 
-def thumbnail_uri(path: Path) -> str | None:
-    """A small JPEG of the image as a data URI; None when the file is missing or unreadable."""
+COMPARE_JS = """<div id="compare"><div class="bar">full size, side by side · scroll to move both ·
+click or Esc to close</div><div class="panes"></div></div><script>
+(function(){const box=document.getElementById('compare'),panes=box.querySelector('.panes');
+let busy=false;function sync(src){if(busy)return;busy=true;
+for(const p of panes.children){if(p!==src){p.scrollLeft=src.scrollLeft;p.scrollTop=src.scrollTop;}}
+requestAnimationFrame(()=>busy=false);}
+document.addEventListener('click',e=>{const a=e.target.closest('.pair a.full');
+if(!a){if(box.contains(e.target))box.classList.remove('on');return;}e.preventDefault();
+panes.replaceChildren(...[...a.closest('.pair').querySelectorAll('a.full')].map(l=>{
+const d=document.createElement('div');d.className='pane';const i=document.createElement('img');
+i.src=l.getAttribute('href');i.alt=l.title;d.append(i);d.addEventListener('scroll',()=>sync(d));
+return d;}));box.classList.add('on');});
+document.addEventListener('keydown',e=>{if(e.key==='Escape')box.classList.remove('on');});})();
+</script>"""
+
+
+def image_uri(image: Image.Image, edge: int = THUMB_EDGE) -> str:
+    preview = image.copy()
+    preview.thumbnail((edge, edge))
+    buffer = io.BytesIO()
+    preview.convert("RGB").save(buffer, "JPEG", quality=84)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def thumbnail_uri(path: Path, edge: int = THUMB_EDGE) -> str | None:
+    """A JPEG preview of the image as a data URI; None when the file is missing or unreadable."""
     try:
         with Image.open(path) as image:
-            image.thumbnail((THUMB_EDGE, THUMB_EDGE))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=82)
+            return image_uri(image, edge)
     except (OSError, ValueError):
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _measures(output: OutputImage) -> str:
@@ -79,16 +127,19 @@ def _measures(output: OutputImage) -> str:
     return f'<div class="measures{bad}">{escape(" · ".join(parts))}</div>'
 
 
-def _figure(path: Path, caption: str, page_dir: Path, measures: str = "") -> str:
-    uri = thumbnail_uri(path)
+def _figure(
+    path: Path, caption: str, page_dir: Path, measures: str = "", edge: int = THUMB_EDGE
+) -> str:
+    uri = thumbnail_uri(path, edge)
     if uri is None:
         return (
             f'<figure><div class="missing">missing<br>{escape(path.name)}</div>'
             f"<figcaption>{escape(caption)}</figcaption></figure>"
         )
-    href = Path(os.path.relpath(path, page_dir)).as_posix()
+    href = escape(Path(os.path.relpath(path, page_dir)).as_posix())
     return (
-        f'<figure><a href="{escape(href)}"><img src="{uri}" alt="{escape(path.name)}"></a>'
+        f'<figure><a class="full" href="{href}" title="{escape(path.name)}">'
+        f'<img src="{uri}" alt="{escape(path.name)}"></a>'
         f"<figcaption>{escape(caption)}</figcaption>{measures}</figure>"
     )
 
@@ -113,42 +164,63 @@ def _facts(run: RunView) -> str:
     return " · ".join(escape(str(p)) for p in parts)
 
 
-def _pairs(run: RunView, page_dir: Path) -> str:
-    """Model swap: each input beside its own outputs. Flat: all inputs, then every output."""
-    rows: list[str] = []
-    if run.kind == "swap":
-        for index, path in enumerate(run.inputs):
-            outs = [o for o in run.outputs if o.image_index == index]
-            figures = (
-                "".join(
-                    _figure(
-                        o.path, f"{o.path.name} ({o.model_used or '?'})", page_dir, _measures(o)
-                    )
-                    for o in outs
-                )
-                or '<div class="missing">no output</div>'
-            )
-            rows.append(
-                f'<div class="row">{_figure(path, path.name, page_dir)}'
-                f'<div class="arrow">&rarr;</div>{figures}</div>'
-            )
-        return "".join(rows)
-    inputs = "".join(_figure(p, p.name, page_dir) for p in run.inputs)
-    outputs = (
-        "".join(
-            _figure(
-                o.path,
-                f"{o.path.name} · instruction {o.group_index} ({o.model_used or '?'})",
-                page_dir,
-                _measures(o),
-            )
-            for o in run.outputs
-        )
-        or '<div class="missing">no output</div>'
+def _crops(run: RunView, input_path: Path, output: OutputImage) -> str:
+    crops = swap_crops(input_path, output.path, run.identity_image)
+    figures = "".join(
+        f'<figure><img src="{image_uri(crop)}" alt="{caption} face">'
+        f"<figcaption>{caption}</figcaption></figure>"
+        for caption, crop in crops
     )
+    return f'<div class="crops">{figures}</div>' if figures else ""
+
+
+def _instruction(run: RunView, output: OutputImage) -> str:
+    if output.group_index >= len(run.instructions):
+        return f"<p>instruction {output.group_index + 1}</p>"
+    words = describe_instruction(run.instructions[output.group_index])
+    rows = "".join(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>" for label, text in words)
+    return f'<dl class="instruction">{rows}</dl>'
+
+
+def _pairs(run: RunView, page_dir: Path) -> str:
+    """Each output beside its input (model swap) or the flat-lays (flat-to-model), with the
+    face crops or the instruction in words beside it."""
+    rows: list[str] = []
+    garments = "".join(_figure(p, p.name, page_dir, edge=SMALL_EDGE) for p in run.inputs)
+    for output in run.outputs:
+        caption = f"{output.path.name} ({output.model_used or '?'})"
+        if run.kind == "swap":
+            if output.image_index >= len(run.inputs):
+                continue
+            source = run.inputs[output.image_index]
+            left, side = _figure(source, source.name, page_dir), _crops(run, source, output)
+        else:
+            left, side = f'<div class="garments">{garments}</div>', _instruction(run, output)
+        out = _figure(output.path, caption, page_dir, _measures(output))
+        if run.kind == "swap":  # the face crops go in a row of their own, under the pair
+            rows.append(f'<div class="pair swap">{left}{out}{side}</div>')
+        else:
+            rows.append(f'<div class="pair flat">{left}{out}<div class="side">{side}</div></div>')
+    made = {o.image_index for o in run.outputs}
+    for index, source in enumerate(run.inputs if run.kind == "swap" else []):
+        if index not in made:  # an input whose output failed or never came
+            missing = '<div class="missing">no output</div>'
+            rows.append(
+                f'<div class="pair">{_figure(source, source.name, page_dir)}{missing}</div>'
+            )
+    if not run.outputs and run.kind != "swap":
+        rows.append('<div class="missing">no output</div>')
+    return "".join(rows)
+
+
+def _identity(run: RunView) -> str:
+    label = escape(run.identity_label or "identity")
+    uri = thumbnail_uri(run.identity_image, SMALL_EDGE) if run.identity_image else None
+    if uri is None:
+        return f'<span class="facts">identity: {label}</span>' if run.identity_label else ""
     return (
-        f'<div class="col"><div class="label">inputs</div><div class="row">{inputs}</div></div>'
-        f'<div class="col"><div class="label">outputs</div><div class="row">{outputs}</div></div>'
+        f'<figure class="identity"><img src="{uri}" alt="identity {label}">'
+        f"<figcaption>identity · {label}</figcaption></figure>"
     )
 
 
@@ -167,8 +239,8 @@ def _run_section(run: RunView, page_dir: Path) -> str:
         f'<section class="run" id="{escape(run.name)}">'
         f'<div class="head"><h2>{escape(run.name)}</h2>'
         f'<span class="badge {escape(run.status)}">{escape(run.status)}</span></div>'
-        f'<div class="facts">{_facts(run)}</div>{_problems(run)}'
-        f"{_pairs(run, page_dir)}</section>"
+        f'<div class="row">{_identity(run)}<div><div class="facts">{_facts(run)}</div>'
+        f"{_problems(run)}</div></div>{_pairs(run, page_dir)}</section>"
     )
 
 
@@ -197,8 +269,8 @@ def render(data: ReportData, page_dir: Path) -> str:
         f"<h1>vestis run report: {escape(data.root.name)}</h1>"
         f'<div class="meta">{escape(str(data.root.resolve()))} · {len(data.runs)} folder(s), '
         f"{done} completed · generated {datetime.now().isoformat(timespec='seconds')} · "
-        "thumbnails embedded, click one for the full-size file</div>"
-        f"{_summary_table(data)}{sections}</body></html>"
+        "previews embedded; click one to compare the full-size files side by side</div>"
+        f"{_summary_table(data)}{sections}{COMPARE_JS}</body></html>"
     )
 
 

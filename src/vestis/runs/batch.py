@@ -28,7 +28,8 @@ FolderRunner = Callable[..., FolderRun]
 def run_single(
     ctx: RunContext, folder: Path, output: Path, runner: FolderRunner = FolderRun
 ) -> int:
-    """The single-folder command: 0 when the job completed and was saved, else 1."""
+    """The single-folder command: 0 when the job completed and every output was saved (or
+    --allow-partial accepts what is missing), else 1."""
     ctx.reporter.event("banner", title=ctx.spec.title)
     try:
         result = runner(ctx, folder, output).run()
@@ -36,10 +37,15 @@ def run_single(
         ctx.reporter.event("error", message=redact(f"Error: {type(exc).__name__}: {exc}"))
         ctx.reporter.event("debug", message=traceback.format_exc())
         return 1
-    if result.ok:
-        ctx.reporter.event("complete")
-        return 0
-    return 1
+    if not result.ok:
+        return 1
+    accepted = result.complete or ctx.allow_partial
+    ctx.reporter.event(
+        "complete" if accepted else "incomplete",
+        missing=result.missing,
+        warnings=result.warnings,
+    )
+    return 0 if accepted else 1
 
 
 def list_input_dir(input_dir: Path) -> list[Path]:
@@ -148,18 +154,28 @@ def _outcome(
             seconds=0.0,
         )
         return FolderOutcome(folder.name, False, 0.0, error=error)
+    success = result.complete or (result.ok and ctx.allow_partial)
     ctx.reporter.event(
         "folder_done",
         folder=folder.name,
         index=index,
         total=total,
-        ok=result.ok,
+        ok=success,
         seconds=result.seconds,
         message=result.message,
         job_id=result.job_id,
         measures=result.measures,
+        missing=len(result.missing),
+        warnings=result.warnings,
     )
-    return FolderOutcome(folder.name, result.ok, result.seconds, message=result.message)
+    return FolderOutcome(
+        folder.name,
+        success,
+        result.seconds,
+        message=result.message,
+        missing=result.missing,
+        warnings=result.warnings,
+    )
 
 
 def _print_summary(
@@ -175,11 +191,25 @@ def _print_summary(
         f"Failed: {len(outcomes) - ok}",
         f"Time: {elapsed:.1f}s ({elapsed / 60:.1f} minutes)",
     ]
-    failed = [o for o in outcomes if not o.success]
+    warnings = sum(o.warnings for o in outcomes)
+    if warnings:
+        lines.append(f"Warnings: {warnings} (printed above, and in each folder's journal)")
+    failed = [o for o in outcomes if not o.success and not o.missing]
     if failed:
         lines.append("Failed folders:")
         for o in failed:
             lines.append(f"  - {o.folder}: {o.error or o.message or 'see console output above'}")
+    partial = [o for o in outcomes if o.missing]
+    if partial:
+        heading = (
+            "Accepted with gaps (--allow-partial):"
+            if ctx.allow_partial
+            else ("Incomplete folders (run with --allow-partial to accept them as they are):")
+        )
+        lines.append(heading)
+        for o in partial:
+            lines += [f"  - {o.folder}: {len(o.missing)} missing"]
+            lines += [f"      {item}" for item in o.missing]
     lines.append(f"Batch summary saved to {path}")
     ctx.reporter.event(
         "batch_summary",

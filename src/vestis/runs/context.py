@@ -30,6 +30,9 @@ class RunContext:
     job_timeout: float = 1200.0
     poll_interval: float = 5.0
     max_retries: int = 5  # the SDK's, for the retry lines
+    #: --allow-partial: a folder with inputs skipped or outputs failed still counts as done.
+    #: Not part of the job's fingerprint: accepting a partial folder never makes a new job.
+    allow_partial: bool = False
 
     def on_retry(self, retry: int, wait: float, reason: str) -> None:
         """The SDK's retry hook: tell the user, and let a 429 close the submission gate."""

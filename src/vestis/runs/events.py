@@ -21,7 +21,7 @@ VERBOSE_EVENTS = frozenset({"retry", "pacing", "upload_started", "download_skipp
 #: Events whose line names the folder itself (no `[folder]` prefix).
 UNPREFIXED = frozenset({"folder_done", "folder_failed", "batch_summary"})
 #: Events that still show with --quiet.
-QUIET_EVENTS = frozenset({"error", "batch_summary", "folder_failed", "output_failed"})
+QUIET_EVENTS = frozenset({"error", "batch_summary", "folder_failed", "output_failed", "incomplete"})
 
 
 def plain_message(name: str, f: dict[str, Any]) -> str | None:
@@ -84,19 +84,45 @@ def plain_message(name: str, f: dict[str, Any]) -> str | None:
             measures = f"\nMeasures: {f['measures']}" if f.get("measures") else ""
             return f"Results saved to {f['output']}{measures}"
         case "already_complete":
-            return f"Already complete: {f['output']} (nothing to do)"
-        case "complete":
-            return f"{BANNER}\nProcessing complete\n{BANNER}"
+            gaps = f"; {f['missing']} missing" if f.get("missing") else ""
+            return f"Already complete: {f['output']} (nothing to do{gaps})"
+        case "complete" | "incomplete":
+            return _end_of_run(name == "complete", f)
         case "folder_done" | "folder_failed":
-            status = "OK" if f.get("ok") else "FAILED"
             if f.get("error"):
                 return f"[{f['index']}/{f['total']}] {f['folder']}: ERROR - {f['error']}"
+            status = "OK" if f.get("ok") else "INCOMPLETE" if f.get("missing") else "FAILED"
+            if f.get("missing"):
+                status += f", {f['missing']} missing"
+            if f.get("warnings"):
+                status += f", {f['warnings']} warning{'s' if f['warnings'] > 1 else ''}"
             measures = f" - {f['measures']}" if f.get("measures") else ""
             line = f"[{f['index']}/{f['total']}] {f['folder']}: {status} ({f['seconds']:.1f}s)"
             return line + measures
         case "batch_summary":
             return str(f["message"])
     return None
+
+
+def _end_of_run(accepted: bool, f: dict[str, Any]) -> str:
+    """The closing banner of a single-folder run, with what is missing and the warnings."""
+    missing: list[str] = list(f.get("missing") or [])
+    warnings = int(f.get("warnings") or 0)
+    if accepted:
+        title = "Processing complete"
+        if missing:
+            title += f", {len(missing)} missing (accepted with --allow-partial)"
+    else:
+        title = f"Processing incomplete: {len(missing)} missing"
+    if warnings:
+        title += f"; {warnings} warning{'s' if warnings > 1 else ''} (printed above)"
+    lines = [BANNER, title, *(f"  - {item}" for item in missing), BANNER]
+    if not accepted:
+        lines.append(
+            "The job is done and its other outputs are saved; run the same command with "
+            "--allow-partial to accept the folder as it is."
+        )
+    return "\n".join(lines)
 
 
 class Reporter:
@@ -146,7 +172,7 @@ class JsonReporter(Reporter):
     machine_readable = True
 
     def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
-        if name in ("banner", "complete"):
+        if name == "banner":
             return
         record: dict[str, Any] = {"event": name, "time": round(time.time(), 3)}
         if folder is not None:

@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,14 @@ from vestis.client import errors
 from vestis.contract.jobs import MAX_INSTRUCTIONS, MAX_JOB_IMAGES
 from vestis.runs.context import RunContext, redact
 from vestis.runs.identity import IdentityError
-from vestis.runs.inputs import list_images, project_name, sha256_bytes, sha256_file
+from vestis.runs.inputs import list_images, project_name, sha256_bytes, sha256_file, unusable
 from vestis.runs.journal import Journal
 from vestis.runs.measures import summarise
 from vestis.runs.naming import assign_stems, extension_for, image_url, result_key, sniff_format
 from vestis.runs.spec import fingerprint
 
-AUTH_HINT = (
-    "Token expired or invalid: check --token (VESTIS_TOKEN) or --username/--password "
-    "(VESTIS_USERNAME/VESTIS_PASSWORD). On the hosted API, generate a token at "
-    "https://app.on-model.com/profile?tab=tokens"
-)
+#: What to do about inputs the API would refuse.
+FIX_OR_SKIP = "Fix or remove them, or run with --allow-partial to go on without them."
 #: How often a submission refused with 429 (after the SDK's own retries) is tried again.
 SUBMIT_ATTEMPTS = 6
 
@@ -46,14 +43,15 @@ class FolderFailed(Exception):
         self.transient = transient
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, errors.APIConnectionError):
-        return True
-    return isinstance(exc, errors.APIError) and (exc.status_code == 429 or exc.status_code >= 500)
+#: Whether a failure may go away by itself (a batch then tries the folder again).
+_transient = errors.is_transient
 
 
 @dataclass
 class FolderResult:
+    """How a folder ended. `ok`: its job completed and the outputs are saved; `missing` lists
+    what is not among them (inputs skipped, outputs that failed), so `complete` is both."""
+
     ok: bool
     seconds: float
     message: str | None = None
@@ -61,6 +59,43 @@ class FolderResult:
     transient: bool = False
     #: The outputs' measures in a few words (`runs.measures`), when the server measures.
     measures: str | None = None
+    missing: list[str] = field(default_factory=list)
+    warnings: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.ok and not self.missing
+
+
+def scan_folder(
+    folder: Path, kind: str, *, allow_partial: bool = False
+) -> tuple[list[Path], dict[str, str]]:
+    """The images of `folder` a job would take, and those the API would refuse (name -> why),
+    all found locally: a missing folder, no images, too many for one job, or an image that
+    cannot be used raise `FolderFailed` (the last only without `allow_partial`)."""
+    if not folder.is_dir():
+        raise FolderFailed(f"Input folder not found: {folder}\nChecked path: {folder.resolve()}")
+    files = list_images(folder, swap=kind == "swap")
+    if not files:
+        what = "No processable images found in" if kind == "swap" else "No images found in"
+        raise FolderFailed(f"{what} {folder}")
+    refused = {p.name: why for p in files if (why := unusable(p))}
+    if refused and not allow_partial:
+        lines = "\n".join(f"  - {name}: {why}" for name, why in refused.items())
+        raise FolderFailed(
+            f"{len(refused)} of {len(files)} images in {folder} cannot be used:\n{lines}\n"
+            + FIX_OR_SKIP
+        )
+    usable = [p for p in files if p.name not in refused]
+    if not usable:
+        raise FolderFailed(f"No usable images in {folder}")
+    if len(usable) > MAX_JOB_IMAGES:
+        # The API refuses more per job; say so before uploading anything.
+        raise FolderFailed(
+            f"{len(usable)} images in {folder}: a job takes at most {MAX_JOB_IMAGES}. "
+            f"Split the folder into folders of at most {MAX_JOB_IMAGES} images."
+        )
+    return usable, refused
 
 
 def _now() -> str:
@@ -77,6 +112,9 @@ class FolderRun:
         self.label = label  # folder name shown in batch output; None for single runs
         self.kind = ctx.spec.kind
         self.measures: str | None = None
+        #: Inputs skipped and outputs that failed, in the user's terms (journal: `missing`).
+        self.missing: list[str] = []
+        self.warning_count = 0
 
     def emit(self, name: str, /, **fields: Any) -> None:
         self.ctx.reporter.event(name, folder=self.label, kind=self.kind, **fields)
@@ -91,12 +129,15 @@ class FolderRun:
             journal = Journal.open(self.output)
             job_id = self._run(files, journal)
             return FolderResult(
-                True, time.monotonic() - started, job_id=job_id, measures=self.measures
+                True,
+                time.monotonic() - started,
+                job_id=job_id,
+                measures=self.measures,
+                missing=self.missing,
+                warnings=self.warning_count,
             )
         except FolderFailed as exc:
             message = redact(str(exc))
-            if isinstance(exc.__cause__, errors.AuthenticationError):
-                message += f"\n{AUTH_HINT}"
             self.emit("error", message=message)
             if journal is not None:
                 journal.append("failures", {"time": _now(), "message": message})
@@ -111,10 +152,18 @@ class FolderRun:
                 "inputs": checksums,
             }
         )
+        # what the review page shows beside the outputs: the identity photo, the instructions
+        identity_image = str(spec.identity_image.resolve()) if spec.identity_image else None
+        instructions = spec.instructions if self.kind == "flat" else []
+        review = {"identity_image": identity_image, "instructions": instructions}
+        if journal.get("review") != review:  # a finished run's journal stays untouched
+            journal.set("review", review)
         if self._already_complete(journal, config):
-            self.emit("already_complete", output=str(self.output))
+            self.missing = list(journal.get("missing") or [])
+            self.emit("already_complete", output=str(self.output), missing=len(self.missing))
             job_id = journal.get("job", {}).get("job_id")
             return str(job_id) if job_id else None
+        journal.set("missing", self.missing)
         journal.set("config", config)
         journal.set("input_folder", str(self.folder.resolve()))
         journal.set("kind", self.kind)
@@ -127,10 +176,10 @@ class FolderRun:
             timings["total_seconds"] = round(time.monotonic() - t0, 1)
             journal.set("timings", timings)
 
+        identity_code = self._identity(journal)
         project_id = self._project(journal)
         file_ids = self._uploads(files, checksums, journal)
         lap("upload_seconds", t0)
-        identity_code = self._identity(journal)
         names = list(file_ids)
         notes = self._notes(files, names)
         body = spec.job_body(project_id, identity_code, list(file_ids.values()), notes)
@@ -144,28 +193,27 @@ class FolderRun:
         self.download(job_id, journal)
         timings["finished_at"] = _now()
         lap("download_seconds", t2)
+        journal.set("missing", self.missing)
         journal.set("completed", True)
-        self.emit("results_saved", output=str(self.output), measures=self.measures)
+        self.emit(
+            "results_saved",
+            output=str(self.output),
+            measures=self.measures,
+            missing=len(self.missing),
+            warnings=self.warning_count,
+        )
         return job_id
 
     # -- steps -----------------------------------------------------------------------------------
 
     def _scan(self) -> list[Path]:
-        if not self.folder.is_dir():
-            raise FolderFailed(
-                f"Input folder not found: {self.folder}\nChecked path: {self.folder.resolve()}"
-            )
-        files = list_images(self.folder, swap=self.kind == "swap")
-        if not files:
-            what = "No processable images found in" if self.kind == "swap" else "No images found in"
-            raise FolderFailed(f"{what} {self.folder}")
-        self.emit("files_found", count=len(files), files=[p.name for p in files])
-        if len(files) > MAX_JOB_IMAGES:
-            # The API refuses more per job; say so before uploading anything.
-            raise FolderFailed(
-                f"{len(files)} images in {self.folder}: a job takes at most {MAX_JOB_IMAGES}. "
-                "Split the folder into folders of at most 10 images."
-            )
+        files, refused = scan_folder(self.folder, self.kind, allow_partial=self.ctx.allow_partial)
+        for name, why in refused.items():
+            self.emit("warning", message=f"Skipped {name}: {why}")
+            self.missing.append(f"{name}: skipped, {why}")
+        self.emit(
+            "files_found", count=len(files), files=[p.name for p in files], source=self.folder.name
+        )
         instructions = self.ctx.spec.instructions
         if self.kind == "flat" and len(instructions) > MAX_INSTRUCTIONS:
             raise FolderFailed(
@@ -186,18 +234,30 @@ class FolderRun:
         return True
 
     def _project(self, journal: Journal) -> str:
+        """The folder's project, asked for on every run (POST /project, as the reference scripts
+        do). An id other than the journal's means this server does not hold what the journal
+        recorded (its data was cleared, or it is another server): the journal's uploads and job
+        are forgotten and made again, instead of failing on ids the server never saw."""
         name = project_name(self.folder)
-        saved = journal.get("project")
-        if isinstance(saved, dict) and saved.get("name") == name and saved.get("id"):
-            self.emit("project", project_name=name, project_id=saved["id"], reused=True)
-            return str(saved["id"])
         try:
-            project_id = self.ctx.client.projects.ensure(name)
+            project_id = str(self.ctx.client.projects.ensure(name))
         except errors.VestisError as exc:
-            raise FolderFailed(f"Error creating project: {exc}", transient=_transient(exc)) from exc
+            raise FolderFailed(
+                f"Error creating project: {exc.reason}", transient=_transient(exc)
+            ) from exc
+        saved = journal.get("project")
+        known = isinstance(saved, dict) and saved.get("name") == name and saved.get("id")
+        reused = bool(known) and str(saved["id"]) == project_id
+        if known and not reused and (journal.get("uploads") or journal.get("job")):
+            self.emit(
+                "warning",
+                message="The server does not hold this folder's earlier uploads and job (its "
+                "data was cleared, or it is another server): they are made again",
+            )
+            journal.forget_server_state()
         journal.set("project", {"name": name, "id": project_id})
-        self.emit("project", project_name=name, project_id=project_id, reused=False)
-        return str(project_id)
+        self.emit("project", project_name=name, project_id=project_id, reused=reused)
+        return project_id
 
     def _uploads(
         self, files: list[Path], checksums: dict[str, str], journal: Journal
@@ -216,41 +276,59 @@ class FolderRun:
             pending[path.name] = self.ctx.transfers.submit(
                 self.ctx.client.uploads.upload_file, path
             )
-        transient: list[str] = []
+        failed: dict[str, errors.VestisError] = {}
+        refused: dict[str, str] = {}
         for name, future in pending.items():
             try:
                 file_id = future.result()
             except errors.APIError as exc:
-                if exc.status_code == 429 or exc.status_code >= 500:
-                    transient.append(f"{name}: {exc}")
+                if errors.is_transient(exc):
+                    failed[name] = exc
                 else:
-                    # The server refused this file (bad image, too large): as the reference
-                    # scripts do, go on with the others.
-                    self.emit("upload_failed", name=name, message=str(exc))
-                    journal.append("warnings", f"Failed to upload: {name} ({exc})")
+                    refused[name] = exc.reason  # not an image the server takes
                 continue
             except errors.VestisError as exc:
-                transient.append(f"{name}: {exc}")
+                failed[name] = exc
                 continue
             journal.set_in("uploads", name, {"sha256": checksums[name], "file_id": file_id})
             done[name] = file_id
             self.emit("uploaded", name=name, file_id=file_id, reused=False)
-        if transient:
+        if failed:
             # Submitting without these would lose them for good (a job cannot be extended):
             # fail now, a re-run uploads only what is missing.
-            raise FolderFailed("Failed to upload: " + "; ".join(transient), transient=True)
+            raise FolderFailed(
+                "Failed to upload: " + "; ".join(f"{n}: {e.reason}" for n, e in failed.items()),
+                transient=all(errors.is_transient(e) for e in failed.values()),
+            )
+        self._refused(refused)
         ordered = {p.name: done[p.name] for p in files if p.name in done}
         self.emit("uploads_done", ok=len(ordered), total=len(files))
         if not ordered:
             raise FolderFailed("No images uploaded")
         return ordered
 
+    def _refused(self, refused: dict[str, str]) -> None:
+        """Inputs the server refused at upload: the folder stops before its job is submitted
+        (the uploads done are kept for the re-run), or with --allow-partial goes on without."""
+        if not refused:
+            return
+        if not self.ctx.allow_partial:
+            lines = "\n".join(f"  - {name}: {why}" for name, why in refused.items())
+            raise FolderFailed(
+                f"The server refused {len(refused)} image(s); nothing was submitted:\n{lines}\n"
+                + FIX_OR_SKIP
+            )
+        for name, why in refused.items():
+            self.emit("upload_failed", name=name, message=why)
+            self.missing.append(f"{name}: refused by the server, {why}")
+
     def _identity(self, journal: Journal) -> str:
+        announced = self.ctx.identity.resolved  # the run said it once, before any folder
         try:
             code = self.ctx.identity.resolve()
         except IdentityError as exc:
             raise FolderFailed(str(exc), transient=exc.transient) from exc
-        if self.ctx.identity.message:
+        if self.ctx.identity.message and not announced:
             self.emit("identity", message=self.ctx.identity.message, code=code)
         journal.set("identity", {"code": code})
         return code
@@ -282,10 +360,12 @@ class FolderRun:
             except errors.RateLimitError as exc:
                 self.ctx.pacer.penalize(exc.retry_after)
                 if attempt == SUBMIT_ATTEMPTS:
-                    raise FolderFailed(f"Failed to create job: {exc}", transient=True) from exc
+                    raise FolderFailed(
+                        f"Failed to create job: {exc.reason}", transient=True
+                    ) from exc
             except errors.VestisError as exc:
                 raise FolderFailed(
-                    f"Failed to create job: {exc}", transient=_transient(exc)
+                    f"Failed to create job: {exc.reason}", transient=_transient(exc)
                 ) from exc
         journal.update_job(job_id=created.job_id, status="pending", submitted_at=_now())
         total = created.total_outputs
@@ -323,7 +403,9 @@ class FolderRun:
                 "run the same command again to keep waiting)"
             ) from exc
         except errors.VestisError as exc:
-            raise FolderFailed(f"Error checking status: {exc}", transient=_transient(exc)) from exc
+            raise FolderFailed(
+                f"Error checking status: {exc.reason}", transient=_transient(exc)
+            ) from exc
         journal.update_job(status=final.status, finished_at=_now())
         self.emit("job_finished", job_id=job_id, status=final.status)
         return str(final.status)
@@ -335,16 +417,17 @@ class FolderRun:
         try:
             body = self.ctx.client.jobs.results_raw(job_id)
         except errors.VestisError as exc:
-            raise FolderFailed(f"Failed to get results: {exc}", transient=_transient(exc)) from exc
+            raise FolderFailed(
+                f"Failed to get results: {exc.reason}", transient=_transient(exc)
+            ) from exc
         results = [r for r in body.get("results") or [] if isinstance(r, dict)]
         for r in results:
             if r.get("status") == "failed":
                 message = r.get("error_message") or "failed"
                 journal.append("failures", {"key": self._describe(r), "message": message})
                 self.emit("output_failed", output=self._describe(r), message=message)
-            for warning in r.get("warnings") or []:
-                journal.append("warnings", f"{self._describe(r)}: {warning}")
-                self.emit("warning", message=f"{self._describe(r)}: {warning}")
+                self.missing.append(f"{self._describe(r)}: {message}")
+        self._warnings(results, journal)
         ready: list[Any] = [r for r in results if r.get("status") == "completed" and image_url(r)]
         if approved_only:
             ready = [r for r in ready if r.get("feedback") == "like"]
@@ -366,8 +449,8 @@ class FolderRun:
             try:
                 data = future.result()
             except errors.VestisError as exc:
-                self.emit("download_failed", image_index=r.get("image_index"), message=str(exc))
-                failed.append(f"image {r.get('image_index')}: {exc}")
+                self.emit("download_failed", image_index=r.get("image_index"), message=exc.reason)
+                failed.append(f"image {r.get('image_index')}: {exc.reason}")
                 continue
             stem, orig_ext = stems[key]
             ext = extension_for(orig_ext, sniff_format(data))
@@ -392,6 +475,30 @@ class FolderRun:
         self.measures = summarise(body)
         if failed:
             raise FolderFailed("Failed to download: " + "; ".join(failed), transient=True)
+
+    def _warnings(self, results: list[dict[str, Any]], journal: Journal) -> None:
+        """What the server said it did differently from what was asked: each warning printed
+        once for the folder with the outputs it concerns, and the model that really ran when it
+        is not the one asked for. All are counted (`warning_count`) and journaled."""
+        said: dict[str, list[str]] = {}
+        for r in results:
+            for warning in r.get("warnings") or []:
+                said.setdefault(str(warning), []).append(self._describe(r))
+                journal.append("warnings", f"{self._describe(r)}: {warning}")
+        asked = self.ctx.spec.model
+        ran = {str(r["model_used"]) for r in results if r.get("model_used")}
+        if asked != "auto" and ran and ran != {asked}:
+            note = f"--model {asked} was asked; the server ran {', '.join(sorted(ran))}"
+            said[note] = []
+            journal.append("warnings", note)
+        for text, outputs in said.items():
+            where = ""
+            if len(outputs) == 1:
+                where = f" ({outputs[0]})"
+            elif outputs:
+                where = f" ({len(outputs)} outputs)"
+            self.emit("warning", message=f"{text}{where}")
+            self.warning_count += max(1, len(outputs))
 
     def _describe(self, result: dict[str, Any]) -> str:
         """Which output a message is about, in the user's terms."""

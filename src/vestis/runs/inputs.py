@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
+from PIL import Image
+
+from vestis.contract.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
+
+#: Pillow warns (in words about attacks) above its own pixel limit; `unusable` says it plainly.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+#: What the API takes (spec §2.2): checked from the file's header before anything is sent.
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 #: Model swap skips photos without a model; the reference scripts mark them in the file name.
 SWAP_EXCLUDED_MARKERS = ("_INTERNAL_", "_NONMODEL_")
@@ -39,3 +49,27 @@ def sha256_file(path: Path) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def unusable(path: Path) -> str | None:
+    """Why the API would refuse this file as an image, found locally from its size and header
+    (a text file named .jpg, another format, too many bytes or pixels); None when it looks fine.
+    The server still checks the whole image."""
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        return f"{size / 2**20:.0f} MiB, more than the {MAX_UPLOAD_BYTES // 2**20} MiB allowed"
+    try:
+        with Image.open(path) as image:
+            fmt, (width, height) = image.format, image.size
+    except Image.DecompressionBombError:
+        return f"more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels, the most allowed"
+    except (OSError, ValueError, SyntaxError):
+        return "not a readable image (JPEG, PNG or WebP expected)"
+    if fmt not in ACCEPTED_FORMATS:
+        return f"a {fmt} image (JPEG, PNG or WebP expected)"
+    if width * height > MAX_IMAGE_PIXELS:
+        return (
+            f"{width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} allowed; scale it down"
+        )
+    return None

@@ -123,6 +123,18 @@ class Journal:
             self.save()
             return job
 
+    def forget_server_state(self) -> None:
+        """Forget what lives on the server (project, uploads, identity, job) once the server no
+        longer has it; the job is kept in `previous_jobs`, the files on disk stay."""
+        with self._lock:
+            job = self.data.get("job")
+            if isinstance(job, dict) and job.get("job_id"):
+                self.data.setdefault("previous_jobs", []).append(job)
+            for key in ("project", "uploads", "identity", "job"):
+                self.data.pop(key, None)
+            self.data["completed"] = False
+            self.save()
+
     def update_job(self, **fields: Any) -> None:
         with self._lock:
             job = self.data.setdefault("job", {})

@@ -32,6 +32,8 @@ _LOGGED = frozenset(
         "job_submitted",
         "info",
         "identity",
+        "complete",
+        "incomplete",
     }
 )
 
@@ -75,6 +77,8 @@ class RichReporter(Reporter):
         )
         self.progress.start()
         self._tasks: dict[str, TaskID] = {}
+        #: The input folder of a single-folder run (its events carry no batch label).
+        self._single = "run"
         self._overall: TaskID | None = None
         self._counts: dict[str, dict[str, int]] = {}
 
@@ -102,8 +106,12 @@ class RichReporter(Reporter):
             self.progress.advance(self._overall)
         if name not in _STAGES:
             return
-        task = self._task(folder or "run")
-        counts = self._counts[folder or "run"]
+        if folder is None and name == "files_found" and f.get("source"):
+            self._single = str(f["source"])
+        if name == "error" and (folder or self._single) not in self._tasks:
+            return  # an error before any folder started (connection, identity): no bar
+        task = self._task(folder or self._single)
+        counts = self._counts[folder or self._single]
         if name == "files_found":
             self.progress.update(task, total=f["count"], completed=0, stage="uploading")
         elif name == "uploaded":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,22 +12,28 @@ from typing import Any
 @dataclass
 class FolderOutcome:
     """How one folder of a batch ended. `error` is set only when the worker raised (as in the
-    reference summary); `message` is vestis's own explanation of an ordinary failure."""
+    reference summary); `message` is vestis's own explanation of an ordinary failure; `missing`
+    lists the inputs skipped and outputs failed of a folder whose job completed."""
 
     folder: str
     success: bool
     processing_time: float
     error: str | None = None
     message: str | None = None
+    missing: list[str] = field(default_factory=list)
+    warnings: int = 0
 
     def summary_entry(self) -> dict[str, Any]:
         if self.error is not None:
             return {"folder": self.folder, "success": False, "error": self.error}
-        return {
+        entry: dict[str, Any] = {
             "folder": self.folder,
             "success": self.success,
             "processing_time": round(self.processing_time, 1),
         }
+        if self.missing:  # a vestis extension: the reference has no partial folders
+            entry["missing"] = list(self.missing)
+        return entry
 
 
 def swap_configuration(

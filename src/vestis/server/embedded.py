@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 
 from vestis.server.app import create_app
+from vestis.server.datadir import DataDirLock
 from vestis.server.services.accounts import create_user, find_user, issue_token, user_for_token
 from vestis.server.settings import ServerSettings
 from vestis.server.state import ServerState
@@ -87,6 +88,7 @@ class EmbeddedServer:
         self.state: ServerState | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._lock: DataDirLock | None = None
 
     def _local_token(self, state: ServerState) -> str:
         """The local user's API token, kept in the data dir and reused while valid."""
@@ -106,6 +108,7 @@ class EmbeddedServer:
 
     def start(self) -> EmbeddedServer:
         state = ServerState.open(self.settings)
+        self._lock = DataDirLock(self.settings.data_dir).hold()  # `vestis data clear` waits
         self.state = state
         self.token = self._local_token(state)
         config = uvicorn.Config(
@@ -142,6 +145,9 @@ class EmbeddedServer:
         if self._thread is not None:
             self._thread.join(timeout=15)
         self._server = self._thread = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()

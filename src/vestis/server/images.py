@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -64,7 +65,8 @@ def inspect_image(data: bytes) -> ImageFacts:
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"The image is too large to decode safely: {exc}", 413) from exc
+        # Pillow's own words speak of attacks and of twice the limit; say it as the limit is.
+        raise ImageRejected(_too_many_pixels(pixels=_pixels_in(exc)), 413) from exc
     except Exception as exc:  # Pillow raises many types for undecodable data
         raise ImageRejected(
             "The upload is not a readable image (JPEG, PNG or WebP expected)."
@@ -74,11 +76,20 @@ def inspect_image(data: bytes) -> ImageFacts:
     return ImageFacts(ACCEPTED_FORMATS[fmt], width, height)
 
 
-def _too_many_pixels(width: int, height: int) -> str:
+def _too_many_pixels(width: int = 0, height: int = 0, pixels: int | None = None) -> str:
+    size = f"{width}x{height}, " if width and height else ""
+    count = pixels if pixels is not None else width * height
+    has = f"has {size}{count / 1e6:.0f} megapixels" if count else "has too many pixels"
     return (
-        f"The image has {width}x{height} = {width * height} pixels, more than the limit of "
-        f"{MAX_IMAGE_PIXELS}; scale it down and upload again."
+        f"The image {has}, more than the limit of {MAX_IMAGE_PIXELS // 1_000_000} megapixels; "
+        "scale it down and upload again."
     )
+
+
+def _pixels_in(exc: Exception) -> int | None:
+    """The pixel count Pillow names in its decompression-bomb message, if it does."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(found.group(1)) if found else None
 
 
 @dataclass(frozen=True)

@@ -13,50 +13,20 @@ import hashlib
 import io
 from typing import Literal
 
-import numpy as np
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageDraw
 
+from vestis.quality.crops import Box, changed_box, square_crop
 from vestis.server import images
 from vestis.server.models import File, Job, JobOutput
 from vestis.server.state import ServerState
 
 Which = Literal["input", "identity", "output"]
 CROP_EDGE = 320
-#: Space kept around the face box on each side, as a share of the box's longer side.
-MARGIN = 0.45
-#: A pixel counts as changed by the swap when a channel moved more than this.
-CHANGED = 24
-
-Box = tuple[int, int, int, int]
 
 
 def _key(output_id: str, which: str) -> str:
     digest = hashlib.sha256(f"{output_id}:{which}:{CROP_EDGE}".encode()).hexdigest()[:32]
     return f"crops/{digest[:2]}/{digest}.jpg"
-
-
-def square_crop(image: Image.Image, box: Box) -> Image.Image:
-    """A square around `box` with MARGIN on every side, kept inside the image, scaled to
-    CROP_EDGE."""
-    left, top, right, bottom = box
-    side = max(right - left, bottom - top) * (1 + 2 * MARGIN)
-    side = min(side, image.width, image.height)
-    cx, cy = (left + right) / 2, (top + bottom) / 2
-    x0 = int(min(max(cx - side / 2, 0), image.width - side))
-    y0 = int(min(max(cy - side / 2, 0), image.height - side))
-    region = image.crop((x0, y0, x0 + int(side), y0 + int(side)))
-    return region.resize((CROP_EDGE, CROP_EDGE), Image.Resampling.LANCZOS)
-
-
-def changed_box(before: Image.Image, after: Image.Image) -> Box | None:
-    """The bounding box of the pixels a swap changed (None when nothing changed)."""
-    if after.size != before.size:
-        after = after.resize(before.size)
-    diff = np.asarray(ImageChops.difference(before.convert("RGB"), after.convert("RGB")))
-    ys, xs = np.nonzero(diff.max(axis=2) > CHANGED)
-    if len(xs) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
 def placeholder(text: str) -> bytes:
@@ -84,7 +54,7 @@ def _make(state: ServerState, db, job: Job, output: JobOutput, which: Which) -> 
         photo = images.open_image(blobs.read(job.identity.blob_key))
         stored = (job.identity.face_metadata or {}).get("box")
         box = tuple(stored) if stored else _detect(state, photo)
-        return _jpeg(square_crop(photo, box)) if box else placeholder("no face found")  # type: ignore[arg-type]
+        return _jpeg(square_crop(photo, box, CROP_EDGE)) if box else placeholder("no face found")  # type: ignore[arg-type]
     upload = db.query(File).filter(File.public_id == output.spec.get("file_id")).one_or_none()
     if upload is None or upload.blob_key is None or output.blob_key is None:
         return placeholder("no image yet")
@@ -94,7 +64,7 @@ def _make(state: ServerState, db, job: Job, output: JobOutput, which: Which) -> 
     if box is None:
         return placeholder("no face found")
     picture = before if which == "input" else after.resize(before.size)
-    return _jpeg(square_crop(picture, box))
+    return _jpeg(square_crop(picture, box, CROP_EDGE))
 
 
 def face_crop(state: ServerState, db, job: Job, output: JobOutput, which: Which) -> bytes:  # type: ignore[no-untyped-def]

@@ -185,7 +185,7 @@ def _updates(
                     html = fragment(
                         request, "_card.html", card=card, **_card_context(job, _mode(job, mode))
                     )
-                    events.append(swap_event(f"card-{slot}", html))
+                    events.append(swap_event(f"card-{card.slot}", html))
         return events
 
 

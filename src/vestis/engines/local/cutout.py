@@ -306,21 +306,36 @@ def _object(c: Cues) -> np.ndarray:
     return loose & ~np.isin(labels, specks)
 
 
-def segment(
-    small: np.ndarray,
+def _candidate(
+    c: Cues, strength: float, photo_object: np.ndarray
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]], CutoutMeasures]:
-    """The garment mask on a working-size photo, its piece boxes, and its measures."""
-    c = cues(small)
-    radius = max(3, int(0.012 * max(small.shape)))
-    backdrop = _unleak(_backdrop(c, close=1, strength=1.0), c.border, radius)
-    garment = ~backdrop
+    """One cut-out at `strength` (see `_backdrop`), with its boxes and measures."""
+    radius = max(3, int(0.012 * max(c.border.shape)))
+    garment = ~_unleak(_backdrop(c, close=1, strength=strength), c.border, radius)
     if garment.sum() > 16:
         garment = _refine(c, garment)
     if garment.any():
         garment &= ~_openings(garment, c)
     garment, boxes, dropped, dropped_share = _pieces(garment)
-    measures = measure_cutout(garment, _object(c) | garment, dropped, dropped_share)
-    return garment, boxes, measures
+    return garment, boxes, measure_cutout(garment, photo_object | garment, dropped, dropped_share)
+
+
+def segment(
+    small: np.ndarray,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]], CutoutMeasures]:
+    """The garment mask on a working-size photo, its piece boxes, and its measures. When the
+    cut-out keeps somewhat too little of the photo's object (a white band on a white garment
+    let the backdrop in), a more eager one is tried and kept if it keeps clearly more. One that
+    lost most of it is left lost: then the backdrop has flooded the garment (a white garment
+    running into the frame), and the looser object would be flooded alike."""
+    c = cues(small)
+    photo_object = _object(c)
+    best = _candidate(c, 1.0, photo_object)
+    if 0.5 <= best[2].kept < 0.85:
+        eager = _candidate(c, 0.7, photo_object)
+        if eager[2].kept > best[2].kept + 0.05:
+            best = eager
+    return best
 
 
 def cut_out(rgb: np.ndarray) -> CutOut:

@@ -202,6 +202,11 @@ def _identity_body(
     on; None (with a warning saying why) otherwise."""
     landmarks = body_landmarks(identity)
     if landmarks is None or not visible(landmarks, (11, 12, 23, 24)):
+        # A portrait or bust: no shoulders and hips to dress (docs/engines.md: reported).
+        warnings.append(
+            "the identity image shows no body (shoulders and hips), only a face or a bust; "
+            "dressed a body template with the identity's head instead"
+        )
         return None
     needed = tuple(sorted({i for kind in kinds for i in _NEEDS[kind]}))
     if _arms_across_torso(landmarks):
@@ -219,8 +224,11 @@ def _identity_body(
         replace = frozenset().union(*(REPLACES[kind] for kind in kinds))
         try:
             return identity_body(canvas, identity, landmarks, rng, find_face(identity), replace)
-        except ValueError:
-            return None
+        except ValueError as err:
+            warnings.append(
+                f"the identity's body could not be cut out ({err}); dressed a body template "
+                "with the identity's head instead"
+            )
     return None
 
 

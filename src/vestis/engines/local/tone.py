@@ -123,6 +123,36 @@ def suppress_highlights(lab: np.ndarray, sel: np.ndarray, sigma: float) -> np.nd
     return out
 
 
+def _whites(lab: np.ndarray, features: np.ndarray, core: np.ndarray, margin: float) -> np.ndarray:
+    """Weight (0..1) of the whites of the eyes and the teeth: in the features, lighter than
+    the face's skin by `margin` and more, and nearly colourless."""
+    skin = (core > 0.5) & (features < 0.05)
+    if skin.sum() < 16:
+        return np.zeros(features.shape, dtype=np.float32)
+    level = float(np.median(lab[..., 0][skin]))
+    light = np.clip((lab[..., 0] - level - margin) / 6.0, 0.0, 1.0)
+    grey = np.clip((20.0 - np.hypot(lab[..., 1], lab[..., 2])) / 8.0, 0.0, 1.0)
+    return (features * light * grey).astype(np.float32)
+
+
+def _white_balance_whites(
+    out: np.ndarray, src: np.ndarray, ref: np.ndarray, masks: FaceMasks
+) -> np.ndarray:
+    """Teeth and eye whites take the target photo's white balance (the colour of its own eye
+    whites and teeth), not their offset from the identity's skin moved onto the target's skin
+    (a cool-lit identity's teeth turned blue)."""
+    mine = _whites(src, masks.features, masks.core, 10.0)
+    theirs = _whites(ref, masks.target_features, masks.core, 3.0)
+    if (mine > 0.5).sum() < 10 or (theirs > 0.5).sum() < 10:
+        return out
+    for c in (1, 2):
+        own = float(np.average(src[..., c], weights=mine))
+        white = float(np.average(ref[..., c], weights=theirs))
+        balanced = white + 0.5 * (src[..., c] - own)
+        out[..., c] = mine * balanced + (1.0 - mine) * out[..., c]
+    return out
+
+
 @dataclass(frozen=True)
 class FaceMasks:
     """Weights over the face region: where the new face goes and where the features are."""
@@ -149,10 +179,11 @@ def _match_statistics(src: np.ndarray, ref: np.ndarray, masks: FaceMasks) -> np.
         r_mean = float(ref[..., c][sel].mean())
         s_std = float(src[..., c][src_skin].std()) + 1e-3
         r_std = float(ref[..., c][ref_skin].std()) + 1e-3
-        # The identity's contrast, within a fifth of the target's; for colour, the floor goes
-        # down to nothing on a colourless (black-and-white) photo.
+        # The identity's contrast, within a fifth of the target's. Colour is never stronger
+        # than the identity's own (white teeth would turn blue) and fades to nothing on a
+        # colourless (black-and-white) photo.
         floor = 0.8 if c == 0 else 0.8 * min(1.0, (r_std - 1e-3) / 2.0)
-        ratio = float(np.clip(r_std / s_std, floor, 1.2))
+        ratio = float(np.clip(r_std / s_std, floor, 1.2 if c == 0 else 1.0))
         deviation = (src[..., c] - s_mean) * ratio
         if c > 0:
             # On the skin, only the identity's small colour variations, halved: its eye
@@ -181,6 +212,7 @@ def match_colour(
     src = keep * src + (1.0 - keep) * suppress_highlights(src, sel, eye * 0.2)
     mask = core.astype(np.float32)
     out = _match_statistics(src, ref, masks)
+    out = _white_balance_whites(out, src, ref, masks)
     # Only the broad light of the target (one side brighter, a darker chin) replaces the
     # identity's, measured on each face's skin: finer target shading lies where the target's
     # own nose and eye sockets are, and its teeth would light up the new closed mouth.
