@@ -88,7 +88,7 @@ def test_model_swap_matches_the_reference_outputs(server, catalogue, identity_co
         assert line in result.stdout
     # The engine's note on each output is printed once for the folder, and counted.
     assert result.stdout.count("post-processing is a no-op") == 1
-    assert "Warning: fake engine: post-processing is a no-op (2 outputs)" in result.stdout
+    assert "Warning: fake engine: post-processing is a no-op [2 outputs]" in result.stdout
     assert "Processing complete; 2 warnings (printed above)" in result.stdout
     assert server.token not in result.stdout + result.stderr
     assert server.token not in (out / JOURNAL_NAME).read_text()

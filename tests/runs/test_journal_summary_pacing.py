@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from vestis.runs.journal import JOURNAL_NAME, Journal
 from vestis.runs.pacing import SLOT_MARGIN_SECONDS, SubmissionPacer
 from vestis.runs.spec import clamp_parallel
@@ -118,16 +120,26 @@ def test_parallel_is_clamped_silently():
 
 def test_pacer_waits_when_the_window_is_full_and_after_a_429():
     sleeps: list[float] = []
-    pacer = SubmissionPacer(2, window_seconds=1, sleep=sleeps.append)
+
+    class Slept(Exception):
+        pass
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        raise Slept  # one look is enough: the window is a minute, however slow the machine
+
+    pacer = SubmissionPacer(2, window_seconds=60, sleep=sleep)
     waits: list[float] = []
     pacer.acquire(waits.append)
     pacer.acquire(waits.append)
     assert waits == []
-    # Third in the same window: told to wait, sleeps (the fake sleep returns at once, so the
-    # loop keeps asking until the real window frees a slot).
-    pacer.acquire(waits.append)
-    assert waits and all(0 < w <= 1.0 + SLOT_MARGIN_SECONDS for w in waits)
+    # Third in the same window: told how long to wait (up to the window and the margin), sleeps.
+    with pytest.raises(Slept):
+        pacer.acquire(waits.append)
+    assert len(waits) == 1 and 0 < waits[0] <= 60.0 + SLOT_MARGIN_SECONDS
+    assert sleeps == [min(waits[0], 5.0)]
     waits.clear()
+    sleeps.clear()
     pacer = SubmissionPacer(5, window_seconds=60, sleep=sleeps.append, clock=lambda: 1000.0)
     pacer.penalize(7.0)
     calls = iter([1000.0, 1007.5])

@@ -494,9 +494,9 @@ class FolderRun:
         for text, outputs in said.items():
             where = ""
             if len(outputs) == 1:
-                where = f" ({outputs[0]})"
+                where = f" [{outputs[0]}]"
             elif outputs:
-                where = f" ({len(outputs)} outputs)"
+                where = f" [{len(outputs)} outputs]"
             self.emit("warning", message=f"{text}{where}")
             self.warning_count += max(1, len(outputs))
 
