@@ -24,6 +24,9 @@ _ASPECT_TOLERANCE = 0.02
 #: Correlation (grey levels, outside the region) an aligned output must reach with the input.
 _MIN_CORRELATION = 0.6
 _MIN_INLIERS = 12
+#: Correlation (grey, half size) a shifted output must reach with the photo for the shift alone
+#: to be taken as the alignment; below it, features are matched.
+_MIN_SHIFT_CORRELATION = 0.97
 
 
 @dataclass
@@ -44,7 +47,7 @@ def _rgb(image: Image.Image) -> np.ndarray:
 
 def _similarity(moving: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray | None, int]:
     """The 2x3 similarity taking `moving` onto `fixed` (grey images), and its inlier count."""
-    orb = cv2.ORB_create(nfeatures=3000)
+    orb = cv2.ORB_create(nfeatures=1500)
     kp_m, des_m = orb.detectAndCompute(moving, None)
     kp_f, des_f = orb.detectAndCompute(fixed, None)
     if des_m is None or des_f is None or len(kp_m) < _MIN_INLIERS or len(kp_f) < _MIN_INLIERS:
@@ -67,8 +70,29 @@ def _is_identity(matrix: np.ndarray) -> bool:
     return bool(linear < 5e-4 and np.abs(matrix[:, 2]).max() < 0.5)
 
 
+def _translation(moving: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray, float]:
+    """The shift taking `moving` onto `fixed` (grey, same size) by phase correlation, and the
+    correlation peak's strength."""
+    window = cv2.createHanningWindow(fixed.shape[::-1], cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(np.float32(moving), np.float32(fixed), window)
+    return np.float64([[1, 0, dx], [0, 1, dy]]), float(response)
+
+
+def _whole_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    small = (max(1, a.shape[1] // 2), max(1, a.shape[0] // 2))
+    x = cv2.resize(a, small, interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+    y = cv2.resize(b, small, interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+    if x.std() < 1e-6 or y.std() < 1e-6:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
 def align(output: np.ndarray, target: np.ndarray) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """`output` in `target`'s frame, or None when it cannot be aligned; what was done."""
+    """`output` in `target`'s frame, or None when it cannot be aligned; what was done.
+
+    A repaint of the same framing (perhaps at another size and a few pixels off) is aligned by
+    phase correlation, cheaply; anything else (a rotation, another crop) by ORB features and a
+    RANSAC similarity."""
     th, tw = target.shape[:2]
     oh, ow = output.shape[:2]
     facts: dict[str, Any] = {"output_size": [ow, oh]}
@@ -76,8 +100,21 @@ def align(output: np.ndarray, target: np.ndarray) -> tuple[np.ndarray | None, di
     if (ow, oh) != (tw, th) and abs((ow / oh) / (tw / th) - 1.0) <= _ASPECT_TOLERANCE:
         moved = cv2.resize(output, (tw, th), interpolation=cv2.INTER_AREA)
         facts["resized"] = True
-    grey_m = cv2.cvtColor(moved, cv2.COLOR_RGB2GRAY)
     grey_t = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
+    if moved.shape[:2] == (th, tw):
+        grey_m = cv2.cvtColor(moved, cv2.COLOR_RGB2GRAY)
+        matrix, response = _translation(grey_m, grey_t)
+        shifted = moved
+        if np.abs(matrix[:, 2]).max() >= 0.5:
+            shifted = cv2.warpAffine(
+                moved, matrix, (tw, th), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+        grey_s = cv2.cvtColor(shifted, cv2.COLOR_RGB2GRAY)
+        if _whole_correlation(grey_s, grey_t) >= _MIN_SHIFT_CORRELATION:
+            if shifted is not moved:
+                facts["shifted"] = [round(float(matrix[0, 2]), 2), round(float(matrix[1, 2]), 2)]
+            return shifted, facts
+    grey_m = cv2.cvtColor(moved, cv2.COLOR_RGB2GRAY)
     matrix, inliers = _similarity(grey_m, grey_t)
     facts["inliers"] = inliers
     if matrix is None:
@@ -103,14 +140,15 @@ def _correlation(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
 # --- the region a swap may change ---------------------------------------------------------------
 
 
-def swap_region(rgb: np.ndarray) -> np.ndarray | None:
+def swap_region(rgb: np.ndarray, face: Any = None) -> np.ndarray | None:
     """Pixels a model swap may change in `rgb`: face, hair, neck, visible skin (bool); None
-    when no face is found."""
+    when no face is found. `face` (a `FaceGeometry`) says where the face is when it is known
+    already (an aligned output has its face where the photo has it)."""
     from vestis.engines.local import models
     from vestis.engines.local.faces import body_landmarks, find_face
     from vestis.engines.local.skin import skin_weight
 
-    face = find_face(rgb)
+    face = face if face is not None else find_face(rgb)
     if face is None:
         return None
     h, w = rgb.shape[:2]
@@ -171,10 +209,15 @@ def lock_garments(target: Image.Image, output: Image.Image) -> LockResult:
     aligned, facts = align(made, source)
     if aligned is None:
         return _unlocked(output, "the output has another shape than the photo", facts)
-    region = swap_region(source)
+    from vestis.engines.local.faces import find_face
+
+    face = find_face(source)
+    region = swap_region(source, face)
     if region is None:
         return _unlocked(output, "no face was found in the photo to bound the swap", facts)
-    theirs = swap_region(aligned)
+    # The output's own head, hair and skin, where the photo's face is: new hair may reach
+    # further, new skin has another colour.
+    theirs = swap_region(aligned, face)
     if theirs is not None:
         region |= theirs
     outside = ~region
