@@ -4,6 +4,7 @@ job, identities uploaded once, the reference scripts and the FASHN SDK as agains
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +171,22 @@ def test_the_fashn_sdk_runs_through_the_gateway(gateway_server: ServerProcess) -
         assert final.credits_used == 8
         images = [fashn.download(url) for url in final.output or []]
     assert len(images) == 2 and all(data[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
+
+
+def test_usage_sums_the_upstream_credits_per_user_and_engine(
+    gateway_server: ServerProcess,
+) -> None:
+    data = ["--data-dir", str(gateway_server.data_dir), *gateway_server.db_args()]
+    lines = gateway_server.cli("usage", *data, "--json").stdout.splitlines()
+    usage = {(row["user"], row["engine"]): row for row in map(json.loads, lines)}
+    spent = rows(
+        gateway_server,
+        "select (select sum(upstream_credits) from job_outputs) + "
+        "(select sum(upstream_credits) from fashn_predictions)",
+    )[0][0]
+    made = usage[("tester", "onmodel")]
+    assert made["upstream_credits"] == pytest.approx(spent) and spent > 0
+    predictions = rows(gateway_server, "select engine, upstream_credits from fashn_predictions")
+    assert predictions == [("onmodel", 2.0)]  # the FASHN SDK's two images: a remote job each
+    table = gateway_server.cli("usage", *data).stdout
+    assert "tester" in table and "onmodel" in table

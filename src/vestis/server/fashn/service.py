@@ -208,7 +208,7 @@ class FashnService:
         except ImageFetchError as exc:
             raise PredictionFailed("ImageLoadError", f"Error loading {what}: {exc}") from exc
 
-    def _generate(self, inputs: RunInputs) -> list[Image.Image]:
+    def _generate(self, inputs: RunInputs) -> list[EngineOutput]:
         if self.state.engine is None:
             raise PredictionFailed("UnavailableError", "The engine is not loaded yet; try again.")
         if isinstance(inputs, ProductToModelInputs):
@@ -217,7 +217,7 @@ class FashnService:
         reference = (
             self._load(inputs.face_reference, "face reference") if inputs.face_reference else None
         )
-        images: list[Image.Image] = []
+        images: list[EngineOutput] = []
         for variation in range(inputs.num_images):
             spec = SwapSpec(
                 target=target,
@@ -232,7 +232,7 @@ class FashnService:
             images.append(self._call_engine(spec, generate=reference is None))
         return images
 
-    def _generate_product(self, inputs: ProductToModelInputs) -> list[Image.Image]:
+    def _generate_product(self, inputs: ProductToModelInputs) -> list[EngineOutput]:
         """`product-to-model` as the engine's flat-to-model of one garment: the face reference
         (or, in try-on mode, the person of `model_image`) wears the product."""
         product = self._load(inputs.product_image, "product image")
@@ -262,10 +262,10 @@ class FashnService:
                 variation=variation,
                 instruction=instruction,
             )
-            images.append(self._engine_image(lambda spec=spec: engine.flat_to_model(spec)))
+            images.append(self._engine_output(lambda spec=spec: engine.flat_to_model(spec)))
         return images
 
-    def _call_engine(self, spec: SwapSpec, *, generate: bool) -> Image.Image:
+    def _call_engine(self, spec: SwapSpec, *, generate: bool) -> EngineOutput:
         engine = self.state.engine
         assert engine is not None
         try:
@@ -281,17 +281,18 @@ class FashnService:
                     "engine (vestis serve --engine module:attr).",
                 ) from exc
             raise PredictionFailed("PipelineError", str(exc)) from exc
-        return output.image
+        return output
 
-    def _engine_image(self, make: Callable[[], EngineOutput]) -> Image.Image:
+    def _engine_output(self, make: Callable[[], EngineOutput]) -> EngineOutput:
         try:
-            return make().image
+            return make()
         except EngineError as exc:
             raise PredictionFailed("PipelineError", str(exc)) from exc
 
-    def _complete(self, prediction_id: str, inputs: RunInputs, images: list[Image.Image]) -> None:
+    def _complete(self, prediction_id: str, inputs: RunInputs, made: list[EngineOutput]) -> None:
         fmt = inputs.output_format
-        encoded = [encode(image, BLOB_EXT[fmt]) for image in images]
+        encoded = [encode(output.image, BLOB_EXT[fmt]) for output in made]
+        upstream = [o.upstream_credits for o in made if o.upstream_credits is not None]
         keys: list[str] = []
         if inputs.return_base64:
             self.base64_outputs.put(
@@ -311,6 +312,9 @@ class FashnService:
             prediction.status = "completed"
             prediction.output_keys = keys
             prediction.credits_used = prediction.credits_reserved
+            # a gateway's engines: who made it and what it cost upstream (`vestis usage`)
+            prediction.engine = made[0].engine if made else None
+            prediction.upstream_credits = sum(upstream) if upstream else None
             prediction.updated_at = prediction.completed_at = utcnow()
 
     def _fail(self, prediction_id: str, name: str, message: str) -> None:
