@@ -137,3 +137,75 @@ def test_the_extensions_are_marked_in_the_openapi(server: ServerProcess) -> None
     result = spec["components"]["schemas"]["JobResult"]["properties"]
     for field in ("feedback", "feedback_comment", "detail_needs_review", "detail_review_reason"):
         assert field in result
+
+
+def _wait_for_version(api: Api, job_id: str, output_id: str, timeout: float = 60) -> dict:
+    """Poll the results until the version `output_id` has finished (as Api.wait does)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        every = _results(api, job_id, all_versions="true")
+        (mine,) = [r for r in every if r["output_id"] == output_id]
+        if mine["status"] in ("completed", "failed"):
+            return mine
+        time.sleep(0.1)
+    raise AssertionError(f"output {output_id} did not finish in {timeout} s")
+
+
+def test_redo_makes_the_next_version(api: Api, job: str) -> None:
+    before = api.http.get(f"/jobs/{job}/results").json()
+    first = before["results"][0]
+    credits = api.http.get(f"/jobs/{job}/results").json()["credits_used"]
+    redo = api.http.post(f"/jobs/{job}/results/{first['output_id']}/redo")
+    assert redo.status_code == 202, redo.text
+    new = redo.json()
+    assert new["version"] == 1 and new["status"] == "pending"
+    assert (new["image_index"], new["group_index"]) == (first["image_index"], 0)
+    assert new["output_id"] != first["output_id"]
+    done = _wait_for_version(api, job, new["output_id"])
+    assert done["status"] == "completed" and done["output"]["full_size"]
+    after = api.http.get(f"/jobs/{job}/results").json()
+    # the current version replaces v0 in the results; v0 stays reachable
+    assert [r["version"] for r in after["results"]] == [1, 0, 0]
+    assert after["results"][0]["feedback"] is None  # a new version is reviewed anew
+    every = _results(api, job, all_versions="true")
+    assert sorted((r["image_index"], r["version"]) for r in every) == [
+        (0, 0), (0, 1), (1, 0), (2, 0)
+    ]  # fmt: skip
+    # the job itself is unchanged: still completed, 3 of 3, charged one output more
+    assert after["status"] == "completed" and after["processed_images"] == 3
+    assert after["credits_used"] == credits + 1
+    link = api.http.post("/download", json={"job_id": job}).json()["download_url"]
+    names = zipfile.ZipFile(io.BytesIO(httpx.get(link).content)).namelist()
+    assert sorted(names) == ["look0_v1.jpg", "look1_v0.jpg", "look2_v0.jpg"]
+
+
+def test_redo_is_refused_for_unknown_outputs_and_other_users(
+    server: ServerProcess, api: Api, job: str
+) -> None:
+    assert api.http.post(f"/jobs/{job}/results/out_nope/redo").status_code == 404
+    other = api_for(server, server.add_user("reviewer-three", "pw-three-long"))
+    output_id = _results(api, job)[1]["output_id"]
+    assert other.http.post(f"/jobs/{job}/results/{output_id}/redo").status_code == 404
+    other.http.close()
+    spec = httpx.get(server.base_url + "/openapi.json").json()
+    assert spec["paths"]["/jobs/{job_id}/results/{output_id}/redo"]["post"]["x-vestis-extension"]
+
+
+def test_the_sdk_reviews_and_redoes(server: ServerProcess, api: Api, job: str) -> None:
+    from vestis.client import Client
+
+    with Client(base_url=server.base_url, token=server.token) as client:
+        second = client.jobs.results(job).results[1]
+        redone = client.jobs.redo(job, str(second.output_id))
+        assert redone.version == 1 and redone.status == "pending"
+        done = _wait_for_version(api, job, str(redone.output_id))
+        assert done["status"] == "completed"
+        liked = client.jobs.feedback(job, str(redone.output_id), "like")
+        assert liked.feedback == "like" and liked.version == 1
+        every = client.jobs.results(job, all_versions=True).results
+        assert len(every) == 5
+        link = client.downloads.create(job, approved_only=True).download_url
+    names = zipfile.ZipFile(io.BytesIO(httpx.get(link).content)).namelist()
+    assert names == ["look1_v1.jpg"]

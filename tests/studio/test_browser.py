@@ -184,3 +184,20 @@ def test_zip_entries_match_the_api(api: Api, job: str) -> None:
     link = api.http.post("/download", json={"job_id": job, "approved_only": True}).json()
     names = zipfile.ZipFile(io.BytesIO(httpx.get(link["download_url"]).content)).namelist()
     assert names == ["look1_v0.jpg"]
+
+
+def test_redo_one_output_and_compare_versions(page, server, api: Api, job: str) -> None:  # type: ignore[no-untyped-def]
+    """Last in this module: the redo makes look1_v1, which is not approved yet."""
+    page.goto(f"{server.base_url}/studio/jobs/{job}")
+    page.wait_for_selector("body[data-live=on]")
+    page.click("#card-0-0 button.redo")
+    # the card follows the new version by server-sent events until it is made
+    page.wait_for_selector('#card-0-0 .filename:text-is("look1_v1.jpg")')
+    page.wait_for_selector("#card-0-0 .pair figure.out img")
+    assert "approved" not in page.locator("#card-0-0 header").inner_text()
+    page.click("#card-0-0 a.versions")
+    page.wait_for_selector("#version-1")
+    assert page.locator(".versions-row figure.version").count() == 2
+    assert "current" in page.locator("#version-1 figcaption").inner_text()
+    versions = [r["version"] for r in _results(api, job) if r["image_index"] == 0]
+    assert versions == [1]

@@ -19,7 +19,7 @@ from vestis.server.models import Job, JobOutput
 from vestis.server.services import jobs, review
 from vestis.server.services.downloads import safe_entry_name, zip_jobs
 from vestis.server.state import ServerState
-from vestis.studio import crops, redo, views
+from vestis.studio import crops, views
 from vestis.studio.auth import CsrfChecked, StudioUser
 from vestis.studio.runs import swap_event
 from vestis.studio.templating import fragment, page
@@ -33,7 +33,7 @@ def _mode(job: Job, mode: str | None) -> str:
 
 
 def _card_context(job: Job, mode: str) -> dict[str, object]:
-    return {"job_id": job.public_id, "mode": mode, "redo_enabled": redo.available()}
+    return {"job_id": job.public_id, "mode": mode}
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -94,6 +94,28 @@ def review_one(
     if request.headers.get("hx-request"):
         return HTMLResponse(_card_html(request, state, db, job, output, _mode(job, view)))
     slot = "-".join(map(str, review.slot(output)))
+    return _back_to(job, f"#card-{slot}")
+
+
+@router.post("/jobs/{job_id}/outputs/{output_id}/redo", dependencies=[CsrfChecked])
+def redo_one(
+    request: Request,
+    state: StateDep,
+    db: DbDep,
+    user: StudioUser,
+    job_id: str,
+    output_id: str,
+    view: Annotated[str, Form()] = "compare",
+) -> Response:
+    """The output again as its next version (as `POST .../redo` of the API); the card shows
+    the redo running, then the new version when it is made (live)."""
+    assert state.runtime is not None
+    job = jobs.owned(db, user, job_id)
+    made = review.redo(db, state.runtime.queue, job, output_id)
+    db.commit()
+    if request.headers.get("hx-request"):
+        return HTMLResponse(_card_html(request, state, db, job, made, _mode(job, view)))
+    slot = "-".join(map(str, review.slot(made)))
     return _back_to(job, f"#card-{slot}")
 
 

@@ -134,6 +134,12 @@ class Jobs(SyncAPIResource):
         response = self._call("POST", f"/jobs/{job_id}/feedback", json=body)
         return BulkFeedbackResponse.model_validate(response.json()).results
 
+    def redo(self, job_id: str, output_id: str) -> JobResult:
+        """Make one output again as its next `version` (another seed; charged like any output,
+        refunded if it fails). Returns the new version, `pending`. vestis extension."""
+        response = self._call("POST", f"/jobs/{job_id}/results/{output_id}/redo")
+        return JobResult.model_validate(response.json())
+
     def wait(
         self,
         job_id: str,
@@ -294,6 +300,11 @@ class AsyncJobs(AsyncAPIResource):
         body = {**_feedback_body(feedback, comment), "output_ids": list(output_ids)}
         response = await self._call("POST", f"/jobs/{job_id}/feedback", json=body)
         return BulkFeedbackResponse.model_validate(response.json()).results
+
+    async def redo(self, job_id: str, output_id: str) -> JobResult:
+        """Async twin of `Jobs.redo`."""
+        response = await self._call("POST", f"/jobs/{job_id}/results/{output_id}/redo")
+        return JobResult.model_validate(response.json())
 
     async def wait(
         self,

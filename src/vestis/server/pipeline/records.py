@@ -16,6 +16,7 @@ from vestis.server.pipeline.inputs import anchor_position
 from vestis.server.services import credits
 from vestis.server.services.jobs import MODEL_SWAP
 from vestis.server.services.notify import NotificationBus
+from vestis.server.services.review import current_outputs
 
 UNFINISHED = ("pending", "processing")
 
@@ -39,6 +40,8 @@ class Claim:
     job_type: str
     request: dict[str, Any]
     is_anchor: bool
+    #: 0 for the job's own outputs; a redo (a later version) runs after its job has ended.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def claim(db: Session, bus: NotificationBus, output_id: str) -> Claim | None:
     if output is None or output.status not in UNFINISHED:
         return None
     job = output.job
-    if job.status not in UNFINISHED:
+    redo = output.version > 0 and job.status != "aborted"
+    if job.status not in UNFINISHED and not redo:
         return None  # aborted: its unstarted outputs were failed and refunded by the abort
     attempt = db.scalar(
         update(JobOutput)
@@ -117,7 +121,8 @@ def claim(db: Session, bus: NotificationBus, output_id: str) -> Claim | None:
     )
     if attempt is None:
         return None
-    start_job(db, bus, job.id)
+    if not redo:
+        start_job(db, bus, job.id)
     return Claim(
         output_pk=output.id,
         output_id=output.public_id,
@@ -134,6 +139,7 @@ def claim(db: Session, bus: NotificationBus, output_id: str) -> Claim | None:
         job_type=job.job_type,
         request=dict(job.request),
         is_anchor=anchor_position(job) == output.id,
+        version=output.version,
     )
 
 
@@ -151,12 +157,13 @@ def record(
     this one (the anchor's followers), for the caller to defer."""
     failed = stored is None or error is not None
     refund = claim.price if failed else 0.0
-    # Locks the job row first: recorders of one job go one at a time from here on.
+    # Locks the job row first: recorders of one job go one at a time from here on. A redo is
+    # not one of the job's outputs to count.
     processed = db.execute(
         update(Job)
         .where(Job.id == claim.job_pk)
         .values(
-            processed=Job.processed + 1,
+            processed=Job.processed + (0 if claim.version else 1),
             credits_refunded=Job.credits_refunded + refund,
             updated_at=utcnow(),
         )
@@ -195,11 +202,33 @@ def record(
     db.refresh(job)
     bus.publish(db, claim.user_id, "image_result", _image_event(claim, job, values, processed))
     followers: list[JobOutput] = []
+    if claim.version:
+        settle_after_redo(db, bus, job)
+        return followers
     if claim.is_anchor:
         followers = [o for o in job.outputs if o.status in UNFINISHED]
     if not followers:
         finish_if_done(db, bus, job)
     return followers
+
+
+def settle_after_redo(db: Session, bus: NotificationBus, job: Job) -> None:
+    """A failed job whose redo made an output is completed now (with its event)."""
+    if job.status != "failed":
+        return
+    current = current_outputs(job.outputs)
+    if not any(o.status == "completed" for o in current):
+        return
+    failed = sum(1 for o in current if o.status == "failed")
+    job.status = "completed"
+    job.error_message = (
+        f"{failed} of {len(current)} output(s) failed; see each result's error_message."
+        if failed
+        else None
+    )
+    job.updated_at = utcnow()
+    db.flush()
+    bus.publish(db, job.user_id, "batch_edit", batch_event(job))
 
 
 def _image_event(claim: Claim, job: Job, values: dict[str, Any], processed: int) -> dict[str, Any]:
@@ -209,6 +238,7 @@ def _image_event(claim: Claim, job: Job, values: dict[str, Any], processed: int)
         "image_id": claim.output_id,
         "image_index": claim.image_index,
         "group_index": claim.group_index,
+        "version": claim.version,
         "status": values["status"],
         "error_message": values.get("error_message"),
         "processed_images": processed,

@@ -13,7 +13,7 @@ from vestis.engines.base import Engine, EngineError, EngineOutput, FlatSpec, Out
 from vestis.engines.chain import run_job_on_chain
 from vestis.server import images
 from vestis.server.jobqueue import JOB, OUTPUT, JobQueue
-from vestis.server.models import Job
+from vestis.server.models import Job, JobOutput
 from vestis.server.pipeline import inputs as inputs_
 from vestis.server.pipeline import records
 from vestis.server.pipeline.inputs import InputError, Inputs
@@ -97,6 +97,16 @@ class OutputPipeline:
             ).all()
             for job_id in jobs:
                 self.queue.defer(db, JOB, job_id)
+            # redos run after their job ended, so no job task brings them back
+            redos = db.scalars(
+                select(JobOutput.public_id)
+                .join(Job, JobOutput.job_id == Job.id)
+                .where(Job.status.not_in(records.UNFINISHED))
+                .where(JobOutput.status.in_(records.UNFINISHED), JobOutput.version > 0)
+                .order_by(JobOutput.id)
+            ).all()
+            for output_id in redos:
+                self.queue.defer(db, OUTPUT, output_id)
         if jobs:
             log.warning("resuming %d unfinished job(s)", len(jobs))
 

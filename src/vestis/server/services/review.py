@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from vestis.contract.jobs import FeedbackRequest
-from vestis.server.errors import invalid, not_found
+from vestis.server.errors import ApiError, invalid, not_found
+from vestis.server.jobqueue import OUTPUT, JobQueue
 from vestis.server.models import Job, JobOutput, utcnow
+from vestis.server.security import new_public_id
+from vestis.server.services import credits
 
 #: Below this `quality_score` a completed output is flagged for review.
 LOW_SCORE = 0.5
@@ -114,3 +118,56 @@ def set_feedback(
             output.feedback_comment = (body.feedback_comment or "").strip() or None
     db.flush()
     return outputs
+
+
+# --- redo: one output again, as its next version ------------------------------------------------
+
+#: Seeds of successive versions are this far apart (another seed: another face, another look).
+REDO_SEED_STEP = 7919
+
+
+def redo(db: Session, queue: JobQueue, job: Job, output_id: str) -> JobOutput:
+    """Make one output again as the next `version` of its (image_index, group_index): a new
+    output row with another seed, charged like any output (refunded if it fails), and one more
+    output task deferred in the same transaction. The earlier versions stay; results show the
+    new one once it is made."""
+    if job.status not in ("completed", "failed"):
+        raise ApiError(
+            409, "Job not finished", f"Job {job.public_id} is {job.status}; redo after it ends."
+        )
+    versions = versions_of(job, output_of(job, output_id))
+    if any(v.status in ("pending", "processing") for v in versions):
+        raise ApiError(409, "Redo running", "A new version of this output is being made already.")
+    latest = versions[-1]
+    if not credits.charge(db, job.user_id, latest.price):
+        raise ApiError(
+            402,
+            "Insufficient credits",
+            f"A redo costs {latest.price:g} credits; the balance is "
+            f"{credits.balance(db, job.user_id):g}.",
+        )
+    spec = dict(latest.spec)
+    spec["seed"] = int(spec.get("seed") or 0) + REDO_SEED_STEP
+    new = JobOutput(
+        public_id=new_public_id("out"),
+        position=latest.position,
+        image_index=latest.image_index,
+        group_index=latest.group_index,
+        variation=latest.variation,
+        version=latest.version + 1,
+        original_filename=latest.original_filename,
+        output_format=latest.output_format,
+        spec=spec,
+        price=latest.price,
+    )
+    job.outputs.append(new)
+    db.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(credits_charged=Job.credits_charged + latest.price)
+        .execution_options(synchronize_session=False)
+    )
+    db.expire(job, ["credits_charged"])
+    db.flush()
+    queue.defer(db, OUTPUT, new.public_id)
+    return new
