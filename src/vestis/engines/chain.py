@@ -43,7 +43,7 @@ from vestis.engines.base import (
     SwapSpec,
     UpstreamError,
 )
-from vestis.engines.garment_lock import lock_if_repainted
+from vestis.engines.garment_lock import lock_if_repainted, prepare
 
 log = logging.getLogger("vestis.engines.chain")
 
@@ -216,6 +216,10 @@ def run_job_on_chain(
     notes: dict[str, list[str]] = {}
     remaining = list(work.slots)
     target_of = _targets(work) if garment_lock else (lambda _key: None)
+    if garment_lock and work.job_type == "model_swap" and any(repaints(e) for e in engines):
+        # the photos' swap regions are worked out while the upstream makes the outputs
+        photos = {id(t): t for t in map(target_of, (s.key for s in work.slots)) if t is not None}
+        prepare(list(photos.values()))
     for index, engine in enumerate(engines):
         if not remaining or context.stopping():
             return

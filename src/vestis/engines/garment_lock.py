@@ -12,6 +12,8 @@ that cannot be aligned is delivered as the engine made it, with a warning.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,58 +142,146 @@ def _correlation(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
 # --- the region a swap may change ---------------------------------------------------------------
 
 
+def _geometry(face: Any, shape: tuple[int, ...]) -> dict[str, float]:
+    left, top, right, bottom = (float(v) for v in face.box)
+    return {
+        "h": float(shape[0]),
+        "w": float(shape[1]),
+        "fw": right - left,
+        "fh": bottom - top,
+        "cx": (left + right) / 2,
+        "top": top,
+        "bottom": bottom,
+    }
+
+
+def _box(mask_shape: tuple[int, ...], x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
+    box = np.zeros(mask_shape[:2], dtype=bool)
+    box[int(max(0, y0)) : int(max(0, y1)), int(max(0, x0)) : int(max(0, x1))] = True
+    return box
+
+
+def head_region(rgb: np.ndarray, face: Any) -> np.ndarray:
+    """The face (its outline, a little enlarged), the person around it from above the hair to
+    the chin (hair), and a band under the jaw line; bool."""
+    from vestis.engines.local import models
+
+    g = _geometry(face, rgb.shape)
+    region = np.zeros(rgb.shape[:2], dtype=np.uint8)
+    oval = face.oval.astype(np.float32)
+    centre = oval.mean(axis=0)
+    hull = cv2.convexHull((oval - centre) * 1.15 + centre)
+    cv2.fillConvexPoly(region, np.round(hull).astype(np.int32), 1)
+    person = models.person_mask(rgb) > 0.5
+    fw, fh, cx, bottom = g["fw"], g["fh"], g["cx"], g["bottom"]
+    head = _box(rgb.shape, cx - 1.2 * fw, cx + 1.2 * fw, g["top"] - fh, bottom + 0.1 * fh)
+    jaw = _box(rgb.shape, cx - 0.75 * fw, cx + 0.75 * fw, bottom, bottom + 0.12 * fh)
+    return region.astype(bool) | ((head | jaw) & person)
+
+
 def swap_region(rgb: np.ndarray, face: Any = None) -> np.ndarray | None:
     """Pixels a model swap may change in `rgb`: face, hair, neck, visible skin (bool); None
     when no face is found. `face` (a `FaceGeometry`) says where the face is when it is known
-    already (an aligned output has its face where the photo has it)."""
-    from vestis.engines.local import models
+    already."""
     from vestis.engines.local.faces import body_landmarks, find_face
     from vestis.engines.local.skin import skin_weight
 
     face = face if face is not None else find_face(rgb)
     if face is None:
         return None
-    h, w = rgb.shape[:2]
-    region = np.zeros((h, w), dtype=np.uint8)
-    oval = face.oval.astype(np.float32)
-    centre = oval.mean(axis=0)
-    hull = cv2.convexHull((oval - centre) * 1.15 + centre)
-    cv2.fillConvexPoly(region, np.round(hull).astype(np.int32), 1)
-    left, top, right, bottom = (float(v) for v in face.box)
-    fw, fh = right - left, bottom - top
-    cx = (left + right) / 2
-    person = models.person_mask(rgb) > 0.5
+    g = _geometry(face, rgb.shape)
+    fw, fh, cx, bottom = g["fw"], g["fh"], g["cx"], g["bottom"]
     skin_weights = skin_weight(rgb, face)
     # Visible skin (neck, arms, hands, legs): the skin colour model, without thin specks (pale
     # straps, seams) that share the face's colour.
     opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, int(0.06 * fw)) | 1,) * 2)
     skin = cv2.morphologyEx((skin_weights > 0.5).astype(np.uint8), cv2.MORPH_OPEN, opening)
-    skin = _large_parts(skin, 0.08 * fw * fh)
-    # Head and hair: the person around the face, from above the hair down to the chin.
-    head = np.zeros_like(region)
-    x0, x1 = int(max(0, cx - 1.2 * fw)), int(min(w, cx + 1.2 * fw))
-    y0, y1 = int(max(0, top - 1.0 * fh)), int(min(h, bottom + 0.1 * fh))
-    head[y0:y1, x0:x1] = 1
-    region |= (head.astype(bool) & person).astype(np.uint8)
+    skin = _large_parts(skin, 0.08 * fw * fh).astype(bool)
     # Neck: below the chin, a face wide, down to the shoulders; only where it is skin (a collar
-    # or a turtleneck there is garment), plus a short band under the jaw line.
+    # or a turtleneck there is garment).
     shoulders = bottom + 0.6 * fh
     body = body_landmarks(rgb)
     if body is not None and (body[[11, 12], 2] > 0.5).all():
         shoulders = max(bottom + 0.25 * fh, float(body[[11, 12], 1].mean()))
-    nx0, nx1 = int(max(0, cx - 0.75 * fw)), int(min(w, cx + 0.75 * fw))
-    neck = np.zeros_like(region)
-    neck[int(bottom) : int(min(h, shoulders)), nx0:nx1] = 1
-    jaw = np.zeros_like(region)
-    jaw[int(bottom) : int(min(h, bottom + 0.12 * fh)), nx0:nx1] = 1
-    region |= ((neck.astype(bool) & (skin_weights > 0.1)) | (jaw.astype(bool) & person)).astype(
-        np.uint8
-    )
-    region |= skin
-    margin = max(3, int(round(0.04 * fw))) | 1
+    neck = _box(rgb.shape, cx - 0.75 * fw, cx + 0.75 * fw, bottom, shoulders)
+    region = head_region(rgb, face) | (neck & (skin_weights > 0.1)) | skin
+    return _grown(region, fw)
+
+
+def _grown(region: np.ndarray, face_width: float) -> np.ndarray:
+    margin = max(3, int(round(0.04 * face_width))) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (margin, margin))
-    region = cv2.dilate(region, kernel)
-    return region.astype(bool)
+    return cv2.dilate(region.astype(np.uint8), kernel).astype(bool)
+
+
+# --- the photo's region, ahead of time ------------------------------------------------------------
+
+_prepared = None  # ContentCache of (face, region) by photo content, made on first use
+_preparer: ThreadPoolExecutor | None = None
+_prepare_lock = threading.Lock()
+
+
+def _photo_cache() -> Any:
+    global _prepared
+    if _prepared is None:
+        from vestis.engines.local.faces import ContentCache
+
+        _prepared = ContentCache(size=32)
+    return _prepared
+
+
+def photo_region(rgb: np.ndarray) -> tuple[Any, np.ndarray | None]:
+    """(face, swap region) of a photo, computed once per photo content (variations share it)."""
+    from vestis.engines.local.faces import content_key, find_face
+
+    cache = _photo_cache()
+    key = content_key(rgb)
+    found = cache.get(key)
+    if isinstance(found, Future):
+        try:
+            return found.result()  # type: ignore[no-any-return]
+        except Exception:  # the background preparation failed: work it out here
+            found = None
+    if isinstance(found, tuple):
+        return found
+    face = find_face(rgb)
+    made = (face, swap_region(rgb, face) if face is not None else None)
+    cache.put(key, made)
+    return made
+
+
+def prepare(photos: list[Image.Image]) -> None:
+    """Start working out the swap region of `photos` in the background (one thread, so its
+    models load once), while the upstream makes the outputs; `lock_garments` then finds them
+    ready."""
+    global _preparer
+    from vestis.engines.local.faces import content_key
+
+    with _prepare_lock:
+        if _preparer is None:
+            _preparer = ThreadPoolExecutor(1, thread_name_prefix="garment-lock")
+    cache = _photo_cache()
+    for photo in photos:
+        rgb = _rgb(photo)
+        key = content_key(rgb)
+        if not isinstance(cache.get(key), Future | tuple):
+            future: Future[tuple[Any, np.ndarray | None]] = Future()
+            cache.put(key, future)
+            _preparer.submit(_fill, rgb, key, future)
+
+
+def _fill(rgb: np.ndarray, key: str, future: Future[Any]) -> None:
+    from vestis.engines.local.faces import find_face
+
+    try:
+        face = find_face(rgb)
+        made = (face, swap_region(rgb, face) if face is not None else None)
+    except Exception as exc:  # the caller computes it again itself
+        future.set_exception(exc)
+        _photo_cache().put(key, None)
+        return
+    _photo_cache().put(key, made)
+    future.set_result(made)
 
 
 def _large_parts(mask: np.ndarray, min_area: float) -> np.ndarray:
@@ -209,17 +299,11 @@ def lock_garments(target: Image.Image, output: Image.Image) -> LockResult:
     aligned, facts = align(made, source)
     if aligned is None:
         return _unlocked(output, "the output has another shape than the photo", facts)
-    from vestis.engines.local.faces import find_face
-
-    face = find_face(source)
-    region = swap_region(source, face)
-    if region is None:
+    face, prepared = photo_region(source)
+    if face is None or prepared is None:
         return _unlocked(output, "no face was found in the photo to bound the swap", facts)
-    # The output's own head, hair and skin, where the photo's face is: new hair may reach
-    # further, new skin has another colour.
-    theirs = swap_region(aligned, face)
-    if theirs is not None:
-        region |= theirs
+    # The output's own head and hair where the photo's face is: new hair may reach further.
+    region = prepared | _grown(head_region(aligned, face), float(face.box[2] - face.box[0]))
     outside = ~region
     correlation = _correlation(aligned, source, outside)
     facts["correlation_outside"] = round(correlation, 4)

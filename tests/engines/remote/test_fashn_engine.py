@@ -123,3 +123,14 @@ def test_a_full_gate_waits_and_a_stopping_server_is_not_kept_waiting() -> None:
     assert paused.wait_open(stopping=lambda: True) is False
     with pytest.raises(ValueError):
         AccountGate("often")
+
+
+def test_a_turn_is_counted_only_once_the_upstream_accepted() -> None:
+    gate = AccountGate("1/hour")
+    with pytest.raises(RuntimeError), gate.turn() as mine:
+        assert mine
+        raise RuntimeError("429: refused, not counted")
+    with gate.turn() as mine:
+        assert mine  # still room: the refused call was not counted
+    with gate.turn(stopping=lambda: True) as mine:
+        assert mine is False  # full now, and the server is stopping

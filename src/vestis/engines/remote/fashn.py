@@ -360,11 +360,12 @@ class FashnEngine:
     ) -> str:
         while True:
             self._check_credits()
-            if not self._pause.wait_open(stopping) or not self._runs.acquire(stopping):
-                raise Stopped()
-            on_sent(None)
             try:
-                started = self.client().run(run.model_name, run.inputs)
+                with self._runs.turn(stopping) as mine:
+                    if not mine:
+                        raise Stopped()
+                    on_sent(None)
+                    started = self.client().run(run.model_name, run.inputs)
             except RateLimitError as exc:
                 name = fashn_error_name(exc)
                 if name == "OutOfCredits":

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from limits import parse
 from limits.storage import MemoryStorage
@@ -29,6 +30,7 @@ class AccountGate:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._closed_until = 0.0
         self._lock = threading.Lock()
+        self._turn = threading.Lock()
 
     @property
     def rate(self) -> str | None:
@@ -51,6 +53,28 @@ class AccountGate:
             time.sleep(min(left, _SLICE))
         return True
 
+    @contextmanager
+    def turn(self, stopping: Callable[[], bool] | None = None) -> Iterator[bool]:
+        """One call at a time, when the window has room; the call is counted once it returns
+        (the upstream accepted it), so this window frees no earlier than the upstream's own,
+        which counted it on arrival. Yields False (and counts nothing) if `stopping()` turned
+        true while waiting; a call that raises is not counted (a 429 pauses the gate)."""
+        with self._turn:
+            while True:
+                if not self.wait_open(stopping):
+                    yield False
+                    return
+                if self._item is None or self._limiter.test(self._item, "calls"):
+                    break
+                reset = self._limiter.get_window_stats(self._item, "calls").reset_time
+                if stopping is not None and stopping():
+                    yield False
+                    return
+                time.sleep(min(max(reset - time.time(), 0.01), _SLICE))
+            yield True
+            if self._item is not None:
+                self._limiter.hit(self._item, "calls")
+
     def acquire(self, stopping: Callable[[], bool] | None = None) -> bool:
         """Wait for the pause and for room in the window, then count one call. False if
         `stopping()` turned true while waiting (nothing is counted then)."""
@@ -71,6 +95,28 @@ class AccountSlots:
     def __init__(self, size: int) -> None:
         self.size = size
         self._semaphore = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def turn(self, stopping: Callable[[], bool] | None = None) -> Iterator[bool]:
+        """One call at a time, when the window has room; the call is counted once it returns
+        (the upstream accepted it), so this window frees no earlier than the upstream's own,
+        which counted it on arrival. Yields False (and counts nothing) if `stopping()` turned
+        true while waiting; a call that raises is not counted (a 429 pauses the gate)."""
+        with self._turn:
+            while True:
+                if not self.wait_open(stopping):
+                    yield False
+                    return
+                if self._item is None or self._limiter.test(self._item, "calls"):
+                    break
+                reset = self._limiter.get_window_stats(self._item, "calls").reset_time
+                if stopping is not None and stopping():
+                    yield False
+                    return
+                time.sleep(min(max(reset - time.time(), 0.01), _SLICE))
+            yield True
+            if self._item is not None:
+                self._limiter.hit(self._item, "calls")
 
     def acquire(self, stopping: Callable[[], bool] | None = None) -> bool:
         while not self._semaphore.acquire(timeout=_SLICE):

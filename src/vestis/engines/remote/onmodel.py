@@ -274,11 +274,12 @@ class OnModelEngine:
         while True:
             code = self._identity(work, context, fresh=fresh_identity)
             body = remote_request(work, state["project_id"], code, state["files"])
-            if not self._creations.acquire(context.stopping):
-                raise Stopped()
             try:
-                send = functools.partial(create, body, idempotency_key=state["idempotency_key"])
-                return self._call(context, send).job_id
+                with self._creations.turn(context.stopping) as mine:
+                    if not mine:
+                        raise Stopped()
+                    send = functools.partial(create, body, idempotency_key=state["idempotency_key"])
+                    return self._call(context, send).job_id
             except RateLimitError as exc:
                 # Not a failure: wait as the upstream asks (every worker of this account does).
                 self._pause.close_for(exc.retry_after or 1.0)
