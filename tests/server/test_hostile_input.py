@@ -121,3 +121,24 @@ def test_refused_job_requests_do_not_use_up_the_rate_limit(limited: ServerProces
     assert api.http.post("/model-swap", json=body).status_code == 202
     assert api.http.post("/model-swap", json=body).status_code == 202
     assert api.http.post("/model-swap", json=body).status_code == 429
+
+
+def test_an_upload_link_is_good_for_one_upload(server: ServerProcess, api: Api) -> None:
+    """A second PUT with other bytes is 409 and changes nothing (it replaced an input a
+    finished job had used, orphaning the old blob); the same bytes again answer 200."""
+    first, other = person_image(46), person_image(47)
+    reserved = api.http.post("/upload", json={"filename": "once.jpg"}).json()
+    assert httpx.put(reserved["upload_url"], content=first).status_code == 200
+    inputs = server.data_dir / "blobs" / "inputs"
+    blobs_before = sorted(inputs.rglob("*.jpg"))
+
+    again = httpx.put(reserved["upload_url"], content=other)
+    assert again.status_code == 409 and again.json()["error"] == "Upload link already used"
+    assert httpx.put(reserved["upload_url"], content=first).status_code == 200  # a retry
+    assert httpx.get(reserved["download_url"]).content == first
+    assert sorted(inputs.rglob("*.jpg")) == blobs_before
+
+    fresh = api.http.post("/upload", json={"filename": "race.jpg"}).json()
+    answers = together(6, lambda n: httpx.put(fresh["upload_url"], content=person_image(50 + n)))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 5
+    assert len(sorted(inputs.rglob("*.jpg"))) == len(blobs_before) + 1

@@ -5,6 +5,8 @@ interleave (every credit charged once, no request lost). Speed is measured in
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -86,3 +88,89 @@ def test_concurrent_charges_and_refunds_add_up(server: ServerProcess) -> None:
         used += results["credits_used"]
     assert used == len(jobs)
     assert _balance(server, "busy", "busy-password") == start - used
+
+
+def _small_jpeg() -> bytes:
+    return person_image(11)
+
+
+def run_for(seconds: float, count: int, work: Callable[[float], None]) -> None:
+    """`count` threads running `work(deadline)` until `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    threads = [threading.Thread(target=work, args=(deadline,)) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_fifty_concurrent_uploaders_for_twenty_seconds_get_no_error(
+    server: ServerProcess,
+) -> None:
+    """Was: 0 completed and 50 timeouts, or 40 x 500 ('QueuePool limit', 'database is
+    locked'): a route holding SQLite's write lock waited for a request thread that every
+    other request held while waiting for that lock."""
+    data = _small_jpeg()
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def upload(deadline: float) -> None:
+        with server.client() as api, httpx.Client(timeout=60) as raw:
+            while time.monotonic() < deadline:
+                try:
+                    reserved = api.post("/upload", json={"filename": "load.jpg"})
+                    outcome = f"POST {reserved.status_code}"
+                    if reserved.status_code == 200:
+                        put = raw.put(reserved.json()["upload_url"], content=data)
+                        outcome = f"PUT {put.status_code}"
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                with lock:
+                    outcomes[outcome] += 1
+
+    run_for(20, 50, upload)
+    assert set(outcomes) == {"PUT 200"}, outcomes
+    assert outcomes["PUT 200"] >= 50  # every client finished at least one upload
+
+
+def test_status_polling_gets_no_error_under_fifty_pollers_and_a_login_flood(
+    server: ServerProcess, api: Api
+) -> None:
+    """The deterministic half of the polling load test: every poll is answered 200 while 50
+    clients poll and 40 threads flood `/auth/login` with wrong passwords. Latencies are
+    measured by benchmarks/bench_server.py."""
+    body = _job_body(api, "polled", [person_image(12)])
+    job_id = api.http.post("/model-swap", json=body).json()["job_id"]
+    api.wait(job_id)
+    polls: Counter[int | str] = Counter()
+    logins: Counter[int | str] = Counter()
+    lock = threading.Lock()
+
+    def poll(deadline: float) -> None:
+        with server.client() as client:
+            while time.monotonic() < deadline:
+                try:
+                    code: int | str = client.get(f"/jobs/{job_id}/status").status_code
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
+                with lock:
+                    polls[code] += 1
+
+    def flood(deadline: float) -> None:
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            while time.monotonic() < deadline:
+                try:
+                    code: int | str = client.post(
+                        "/auth/login", auth=(server.username, "wrong")
+                    ).status_code
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
+                with lock:
+                    logins[code] += 1
+
+    flooding = threading.Thread(target=run_for, args=(8, 40, flood))
+    flooding.start()
+    run_for(8, 50, poll)
+    flooding.join()
+    assert set(polls) == {200}, polls
+    assert set(logins) <= {401, 429}, logins

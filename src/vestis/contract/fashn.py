@@ -55,6 +55,8 @@ ERROR_STATUS_CODES: dict[str, int] = {
     "BadRequest": 400,
     "UnauthorizedAccess": 401,
     "NotFound": 404,
+    #: vestis: a FASHN path asked with a method it does not answer (with `Allow`).
+    "MethodNotAllowed": 405,
     "RateLimitExceeded": 429,
     "ConcurrencyLimitExceeded": 429,
     "OutOfCredits": 429,

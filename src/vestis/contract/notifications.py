@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import field_validator
+from pydantic import WithJsonSchema, field_validator
 
 from vestis.contract.common import RequestModel, WireModel
 
@@ -35,9 +35,21 @@ class Notification(WireModel):
         return str(value) if value else None
 
 
+#: One string or a list of them (a single string is taken as a list of one).
+_ONE_OR_MANY = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "string"},
+            {"type": "null"},
+        ]
+    }
+)
+
+
 class NotificationPollRequest(RequestModel):
-    id_task: list[str] | None = None
-    name_list: list[str] | None = None
+    id_task: Annotated[list[str] | None, _ONE_OR_MANY] = None
+    name_list: Annotated[list[str] | None, _ONE_OR_MANY] = None
 
     @field_validator("id_task", "name_list", mode="before")
     @classmethod

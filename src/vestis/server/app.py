@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from vestis import __version__
 from vestis.engines.chain import EngineChain
-from vestis.server import errors, faults
+from vestis.server import errors, faults, openapi
 from vestis.server.bodycap import BodyCap
-from vestis.server.deps import token_is_valid
+from vestis.server.deps import needs_token, token_is_valid
 from vestis.server.engine_loader import load_chain
 from vestis.server.fashn import router as fashn
 from vestis.server.routers import (
@@ -31,7 +33,7 @@ from vestis.server.routers import (
     webhooks,
 )
 from vestis.server.runtime import Runtime
-from vestis.server.settings import ServerSettings
+from vestis.server.settings import REQUEST_THREADS, ServerSettings
 from vestis.server.state import ServerState
 
 ROUTERS = (
@@ -68,6 +70,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         engine = state.engine or load_chain(settings.engine)
         if isinstance(engine, EngineChain):
             engine.garment_lock = settings.garment_lock
@@ -90,6 +93,17 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    # every route, flat (FastAPI keeps included routers nested): for the OpenAPI document and
+    # for the `Allow` header of a 405
+    routes = [route for module in ROUTERS for route in module.router.routes]
+    app.state.api_routes = routes
+    bearer_paths = {
+        (method, route.path)
+        for route in routes
+        if isinstance(route, APIRoute) and needs_token(route)
+        for method in route.methods
+    }
+    openapi.install(app, bearer_paths)
     if settings.studio:
         _install_web_apps(app)
     app.add_middleware(BodyCap, token_check=partial(token_is_valid, state))

@@ -11,6 +11,8 @@ import re
 import secrets
 from pathlib import Path
 
+from vestis.server.disk import remove_quietly
+
 _KEY = re.compile(r"^[a-z]{2,16}/[0-9a-f]{2}/[0-9a-f]{32}\.(jpg|png|webp|bin|zip)$")
 
 
@@ -50,11 +52,15 @@ class BlobStore:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".part")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # a full disk, say: leave no half-written .part behind
+            remove_quietly(tmp)
+            raise
 
     def temp_path(self) -> Path:
         """A fresh file name for bytes still arriving (see `adopt`)."""

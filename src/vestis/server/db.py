@@ -40,10 +40,15 @@ def register_tables() -> None:
     import vestis.server.models  # noqa: F401
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout so workers and requests coexist."""
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so workers and requests coexist.
+    `pool_size`: connections kept for as many threads as may hold one at once (a thread that
+    finds the pool empty waits, and after 30 s its request fails)."""
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 8}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -54,7 +59,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None):  # type: ignore[no-untyped-def]
@@ -105,10 +110,10 @@ def _forget_after_commit(session: Session) -> None:
 class Database:
     """The engine plus a session factory; `migrate` makes or upgrades the schema."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int | None = None) -> None:
         register_tables()
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "after_commit", _run_after_commit)
         event.listen(self.sessions, "after_rollback", _forget_after_commit)

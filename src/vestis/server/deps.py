@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from vestis.server.errors import ApiError
@@ -35,9 +38,36 @@ def get_db(state: StateDep) -> Iterator[Session]:
         yield session
 
 
-#: Committed when the route function returns, *before* the answer is sent: a client that
-#: reads an id from the answer can use it at once.
+#: Committed when the route function returns, *before* the answer is sent (a client that
+#: reads an id from the answer can use it at once), by `SessionRoute` in the route's own thread.
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+class SessionRoute(APIRoute):
+    """Commits the request's session in the route function's own thread, as it returns.
+
+    FastAPI would commit it (the dependency's exit) only after serialising the answer, which
+    for a plain `def` route waits for a thread of the request pool. A route that has written
+    holds SQLite's write lock meanwhile; when every pool thread is taken by requests waiting
+    for that lock, nobody gets one back until SQLite's busy timeout fails them all (50
+    concurrent uploads stalled so). Committing before the thread is given back ends that."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _commit_on_return(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def _commit_on_return(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session) and value.in_transaction():
+                value.commit()
+        return result
+
+    return call
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -118,3 +148,19 @@ def token_is_valid(state: ServerState, token: str | None) -> bool:
         return False
     with state.db.session() as db:
         return accounts.user_for_token(db, token, TOKEN_KINDS) is not None
+
+
+async def checks_token_itself() -> None:
+    """Marks a route that reads and checks the bearer token on its own (the status fast path,
+    event streams), so the OpenAPI document declares it like routes that use `UserDep`."""
+
+
+def needs_token(route: APIRoute) -> bool:
+    """Whether the route is behind a token (for the OpenAPI document)."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call in (current_user, checks_token_itself):
+            return True
+        pending.extend(dependant.dependencies)
+    return False

@@ -12,6 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from vestis.server.disk import is_out_of_space
 
 VALIDATION_STATUS = 422
 
@@ -84,14 +87,70 @@ def _api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
 
-def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+#: What FastAPI says (as a 400) when a body cannot be parsed at all (e.g. broken multipart).
+_UNPARSABLE = "There was an error parsing the body"
+
+
+def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE:
+        # a body that cannot be parsed is invalid input like any other: 422, the spec's body
+        return JSONResponse(invalid(f"{_UNPARSABLE}.", None).body(), status_code=422)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (methods := allowed_methods(request)):
+        headers["Allow"] = ", ".join(methods)
     message = str(exc.detail)
     body = {"error": message, "message": message}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some API route serves at this path (Starlette names only the first
+    route's; `/project` has a GET route and a POST route). Empty for paths of web apps
+    mounted beside the API (their own `Allow` stands)."""
+    matched = [
+        route
+        for route in getattr(request.app.state, "api_routes", ())
+        if getattr(route, "include_in_schema", True)
+        and route.matches(request.scope)[0] is not Match.NONE
+    ]
+    # `/download/bulk` is also `/download/{token}` by its shape; the literal path is the one
+    static = [route for route in matched if "{" not in getattr(route, "path", "{")]
+    methods: set[str] = set()
+    for route in static or matched:
+        methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def method_not_allowed(allowed: str) -> ApiError:
+    return ApiError(
+        405,
+        "Method Not Allowed",
+        f"This path only answers {allowed}.",
+        headers={"Allow": allowed},
+    )
+
+
+def insufficient_storage() -> ApiError:
+    return ApiError(
+        507,
+        "Insufficient storage",
+        "The server's disk is full, so nothing was stored; free space on the server (or retry "
+        "later) and send the request again.",
+        headers={"Retry-After": "60"},
+    )
+
+
+def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Anything not handled above: a full disk is 507, the rest 500, in the API's body."""
+    if is_out_of_space(exc):
+        return _api_error_handler(_request, insufficient_storage())
+    message = "The server failed to handle the request; try again."
+    return JSONResponse({"error": "Internal server error", "message": message}, status_code=500)
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from vestis.server.disk import sweep_stale_parts
 from vestis.server.jobqueue import JOB, OUTPUT, WEBHOOK, JobQueue
 from vestis.server.jobqueue.threads import ThreadQueue
 from vestis.server.login_guard import LoginGuard
@@ -42,6 +43,9 @@ class Runtime:
         self.queue.defer(db, JOB, job.public_id)
 
     async def start(self) -> None:
+        root = getattr(self.state.blobs, "root", None)  # a store on this machine's disk
+        if root is not None:
+            sweep_stale_parts(root)
         handlers = {
             JOB: self.pipeline.run_job,
             OUTPUT: self.pipeline.make_output,

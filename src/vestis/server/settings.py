@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR_ENV = "VESTIS_DATA_DIR"
+#: Threads that run the request handlers which are not async (anyio's default, made explicit
+#: at start-up so the database pool can be sized for them).
+REQUEST_THREADS = 40
 #: The SQLite database in the data dir (when no --database-url is given).
 DATABASE_FILE = "vestis.db"
 
@@ -53,6 +56,12 @@ class ServerSettings:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def pool_size(self) -> int:
+        """Database connections one process may hold at once: every request thread, the job
+        and FASHN workers, webhook lanes and the status fast path, with room to spare."""
+        return REQUEST_THREADS + 2 * max(1, self.workers) + 8
 
     @property
     def base_url(self) -> str:

@@ -17,6 +17,7 @@ from vestis.server.signing import UrlSigner
 if TYPE_CHECKING:
     from vestis.engines.base import Engine
     from vestis.server.runtime import Runtime
+    from vestis.server.status_reads import StatusReader
 
 
 def _signing_key(db: Database) -> bytes:
@@ -55,13 +56,19 @@ class ServerState:
     engine: Engine | None = None
     #: Background parts (workers, notifications, webhooks), attached at startup.
     runtime: Runtime | None = None
+    #: The status polling fast path.
+    status_reader: StatusReader | None = None
 
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerState:
         """Open (and create if needed) the data dir and database of `settings`."""
         make_private(settings)
-        db = Database(settings.db_url)
+        db = Database(settings.db_url, pool_size=settings.pool_size)
         db.migrate()
         blobs = BlobStore(settings.blob_dir)
         signer = UrlSigner(_signing_key(db), settings.base_url)
-        return cls(settings=settings, db=db, blobs=blobs, signer=signer)
+        from vestis.server.status_reads import StatusReader
+
+        state = cls(settings=settings, db=db, blobs=blobs, signer=signer)
+        state.status_reader = StatusReader(db)
+        return state

@@ -72,10 +72,11 @@ def _store_photos(
         if len(data) > MAX_UPLOAD_BYTES:
             raise FormProblem(f"{photo.filename}: larger than {MAX_UPLOAD_BYTES} bytes.")
         reserved = uploads.reserve(state, db, user, photo.filename, None)
+        db.commit()  # the upload service stores in sessions of its own, as the PUT route does
         temp = state.blobs.temp_path()
         temp.write_bytes(data)
         try:
-            uploads.store(state, db, reserved.file_id, data, temp)
+            uploads.store(state, reserved.file_id, data, temp)
         except ApiError as exc:
             raise FormProblem(f"{photo.filename}: {exc.message}") from exc
         finally:

@@ -34,7 +34,7 @@ NAME_BY_STATUS = {
     401: "UnauthorizedAccess",
     403: "UnauthorizedAccess",
     404: "NotFound",
-    405: "NotFound",
+    405: "MethodNotAllowed",
     409: "BadRequest",
     413: "BadRequest",
     415: "BadRequest",

@@ -18,9 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vestis.contract.fashn import (
     CREDITS_USED_HEADER,
@@ -34,7 +34,7 @@ from vestis.contract.fashn import (
     RunResponse,
     StatusResponse,
 )
-from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.deps import DbDep, SessionRoute, StateDep, UserDep
 from vestis.server.errors import ApiError
 from vestis.server.fashn.errors import FashnError, from_status
 from vestis.server.fashn.service import FashnService, RunRequestFacts
@@ -76,7 +76,7 @@ def _bad_request_from(exc: RequestValidationError) -> FashnError:
     return FashnError("BadRequest", message)
 
 
-class FashnRoute(APIRoute):
+class FashnRoute(SessionRoute):
     """Answers every error of its routes in FASHN's body, including errors raised by shared
     dependencies in the v2 shape (e.g. the 401 of the token check)."""
 
@@ -233,6 +233,19 @@ def prediction_output(
     include_in_schema=False,
 )
 def unknown_v1_route(request: Request, path: str) -> Response:
+    allowed = [
+        method
+        for route in getattr(request.app.state, "api_routes", ())
+        if getattr(route, "include_in_schema", True)
+        and route.matches(request.scope)[0] is not Match.NONE
+        for method in sorted(getattr(route, "methods", None) or ())
+    ]
+    if allowed:  # a real route, another method
+        raise FashnError(
+            "MethodNotAllowed",
+            f"{request.url.path} answers {', '.join(allowed)}, not {request.method}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
     raise FashnError(
         "NotFound",
         f"No such endpoint: {request.method} /v1/{path}. This server offers POST /v1/run, "

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from vestis.engines.base import Engine, EngineError, EngineOutput, FlatSpec, OutputSlot, SwapSpec
 from vestis.engines.chain import run_job_on_chain
-from vestis.server import images
+from vestis.server import disk, images
 from vestis.server.jobqueue import JOB, OUTPUT, JobQueue
 from vestis.server.models import Job, JobOutput
 from vestis.server.pipeline import inputs as inputs_
@@ -30,6 +30,11 @@ from vestis.server.services.notify import NotificationBus
 from vestis.server.state import ServerState
 
 log = logging.getLogger("vestis.server.pipeline")
+
+DISK_FULL_MESSAGE = (
+    "The server's disk was full, so this output could not be stored; it was refunded. Run it "
+    "again once the server has space."
+)
 
 
 class OutputPipeline:
@@ -143,8 +148,12 @@ class OutputPipeline:
         blobs = self.state.blobs
         key = blobs.new_key("outputs", claim.fmt)
         thumb_key = blobs.new_key("thumbnails", "jpg")
-        blobs.write(key, images.encode(made.image, claim.fmt))
-        blobs.write(thumb_key, images.thumbnail(made.image))
+        try:
+            blobs.write(key, images.encode(made.image, claim.fmt))
+            blobs.write(thumb_key, images.thumbnail(made.image))
+        except BaseException:
+            blobs.delete(key)  # no output file without its row (the thumbnail may not fit)
+            raise
         return Stored(
             key,
             thumb_key,
@@ -167,7 +176,11 @@ class OutputPipeline:
                 stored = self._store(claim, self._refine(claim, made))
             except Exception as exc:  # full disk, store unreachable: this output fails
                 log.exception("could not store output %s", claim.output_id)
-                error = f"The output could not be stored: {exc}"
+                error = (
+                    DISK_FULL_MESSAGE
+                    if disk.is_out_of_space(exc)
+                    else f"The output could not be stored: {exc}"
+                )
         with self.state.db.session() as db:
             followers = records.record(db, self.bus, claim, stored, error, elapsed)
             for output in followers or ():

@@ -28,6 +28,7 @@ from vestis.contract.common import MAX_PAGE, ErrorBody
 from vestis.server.deps import (
     TOKEN_KINDS,
     DbDep,
+    SessionRoute,
     StateDep,
     UserDep,
     basic_credentials,
@@ -41,7 +42,7 @@ from vestis.server.services.accounts import iso
 from vestis.server.services.projects import pagination
 from vestis.server.state import ServerState
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(route_class=SessionRoute, prefix="/auth", tags=["auth"])
 
 _duration = TypeAdapter(timedelta)
 
@@ -110,7 +111,7 @@ async def login(
     return answer
 
 
-@router.post("/refresh", response_model=RefreshResponse)
+@router.post("/refresh", response_model=RefreshResponse, responses={401: {"model": ErrorBody}})
 def refresh(state: StateDep, db: DbDep, body: RefreshRequest) -> RefreshResponse:
     user = accounts.rotate_refresh(db, body.refresh_token)
     if user is None:

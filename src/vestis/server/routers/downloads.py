@@ -7,10 +7,10 @@ from fastapi.responses import Response
 
 from vestis.contract.common import ErrorBody
 from vestis.contract.downloads import BulkDownloadRequest, DownloadRequest, DownloadResponse
-from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.deps import DbDep, SessionRoute, StateDep, UserDep
 from vestis.server.services import downloads
 
-router = APIRouter(prefix="/download", tags=["downloads"])
+router = APIRouter(route_class=SessionRoute, prefix="/download", tags=["downloads"])
 
 
 @router.post("", response_model=DownloadResponse, responses={404: {"model": ErrorBody}})

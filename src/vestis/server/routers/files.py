@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from vestis.contract.common import ErrorBody
-from vestis.server.deps import StateDep
+from vestis.server.deps import SessionRoute, StateDep
 from vestis.server.errors import ApiError
 from vestis.server.services import files
 
-router = APIRouter(tags=["files"])
+router = APIRouter(route_class=SessionRoute, tags=["files"])
 
 
 @router.get(

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from vestis import __version__
-from vestis.server.deps import StateDep
+from vestis.server import disk
+from vestis.server.deps import SessionRoute, StateDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=SessionRoute, tags=["health"])
 
 
-@router.get("/health")
-def health(state: StateDep) -> dict[str, str]:
-    return {"status": "ok", "engine": state.engine_name, "version": __version__}
+@router.get("/health", responses={503: {"description": "The data dir's disk is (nearly) full"}})
+def health(state: StateDep) -> JSONResponse:
+    """Liveness, and whether the data dir can take an upload: 503 with `status: "disk_full"`
+    when less than `MIN_FREE_BYTES` are free (it says 200 again once space is freed)."""
+    free = disk.free_bytes(state.settings.data_dir)
+    full = free < disk.MIN_FREE_BYTES
+    body = {
+        "status": "disk_full" if full else "ok",
+        "engine": state.engine_name,
+        "version": __version__,
+        "disk": {"free_bytes": free, "min_free_bytes": disk.MIN_FREE_BYTES},
+    }
+    return JSONResponse(body, status_code=503 if full else 200)

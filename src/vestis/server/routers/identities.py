@@ -17,18 +17,28 @@ from vestis.contract.identities import (
     IdentityUploadResponse,
 )
 from vestis.contract.uploads import MAX_UPLOAD_BYTES
-from vestis.server.deps import DbDep, StateDep, UserDep
-from vestis.server.errors import ApiError
+from vestis.server.deps import DbDep, SessionRoute, StateDep, UserDep
+from vestis.server.errors import ApiError, method_not_allowed
 from vestis.server.models import utcnow
 from vestis.server.services import identities
 
-router = APIRouter(prefix="/identity", tags=["identities"])
+router = APIRouter(route_class=SessionRoute, prefix="/identity", tags=["identities"])
+
+
+@router.api_route("/upload", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def upload_other_methods() -> None:
+    """Before `/{identity_code}`, which would look for an identity named `upload` (404)."""
+    raise method_not_allowed("POST")
 
 
 @router.post(
     "/upload",
     response_model=IdentityUploadResponse,
-    responses={409: {"model": IdentityConflict}, 413: {"model": ErrorBody}},
+    responses={
+        409: {"model": IdentityConflict},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody, "description": "Not a readable JPEG, PNG or WebP"},
+    },
 )
 def upload_identity(
     state: StateDep,

@@ -8,20 +8,27 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from vestis.contract.common import MAX_NUMERIC_ID
 from vestis.contract.notifications import Notification, NotificationPollRequest
-from vestis.server.deps import Grant, StateDep, UserDep, authenticate
-from vestis.server.errors import ApiError
+from vestis.server.deps import (
+    Grant,
+    SessionRoute,
+    StateDep,
+    UserDep,
+    authenticate,
+    checks_token_itself,
+)
+from vestis.server.errors import ApiError, method_not_allowed
 from vestis.server.models import utcnow
 from vestis.server.runtime import Runtime
 from vestis.server.services.notify import EventFilter
 from vestis.server.state import ServerState
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(route_class=SessionRoute, prefix="/notifications", tags=["notifications"])
 
 
 def _split(values: list[str] | None) -> frozenset[str] | None:
@@ -74,18 +81,25 @@ async def _stream(
         bus.unsubscribe(grant.user_id, subscriber)
 
 
+@router.api_route("/events", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def events_other_methods() -> None:
+    """Before `/{notification_id}`, which would take `events` for an id and answer 422."""
+    raise method_not_allowed("GET")
+
+
 @router.get(
     "/events",
     response_class=EventSourceResponse,
+    dependencies=[Depends(checks_token_itself)],
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def events(
     request: Request,
     state: StateDep,
     token: Annotated[str | None, Query(description="Token, for clients without headers")] = None,
-    id_task: Annotated[list[str] | None, Query()] = None,
-    id_image: Annotated[list[str] | None, Query()] = None,
-    name_list: Annotated[list[str] | None, Query()] = None,
+    id_task: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies it)
+    id_image: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies it)
+    name_list: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies it)
 ) -> EventSourceResponse:
     """Backfill (`event: backfill`), then `event: backfill_complete`, then live events (no
     `event:` field), with `: keepalive` comments in between."""

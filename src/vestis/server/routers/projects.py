@@ -13,10 +13,10 @@ from vestis.contract.projects import (
     ProjectCreateResponse,
     ProjectListResponse,
 )
-from vestis.server.deps import DbDep, UserDep
+from vestis.server.deps import DbDep, SessionRoute, UserDep
 from vestis.server.services import projects
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(route_class=SessionRoute, tags=["projects"])
 
 
 @router.post(

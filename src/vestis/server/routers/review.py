@@ -13,10 +13,10 @@ from vestis.contract.jobs import (
     FeedbackRequest,
     JobResult,
 )
-from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.deps import DbDep, SessionRoute, StateDep, UserDep
 from vestis.server.services import jobs, review
 
-router = APIRouter(tags=["review"])
+router = APIRouter(route_class=SessionRoute, tags=["review"])
 
 EXTENSION = {"x-vestis-extension": True}
 ERRORS: dict[int | str, dict[str, object]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}

@@ -10,12 +10,11 @@ from fastapi.responses import JSONResponse
 
 from vestis.contract.common import ErrorBody
 from vestis.contract.uploads import MAX_UPLOAD_BYTES, UploadRequest, UploadResponse
-from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.deps import DbDep, SessionRoute, StateDep, UserDep
 from vestis.server.errors import ApiError
 from vestis.server.services import uploads
-from vestis.server.state import ServerState
 
-router = APIRouter(tags=["uploads"])
+router = APIRouter(route_class=SessionRoute, tags=["uploads"])
 
 
 @router.post("/upload", response_model=UploadResponse, responses={422: {"model": ErrorBody}})
@@ -49,15 +48,16 @@ async def _receive(request: Request, target: Path) -> bytes:
     return b"".join(chunks)
 
 
-def _store(state: ServerState, file_id: str, data: bytes, written: Path) -> None:
-    with state.db.session() as db:
-        uploads.store(state, db, file_id, data, written)
-
-
 @router.put(
     "/upload/{file_id}",
     status_code=200,
-    responses={403: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}},
+    responses={
+        403: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody, "description": "The link was used already (other bytes)"},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+    },
 )
 async def put_upload(request: Request, file_id: str, state: StateDep) -> JSONResponse:
     """The pre-signed PUT: no Authorization header, the signature in the query is the proof."""
@@ -72,7 +72,7 @@ async def put_upload(request: Request, file_id: str, state: StateDep) -> JSONRes
     temp = state.blobs.temp_path()
     try:
         data = await _receive(request, temp)
-        await run_in_threadpool(_store, state, file_id, data, temp)
+        await run_in_threadpool(uploads.store, state, file_id, data, temp)
     finally:
         temp.unlink(missing_ok=True)  # gone already when it was adopted
     return JSONResponse({"file_id": file_id, "size": len(data)}, status_code=200)

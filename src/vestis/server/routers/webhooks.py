@@ -7,16 +7,17 @@ import time
 from fastapi import APIRouter, BackgroundTasks
 from sqlalchemy import select
 
+from vestis.contract.common import ErrorBody
 from vestis.contract.notifications import Notification
 from vestis.contract.webhooks import WebhookRequest, WebhookResponse
-from vestis.server.deps import DbDep, StateDep, UserDep
+from vestis.server.deps import DbDep, SessionRoute, StateDep, UserDep
 from vestis.server.errors import ApiError, invalid
 from vestis.server.models import Webhook, utcnow
 from vestis.server.services.accounts import iso
 from vestis.server.services.webhooks import new_secret, url_refusal
 from vestis.server.url_fetch import FetchPolicy
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(route_class=SessionRoute, prefix="/webhooks", tags=["webhooks"])
 
 
 def _wire(hook: Webhook, secret: str | None) -> WebhookResponse:
@@ -40,7 +41,7 @@ def _no_webhook() -> ApiError:
     )
 
 
-@router.put("", response_model=WebhookResponse)
+@router.put("", response_model=WebhookResponse, responses={422: {"model": ErrorBody}})
 def put_webhook(
     state: StateDep, db: DbDep, user: UserDep, body: WebhookRequest, background: BackgroundTasks
 ) -> WebhookResponse:
@@ -67,7 +68,7 @@ def put_webhook(
     return _wire(hook, secret)
 
 
-@router.get("", response_model=WebhookResponse)
+@router.get("", response_model=WebhookResponse, responses={404: {"model": ErrorBody}})
 def get_webhook(db: DbDep, user: UserDep) -> WebhookResponse:
     """The webhook without its secret, with the status of the last delivery."""
     hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
@@ -76,7 +77,7 @@ def get_webhook(db: DbDep, user: UserDep) -> WebhookResponse:
     return _wire(hook, None)
 
 
-@router.delete("")
+@router.delete("", responses={404: {"model": ErrorBody}})
 def delete_webhook(db: DbDep, user: UserDep) -> dict[str, object]:
     hook = db.scalar(select(Webhook).where(Webhook.user_id == user.id))
     if hook is None:

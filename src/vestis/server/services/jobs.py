@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -298,36 +299,78 @@ def owned(db: Session, user: User, job_id: str) -> Job:
     return job
 
 
-def progress(job: Job) -> float:
-    if job.status == "completed" or job.total_outputs == 0:
-        return 100.0 if job.status == "completed" else 0.0
-    return round(100.0 * job.processed / job.total_outputs, 1)
+def progress(status: str, processed: int, total: int) -> float:
+    if status == "completed" or total == 0:
+        return 100.0 if status == "completed" else 0.0
+    return round(100.0 * processed / total, 1)
+
+
+@dataclass(frozen=True)
+class StatusFacts:
+    """What a job's status answer is made of: read through the ORM (`status`) or by the
+    polling fast path's single query (`server/status_reads.py`)."""
+
+    public_id: str
+    job_type: str
+    status: str
+    total_outputs: int
+    processed: int
+    error_message: str | None
+    request: dict[str, Any]
+    identity_code: str
+    identity_name: str
+    project_id: int
+    project_name: str
+    project_key: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+def status_answer(facts: StatusFacts) -> JobStatusResponse:
+    post_process = bool(facts.request.get("post_process"))
+    post_status = None
+    if post_process:
+        post_status = facts.status if facts.status in ("completed", "failed") else "pending"
+    options = facts.request.get("swap_options") or facts.request.get("options")
+    return JobStatusResponse(
+        job_id=facts.public_id,
+        job_type=facts.job_type,
+        status=facts.status,
+        progress=progress(facts.status, facts.processed, facts.total_outputs),
+        total_images=facts.total_outputs,
+        processed_images=facts.processed,
+        should_post_process=post_process,
+        post_processing_status=post_status,
+        error_message=facts.error_message,
+        identity_code=facts.identity_code,
+        identity_name=facts.identity_name,
+        project_id=facts.project_id,
+        project_text=facts.project_name,
+        project_key=facts.project_key,
+        processing_options=options,
+        created_at=iso(facts.created_at),
+        updated_at=iso(facts.updated_at),
+    )
 
 
 def status(job: Job) -> JobStatusResponse:
-    post_process = bool(job.request.get("post_process"))
-    post_status = None
-    if post_process:
-        post_status = job.status if job.status in ("completed", "failed") else "pending"
-    options = job.request.get("swap_options") or job.request.get("options")
-    return JobStatusResponse(
-        job_id=job.public_id,
-        job_type=job.job_type,
-        status=job.status,
-        progress=progress(job),
-        total_images=job.total_outputs,
-        processed_images=job.processed,
-        should_post_process=post_process,
-        post_processing_status=post_status,
-        error_message=job.error_message,
-        identity_code=job.identity.code,
-        identity_name=job.identity.name,
-        project_id=job.project.id,
-        project_text=job.project.name,
-        project_key=job.project.key,
-        processing_options=options,
-        created_at=iso(job.created_at),
-        updated_at=iso(job.updated_at),
+    return status_answer(
+        StatusFacts(
+            public_id=job.public_id,
+            job_type=job.job_type,
+            status=job.status,
+            total_outputs=job.total_outputs,
+            processed=job.processed,
+            error_message=job.error_message,
+            request=job.request,
+            identity_code=job.identity.code,
+            identity_name=job.identity.name,
+            project_id=job.project.id,
+            project_name=job.project.name,
+            project_key=job.project.key,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
     )
 
 

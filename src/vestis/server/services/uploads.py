@@ -8,7 +8,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vestis.contract.uploads import UPLOAD_URL_TTL_SECONDS, UploadResponse
@@ -75,13 +75,21 @@ def owned(db: Session, user: User, file_id: str) -> File:
     return row
 
 
-def store(state: ServerState, db: Session, file_id: str, data: bytes, written: Path) -> File:
-    """Check and keep the PUT body of a reserved upload (a second PUT replaces the first).
+def store(state: ServerState, file_id: str, data: bytes, written: Path) -> None:
+    """Check and keep the PUT body of a reserved upload. An upload link is good for one
+    upload: a second PUT with other bytes is 409 (it would replace an input a job may have
+    used already), the same bytes again (a retry whose answer was lost) answer as the first.
     `written` holds the same bytes, already written while they arrived; it is flushed to disk
-    while the image is decoded, then renamed into the store."""
-    row = by_public_id(db, file_id)
-    if row is None:
-        raise not_found("Upload", file_id)
+    while the image is decoded, then renamed into the store. The database is touched only
+    briefly before and after: decoding and fsync hold no connection and no lock."""
+    with state.db.session() as db:
+        row = by_public_id(db, file_id)
+        if row is None:
+            raise not_found("Upload", file_id)
+        used = row.uploaded
+    if used:
+        _replay_or_refuse(state, file_id, data)
+        return
     syncing = threading.Thread(target=fsync_path, args=(written,), name="upload-fsync")
     syncing.start()
     try:
@@ -92,8 +100,34 @@ def store(state: ServerState, db: Session, file_id: str, data: bytes, written: P
         syncing.join()
     key = state.blobs.new_key("inputs", facts.ext)
     state.blobs.adopt(written, key)
-    row.blob_key = key
-    row.image_format = facts.ext
-    row.width, row.height, row.size_bytes = facts.width, facts.height, len(data)
-    row.uploaded = True
-    return row
+    with state.db.session() as db:
+        claimed = db.execute(
+            update(File)
+            .where(File.public_id == file_id, File.uploaded.is_(False))
+            .values(
+                blob_key=key,
+                image_format=facts.ext,
+                width=facts.width,
+                height=facts.height,
+                size_bytes=len(data),
+                uploaded=True,
+            )
+        )
+        won = getattr(claimed, "rowcount", 0) == 1
+    if not won:  # another PUT of this link got there first
+        state.blobs.delete(key)
+        _replay_or_refuse(state, file_id, data)
+
+
+def _replay_or_refuse(state: ServerState, file_id: str, data: bytes) -> None:
+    with state.db.session() as db:
+        row = by_public_id(db, file_id)
+        key = row.blob_key if row is not None else None
+    if key is not None and state.blobs.exists(key) and state.blobs.read(key) == data:
+        return
+    raise ApiError(
+        409,
+        "Upload link already used",
+        f"File {file_id!r} was uploaded already and an upload link is good for one upload; "
+        "reserve a new one with POST /upload for other bytes.",
+    )
