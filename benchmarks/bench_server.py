@@ -53,6 +53,8 @@ class CheckoutServer(ServerProcess):
         super().__init__(tmp, **kwargs)  # type: ignore[arg-type]
         self.python = python
         self._env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "src")])
+        # not this checkout's `tests` from the working directory: the older one's FakeEngine
+        self._env["PYTHONSAFEPATH"] = "1"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
