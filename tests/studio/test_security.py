@@ -199,3 +199,16 @@ def test_sign_in_with_an_api_token(server: ServerProcess) -> None:
     good = client.post("/studio/login", data={"csrf_token": token, "token": server.token})
     assert good.status_code == 303 and client.get("/studio/").status_code == 200
     client.close()
+
+
+def test_control_characters_in_form_fields_are_refused(owner: httpx.Client) -> None:
+    """As in the API (a NUL breaks PostgreSQL): 422, nothing stored."""
+    token = csrf_of(owner, "/studio/new")
+    made = owner.post("/studio/new", data={"csrf_token": token, "project": "spring\x00"})
+    assert made.status_code == 422
+    face = {"image": ("f.jpg", person_image(5), "image/jpeg")}
+    named = owner.post(
+        "/studio/identities", data={"csrf_token": token, "name": "a\x07b"}, files=face
+    )
+    assert named.status_code == 422
+    assert "a\x07b" not in owner.get("/studio/identities").text

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vestis.contract.common import PRINTABLE
 from vestis.contract.uploads import MAX_UPLOAD_BYTES
 from vestis.server.deps import DbDep, StateDep
 from vestis.server.errors import ApiError
@@ -39,6 +40,7 @@ class Answer:
     title: str
     text: str
     photo_url: str | None = None
+    code: str | None = None
 
 
 def identity_cards(
@@ -107,6 +109,7 @@ def _upload(
         f"Face found{detail}",
         f"{made.name} is ready to use ({made.identity_code}).",
         made.link,
+        made.identity_code,
     )
 
 
@@ -117,13 +120,17 @@ def upload_identity(
     db: DbDep,
     user: StudioUser,
     image: Annotated[UploadFile, File()],
-    name: Annotated[str, Form(max_length=255)] = "",
+    name: Annotated[str, Form(max_length=255, pattern=PRINTABLE)] = "",
 ) -> HTMLResponse:
     data = image.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         answer = Answer(False, "Refused", f"Photos are limited to {MAX_UPLOAD_BYTES} bytes.")
     else:
         answer = _upload(state, db, user, data, image.filename, name)
+    if answer.ok and state.runtime is not None:  # as the API's upload: the same event
+        db.commit()  # before the event, so a client reacting to it finds the identity
+        event = {"identity_code": answer.code, "status": "completed", "face_detected": True}
+        state.runtime.bus.emit(user.id, "identity_preprocessing", event)
     if answer.photo_url:
         answer.photo_url = answer.photo_url[len(state.signer.base_url) :]
     db.commit()

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from vestis.contract.common import PRINTABLE
 from vestis.contract.jobs import (
     MAX_JOB_IMAGES,
     AspectRatio,
@@ -146,18 +147,18 @@ def create_job(
     db: DbDep,
     user: StudioUser,
     photos: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
-    project: Annotated[str, Form()] = "",
+    project: Annotated[str, Form(max_length=1000, pattern=PRINTABLE)] = "",
     kind: Annotated[str, Form()] = "model_swap",
     identity_code: Annotated[str, Form()] = "",
     num_variations: Annotated[int, Form(ge=1, le=4)] = 1,
     swap_model: Annotated[str, Form()] = "auto",
     post_process: Annotated[bool, Form()] = False,
     flat_model: Annotated[str, Form()] = "auto",
-    pose: Annotated[str, Form()] = "",
-    background: Annotated[str, Form()] = "",
+    pose: Annotated[str, Form(max_length=1000, pattern=PRINTABLE)] = "",
+    background: Annotated[str, Form(max_length=1000, pattern=PRINTABLE)] = "",
     size: Annotated[str, Form()] = "1K",
     ar: Annotated[str, Form()] = "3:4",
-    prompt: Annotated[str, Form()] = "",
+    prompt: Annotated[str, Form(max_length=1000, pattern=PRINTABLE)] = "",
     idempotency_key: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
     fields = {
