@@ -41,6 +41,11 @@ class Delivery:
     metrics: dict[str, Any]
     face_embedding: list[float] | None
     measures: quality.OutputMeasures
+    #: As the engine (chain) said: who made it, upstream work and cost, garment lock share.
+    engine: str | None = None
+    upstream_id: str | None = None
+    upstream_credits: float | None = None
+    garment_locked_share: float | None = None
 
 
 def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery:
@@ -68,6 +73,10 @@ def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery
         metrics=metrics,
         face_embedding=[round(float(v), 6) for v in face.embedding] if face else None,
         measures=measures,
+        engine=made.engine,
+        upstream_id=made.upstream_id,
+        upstream_credits=made.upstream_credits,
+        garment_locked_share=made.garment_locked_share,
     )
 
 
@@ -98,22 +107,24 @@ def make(
     first, then the highest score). If none is the identity, the best is delivered with a
     warning that says so. An `EngineError` on the first try is the output's error; on a retry
     it ends the retries (the best so far is kept)."""
-    best = deliver(spec, engine_call(spec), fmt)
-    seen = {_digest(best.image)}
+    made = engine_call(spec)
+    seen = {_digest(made.image)}  # the engine's own image: an encoding may hide a difference
+    best = deliver(spec, made, fmt)
     attempts = 1
     for attempt in range(1, retries + 1):
         if best.measures.is_identity is not False:
             break
         try:
-            again = deliver(spec, engine_call(_reseeded(spec, attempt)), fmt)
+            made = engine_call(_reseeded(spec, attempt))
         except EngineError as exc:
             log.info("identity retry %d failed: %s", attempt, exc)
             break
         attempts += 1
-        digest = _digest(again.image)
+        digest = _digest(made.image)
         if digest in seen:
             break  # the engine ignores the seed: more tries would make the same image
         seen.add(digest)
+        again = deliver(spec, made, fmt)
         if _rank(again) > _rank(best):
             best = again
     best.metrics["attempts"] = attempts
@@ -136,4 +147,4 @@ def _rank(delivery: Delivery) -> tuple[bool, float]:
 
 
 def _digest(image: Image.Image) -> str:
-    return hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
+    return hashlib.blake2b(image.convert("RGB").tobytes(), digest_size=16).hexdigest()

@@ -8,12 +8,11 @@ draws it. Both job-queue backends run these functions; nothing else makes output
 2. claim it (`records.claim`): pending -> processing, `attempts + 1`; an output whose workers
    died `max_job_attempts` times is failed and refunded instead of being tried again;
 3. load its inputs (`inputs.load`): identity, upload or garments, the anchor image;
-4. call the engine;
-5. refine what the engine made: this is where an engine-independent garment lock (pixels
-   outside the region a swap may change put back from the input) and then the measures of the
-   output (face identity, pixels kept, quality score) belong, in that order, as plain calls in
-   `_refine`: both need the engine's image and the inputs, and must run before the image is
-   stored;
+4. call the engine (an engine chain applies its garment lock to engines that repaint);
+5. deliver it (`server.delivery`): encode it as it will be stored (a JPEG from a JPEG keeps the
+   source's tables and untouched blocks), measure that (`vestis.quality`: face identity, pixels
+   kept, sharpness), score it and warn; an output whose face is not the identity is made again
+   with other seeds, up to `--identity-retries` times, the best kept;
 6. store the image and its thumbnail; a store that fails (a full disk) fails that output and
    refunds it, and the worker goes on;
 7. record it (`records.record`), in one transaction: status, counters, refund of a failure,
@@ -28,7 +27,8 @@ draws it. Both job-queue backends run these functions; nothing else makes output
 - engines that work per job (`engines.base.JobEngine`, see `whole_jobs`): the job's unfinished
   outputs are held and claimed together and the job goes through `engines.chain.run_job_on_chain`
   in one piece of work (one upstream job for a remote engine), with a `ServerJobContext` for
-  checkpoints; each output the engine delivers then goes through steps 5 to 7 like any other.
+  checkpoints; each output the engine delivers then goes through steps 5 to 7 like any other
+  (measured, not retried: the engine made the job at once).
   Run again after a worker died, it takes up what is left.
 
 Re-running one output as a new version is "add the output row, defer one more OUTPUT task" in

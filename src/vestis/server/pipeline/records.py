@@ -59,6 +59,9 @@ class Stored:
     upstream_id: str | None = None
     upstream_credits: float | None = None
     garment_locked_share: float | None = None
+    #: What vestis.quality measured (the result's `metrics`) and the output face's embedding.
+    metrics: dict[str, Any] | None = None
+    face_embedding: list[float] | None = None
 
 
 def batch_event(job: Job) -> dict[str, Any]:
@@ -183,6 +186,8 @@ def record(
             upstream_id=stored.upstream_id,
             upstream_credits=stored.upstream_credits,
             garment_locked_share=stored.garment_locked_share,
+            metrics=stored.metrics,
+            face_embedding=stored.face_embedding,
         )
     else:
         values.update(status="failed", error_message=error)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from vestis.engines.base import Engine, EngineError, EngineOutput, FlatSpec, OutputSlot, SwapSpec
 from vestis.engines.chain import run_job_on_chain
-from vestis.server import disk, images
+from vestis.server import delivery, disk, images
+from vestis.server.delivery import Delivery
 from vestis.server.jobqueue import JOB, OUTPUT, JobQueue
 from vestis.server.models import Job, JobOutput
 from vestis.server.pipeline import inputs as inputs_
@@ -90,7 +91,7 @@ class OutputPipeline:
             spec = inputs_.engine_spec(
                 claim.job_type, claim.request, claim.spec, claim.variation, loaded
             )
-            made, error = self._call(lambda: inputs_.call_engine(self.engine, spec), claim)
+            made, error = self._call(lambda: self._make(spec, claim), claim)
             self._finish(claim, made, error, round(time.perf_counter() - started, 3))
 
     def requeue_unfinished(self) -> None:
@@ -130,7 +131,7 @@ class OutputPipeline:
             assert job is not None
             return inputs_.load(db, self.state.blobs, job, file_ids, follower)
 
-    def _call(self, make, claim: Claim) -> tuple[EngineOutput | None, str | None]:  # type: ignore[no-untyped-def]
+    def _call(self, make, claim: Claim) -> tuple[Delivery | None, str | None]:  # type: ignore[no-untyped-def]
         try:
             return make(), None
         except EngineError as exc:
@@ -139,17 +140,27 @@ class OutputPipeline:
             log.exception("engine crashed on output %s of job %s", claim.output_id, claim.job_id)
             return None, f"Internal engine error: {type(exc).__name__}"
 
-    def _refine(self, claim: Claim, made: EngineOutput) -> EngineOutput:
-        """Steps between the engine and the store, for every engine: the garment lock, then
-        the measures. None is built yet: an output is stored as the engine made it."""
-        return made
+    def _make(self, spec: SwapSpec | FlatSpec, claim: Claim) -> Delivery:
+        """The engine, then the measures (`server.delivery`): an output whose face is not the
+        identity is made again with other seeds (`--identity-retries`)."""
+        return delivery.make(
+            lambda again: inputs_.call_engine(self.engine, again),
+            spec,
+            claim.fmt,
+            self.state.settings.identity_retries,
+        )
 
-    def _store(self, claim: Claim, made: EngineOutput) -> Stored:
+    def _deliver(self, claim: Claim, made: EngineOutput, spec: SwapSpec | FlatSpec) -> Delivery:
+        """The measures of an output an engine made as part of a whole job (no retries: the
+        engine made the job at once)."""
+        return delivery.deliver(spec, made, claim.fmt)
+
+    def _store(self, claim: Claim, made: Delivery) -> Stored:
         blobs = self.state.blobs
         key = blobs.new_key("outputs", claim.fmt)
         thumb_key = blobs.new_key("thumbnails", "jpg")
         try:
-            blobs.write(key, images.encode(made.image, claim.fmt))
+            blobs.write(key, made.data)
             blobs.write(thumb_key, images.thumbnail(made.image))
         except BaseException:
             blobs.delete(key)  # no output file without its row (the thumbnail may not fit)
@@ -164,16 +175,18 @@ class OutputPipeline:
             upstream_id=made.upstream_id,
             upstream_credits=made.upstream_credits,
             garment_locked_share=made.garment_locked_share,
+            metrics=made.metrics,
+            face_embedding=made.face_embedding,
         )
 
     def _finish(
-        self, claim: Claim, made: EngineOutput | None, error: str | None, elapsed: float
+        self, claim: Claim, made: Delivery | None, error: str | None, elapsed: float
     ) -> None:
-        """Steps 5 to 7 for one engine result (or error)."""
+        """Steps 6 and 7 for one measured engine result (or error)."""
         stored = None
         if made is not None:
             try:
-                stored = self._store(claim, self._refine(claim, made))
+                stored = self._store(claim, made)
             except Exception as exc:  # full disk, store unreachable: this output fails
                 log.exception("could not store output %s", claim.output_id)
                 error = (
@@ -241,9 +254,15 @@ class OutputPipeline:
                 claim.job_type, claim.request, claim.spec, claim.variation, loaded[0]
             )
 
-        context = ServerJobContext(
-            self.state.db, claims[0].job_pk, claims, self._finish, self.stopping
-        )
+        def finish(claim: Claim, made: EngineOutput | None, error: str | None, took: float) -> None:
+            delivered = None
+            if made is not None:
+                spec = spec_for(OutputSlot(claim.output_id, claim.image_index, claim.group_index,
+                                           claim.variation, claim.fmt, claim.spec))  # fmt: skip
+                delivered, error = self._call(lambda: self._deliver(claim, made, spec), claim)
+            self._finish(claim, delivered, error, took)
+
+        context = ServerJobContext(self.state.db, claims[0].job_pk, claims, finish, self.stopping)
         engines = engines_for(self.engine, work.job_type, work.request)
         run_job_on_chain(engines, work, context, spec_for, garment_lock(self.engine))
         if self.stopping.is_set() and context.claims:
