@@ -171,3 +171,18 @@ def test_an_engine_error_on_a_retry_keeps_the_first(hopper: Image.Image) -> None
             "png",
             2,
         )
+
+
+@pytest.mark.parametrize("value", [56, 57, 120, 250])
+def test_a_change_in_the_corner_keeps_every_other_block(value: int) -> None:
+    """One pixel changed in the last MCU: everything else decodes exactly as the upload (the
+    blocks along the image's own edge too, whose upsampling reads the changed MCU)."""
+    _, source = _jpeg_source(
+        make_pdp_photo(0).resize((600, 800), Image.Resampling.LANCZOS), quality=90, subsampling=2
+    )
+    out = source.copy()
+    out.putpixel((out.width - 1, out.height - 1), (value, 0, 7))
+    delivered = np.asarray(Image.open(io.BytesIO(images.encode(out, "jpg", like=source))))
+    same = (delivered == np.asarray(source)).all(axis=2)
+    same[-16:, -16:] = True  # the changed MCU itself
+    assert same.mean() >= 0.9999
