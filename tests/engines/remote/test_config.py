@@ -42,3 +42,9 @@ def test_missing_or_mixed_credentials_are_refused() -> None:
         )  # fmt: skip
     with pytest.raises(EngineConfigError, match="FASHN_API_KEY"):
         FashnAccount.from_env({})
+    with pytest.raises(EngineConfigError, match="must not hold credentials"):
+        OnModelAccount.from_env(
+            {"VESTIS_ONMODEL_TOKEN": "t", "VESTIS_ONMODEL_URL": "https://u:p@v2.api.piktid.com"}
+        )
+    with pytest.raises(EngineConfigError, match="http"):
+        FashnAccount.from_env({"FASHN_API_KEY": "k", "FASHN_BASE_URL": "ftp://x"})

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ONMODEL_URL_ENV = "VESTIS_ONMODEL_URL"
 ONMODEL_TOKEN_ENV = "VESTIS_ONMODEL_TOKEN"
@@ -64,6 +65,19 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str | None:
     return value or default
 
 
+def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) base URL without credentials in it (they would show in messages)."""
+    url = (read_setting(env, name) or default).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise EngineConfigError(f"{name} must be an http(s) URL.")
+    if "@" in parts.netloc:
+        raise EngineConfigError(
+            f"{name} must not hold credentials; give them in their own variables."
+        )
+    return url
+
+
 def _fingerprint(*parts: str | None) -> str:
     digest = hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()
     return digest[:16]
@@ -104,9 +118,7 @@ class OnModelAccount:
                 f"Set either {ONMODEL_TOKEN_ENV} or {ONMODEL_USERNAME_ENV}/"
                 f"{ONMODEL_PASSWORD_ENV}, not both."
             )
-        url = (read_setting(env, ONMODEL_URL_ENV) or HOSTED_ONMODEL_URL).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise EngineConfigError(f"{ONMODEL_URL_ENV} must be an http(s) URL.")
+        url = _base_url(env, ONMODEL_URL_ENV, HOSTED_ONMODEL_URL)
         return cls(
             base_url=url,
             token=token,
@@ -147,9 +159,7 @@ class FashnAccount:
                 f"The fashn engine needs an API key: set {FASHN_API_KEY_ENV}, or "
                 f"{FASHN_API_KEY_ENV}_FILE naming a file that holds it."
             )
-        url = (read_setting(env, FASHN_BASE_URL_ENV) or HOSTED_FASHN_URL).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise EngineConfigError(f"{FASHN_BASE_URL_ENV} must be an http(s) URL.")
+        url = _base_url(env, FASHN_BASE_URL_ENV, HOSTED_FASHN_URL)
         return cls(
             base_url=url,
             api_key=key,
