@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.gateway.conftest import (
     Gateway,
@@ -100,7 +101,15 @@ def test_flat_to_model_with_instructions_notes_and_options(
         {"pose": "walking", "background": "urban street", "num_variations": 2},
         {"camera": {"framing": "full body"}, "options": {"ar": "9:16", "format": "png"}},
     ]
-    options = {"options": {"model": "seedream", "use_anchor": False, "barefoot": True}}
+    options = {
+        "options": {
+            "model": "seedream",
+            "use_anchor": False,
+            "anchor_index": 1,
+            "barefoot": True,
+            "add_ai_watermark": True,
+        }
+    }
     body = gateway.finish(gateway.flat(garments, instructions, **options))
 
     assert body["status"] == "completed", body
@@ -109,6 +118,7 @@ def test_flat_to_model_with_instructions_notes_and_options(
     sent = upstream_request(upstream, results[0]["upstream_id"])
     assert sent["options"]["model"] == "seedream"
     assert sent["options"]["use_anchor"] is False and sent["options"]["barefoot"] is True
+    assert sent["options"]["anchor_index"] == 1 and sent["options"]["add_ai_watermark"] is True
     assert sent["images"][0]["note"] == "tucked in" and sent["images"][1].get("note") is None
     assert sent["instructions"][0]["pose"] == "walking"
     assert sent["instructions"][1]["camera"]["framing"] == "full body"
@@ -148,6 +158,12 @@ def test_the_reference_scripts_run_through_the_gateway(
     assert sorted(run.files) == ["image1_v0.jpg", "image2_v0.png"]
     assert run.statuses[-1] == ("completed", 100.0)
     assert any(line.endswith("(model: onda)") for line in run.log)
+
+    by_login = ReferenceScript(
+        gateway_server.base_url, login=(gateway_server.username, gateway_server.password)
+    )
+    again = by_login.model_swap(article, tmp_path / "out-login", identity_image=identity)
+    assert sorted(again.files) == ["image1_v0.jpg", "image2_v0.png"]
 
     skus = tmp_path / "SKU-1"
     skus.mkdir()
@@ -240,3 +256,25 @@ def test_usage_sums_the_upstream_credits_per_user_and_engine(
         assert engine == "onmodel" and credits > 0
     table = gateway_server.cli("usage", *data).stdout
     assert "tester" in table and "onmodel" in table
+
+
+def test_an_upstream_running_the_local_engine(tmp_path: Path) -> None:
+    """The upstream does real image work (the local engine): the swapped face comes back
+    through the gateway, the garments are the photo's."""
+    upstream = ServerProcess(tmp_path / "up", engine="local")
+    with (
+        upstream,
+        ServerProcess(
+            tmp_path / "gw", engine="onmodel", env=onmodel_env(upstream.start())
+        ) as server,
+    ):
+        gateway = Gateway(server)
+        body = gateway.finish(gateway.swap([("look.png", photo(0, "PNG"))]), timeout=180)
+        (result,) = body["results"]
+        assert body["status"] == "completed", body
+        assert result["model_used"] == "local" and result["engine"] == "onmodel"
+        made = np.asarray(gateway.image(result).convert("RGB"))
+    original = np.asarray(make_pdp_photo(0).convert("RGB"))
+    changed = (made != original).any(axis=2)
+    assert 0.005 < changed.mean() < 0.2  # a new face; the rest of the photo as it was
+    assert not changed[int(original.shape[0] * 0.75) :].any()  # the trousers, bit for bit
