@@ -80,7 +80,7 @@ def test_the_garment_lock_keeps_every_pixel_outside_the_swap_region(
     assert not (changed & ~(region | hair)).any(), "a pixel outside the swap region changed"
     assert changed[region].mean() > 0.2  # the swap itself came through
     assert result["garment_locked_share"] == pytest.approx(1 - changed.mean(), abs=1e-5)
-    assert result["warnings"] == []
+    assert not [w for w in result["warnings"] if w.startswith("garment lock")]
 
 
 def test_an_upstream_restarted_mid_job_is_followed_to_the_end(
