@@ -278,3 +278,21 @@ def test_an_upstream_running_the_local_engine(tmp_path: Path) -> None:
     changed = (made != original).any(axis=2)
     assert 0.005 < changed.mean() < 0.2  # a new face; the rest of the photo as it was
     assert not changed[int(original.shape[0] * 0.75) :].any()  # the trousers, bit for bit
+
+
+def test_an_output_the_upstream_refuses_is_made_by_the_local_engine(gateway: Gateway) -> None:
+    """Refused content is not the user's fault: that output moves to the next engine of the
+    chain, with a warning; the job's other outputs stay the upstream's."""
+    garments = [("top.jpg", encoded(make_flat_lay("top", (30, 90, 160))), None)]
+    instructions = [{"pose": "standing"}, {"prompt": "FAIL: the upstream refuses this one"}]
+    body = gateway.finish(gateway.flat(garments, instructions), timeout=180)
+    assert body["status"] == "completed", body
+    made = {r["group_index"]: r for r in body["results"]}
+    assert made[0]["engine"] == "onmodel" and made[0]["warnings"] == []
+    moved = made[1]
+    assert moved["status"] == "completed"
+    assert moved["engine"] == "local" and moved["model_used"] == "local"
+    assert moved["upstream_id"] is None
+    warning = moved["warnings"][0]
+    assert warning.startswith("onmodel could not make this output (On-Model: The instruction")
+    assert warning.endswith("it was made by the local engine instead")
