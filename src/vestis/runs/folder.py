@@ -198,7 +198,8 @@ class FolderRun:
         self.emit(
             "results_saved",
             output=str(self.output),
-            measures=self.measures,
+            # in a batch the folder's closing line carries the measures: once is enough
+            measures=self.measures if self.label is None else None,
             missing=len(self.missing),
             warnings=self.warning_count,
         )
