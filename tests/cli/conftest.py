@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 from tests.support.server_process import REPO_ROOT, ServerProcess
+from tests.support.terminal import vestis_argv
 
 from vestis.runs.journal import Journal
 
@@ -49,20 +50,11 @@ def vestis(
     )
 
 
-#: `python -m vestis` as a terminal's foreground job runs it: SIGINT raises KeyboardInterrupt.
-#: A test run started in the background by a script (`make test & make test`) has SIGINT
-#: ignored, as POSIX shells arrange for background jobs, and every process below inherits that
-#: (Python keeps an inherited "ignore"): a Ctrl-C test must not depend on how pytest was started.
-AS_AT_A_TERMINAL = (
-    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "sys.argv[0] = 'vestis'; runpy.run_module('vestis', run_name='__main__', alter_sys=True)"
-)
-
-
 def start_vestis(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    """`vestis <args>` in the background, SIGINT handled; stdout and stderr in one pipe."""
+    """`vestis <args>` in the background, SIGINT handled as at a terminal
+    (tests/support/terminal.py); stdout and stderr in one pipe."""
     return subprocess.Popen(
-        [sys.executable, "-c", AS_AT_A_TERMINAL, *args],
+        vestis_argv(*args),
         env=env,
         text=True,
         stdout=subprocess.PIPE,

@@ -8,7 +8,8 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from tests.support.identity_engines import SecondTryEngine, UnchangedEngine, paste_face
+from tests.support.fake_engine import paste_face
+from tests.support.identity_engines import SecondTryEngine, UnchangedEngine
 
 from vestis.engines.base import EngineError, EngineOutput, SwapSpec
 from vestis.quality import face_signature, head_region

@@ -4,7 +4,8 @@ functions on model objects, no server)."""
 from __future__ import annotations
 
 from vestis.server.models import JobOutput
-from vestis.server.services.review import current_outputs, review_reasons
+from vestis.server.delivery import retry_seed
+from vestis.server.services.review import current_outputs, redo_seed, review_reasons
 
 
 def _output(version: int = 0, status: str = "completed", **fields: object) -> JobOutput:
@@ -63,3 +64,13 @@ def test_current_version_is_the_newest_completed_one() -> None:
     assert current_outputs([first, redo]) == [redo]
     other = _output(0, image_index=1, position=1)
     assert current_outputs([other, redo, first]) == [redo, other]
+
+
+def test_a_redo_never_repeats_an_identity_retry() -> None:
+    # A redo with a retry's seed would make again what a retry already made (and rejected).
+    for seed in (0, 1234, 0x7FFFFFFF - 5):
+        versions = [seed]
+        for _ in range(4):
+            versions.append(redo_seed(versions[-1]))
+        made = [{v, *(retry_seed(v, k) for k in range(1, 6))} for v in versions]
+        assert sum(len(m) for m in made) == len(set().union(*made)) == 5 * 6

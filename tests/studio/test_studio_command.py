@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.support.server_process import FAKE_ENGINE, REPO_ROOT
+from tests.support.terminal import vestis_argv
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def test_studio_command_signs_the_browser_in_once(tmp_path: Path) -> None:
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")]),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "vestis", "studio", "--no-browser"],
+        vestis_argv("studio", "--no-browser"),  # SIGINT handled, whatever started pytest
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -3,8 +3,11 @@
 It does checkable work, so tests can tell it ran:
 - `detect_face`: no face in a plain single-colour image; otherwise a face box in the upper middle
   (the middle third horizontally, from 1/8 to 3/8 of the height).
-- `model_swap`: the target unchanged except a marker filled over that face box, in a colour made
-  from the identity's mean colour and the variation; a target without a face fails the output.
+- `model_swap`: on real photos (the quality measures find a face in the target and in the
+  identity) the identity's face pasted over the target's, a crude swap that the measures take
+  for the identity; on drawn figures the target unchanged except a marker filled over that face
+  box, in a colour made from the identity's mean colour and the variation. A target without a
+  face fails the output.
   With `add_ai_watermark` a dark 24x12 mark sits in the bottom-right corner.
 - `flat_to_model`: a canvas of exactly `width` x `height`, the garments pasted side by side, a
   marker for the identity's face on top. An instruction whose prompt contains "FAIL" fails.
@@ -43,6 +46,7 @@ from vestis.engines.base import (
     JobWork,
     SwapSpec,
 )
+from vestis.quality import face_signature
 from vestis.server.delivery import retry_seed
 
 DELAY_ENV = "VESTIS_FAKE_ENGINE_DELAY"
@@ -68,6 +72,21 @@ def watermark(image: Image.Image) -> None:
     ImageDraw.Draw(image).rectangle((w - 26, h - 14, w - 2, h - 2), fill=(10, 10, 10))
 
 
+def paste_face(target: Image.Image, identity: Image.Image) -> Image.Image | None:
+    """The identity's face box scaled onto the target's face box (a little margin around): a
+    crude swap that the quality measures take for the identity. None when the measures find no
+    face in one of the two (drawn figures)."""
+    t, d = face_signature(target), face_signature(identity)
+    if t is None or d is None:
+        return None
+    out = target.convert("RGB").copy()
+    pad_t, pad_d = t.width // 6, d.width // 6
+    region = (t.box[0] - pad_t, t.box[1] - pad_t, t.box[2] + pad_t, t.box[3] + pad_t)
+    face = identity.crop((d.box[0] - pad_d, d.box[1] - pad_d, d.box[2] + pad_d, d.box[3] + pad_d))
+    out.paste(face.resize((region[2] - region[0], region[3] - region[1])), region[:2])
+    return out
+
+
 class FakeEngine:
     name = "fake"
 
@@ -87,10 +106,12 @@ class FakeEngine:
         self._wait()
         if is_plain(spec.target):
             raise EngineError("No face found in the target image: nothing to swap.")
-        out = spec.target.convert("RGB").copy()
-        ImageDraw.Draw(out).rectangle(
-            face_box(out), fill=marker_colour(spec.identity, spec.variation)
-        )
+        out = paste_face(spec.target, spec.identity)
+        if out is None:
+            out = spec.target.convert("RGB").copy()
+            ImageDraw.Draw(out).rectangle(
+                face_box(out), fill=marker_colour(spec.identity, spec.variation)
+            )
         if spec.add_ai_watermark:
             watermark(out)
         model = "onda" if spec.model in ("auto", "onda") else spec.model

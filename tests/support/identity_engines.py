@@ -15,28 +15,14 @@ import hashlib
 import threading
 
 from PIL import Image
-from tests.support.fake_engine import FakeEngine
+from tests.support.fake_engine import FakeEngine, paste_face
 
 from vestis.engines.base import EngineOutput, SwapSpec
-from vestis.quality import face_signature
 
 
 def _unchanged(spec: SwapSpec) -> Image.Image:
     out = spec.target.convert("RGB").copy()
     out.putpixel((out.width - 1, out.height - 1), (spec.seed % 256, (spec.seed // 256) % 256, 7))
-    return out
-
-
-def paste_face(target: Image.Image, identity: Image.Image) -> Image.Image:
-    """The identity's face box scaled onto the target's face box (a little margin around)."""
-    t, d = face_signature(target), face_signature(identity)
-    if t is None or d is None:
-        return target.convert("RGB").copy()
-    out = target.convert("RGB").copy()
-    pad_t, pad_d = t.width // 6, d.width // 6
-    region = (t.box[0] - pad_t, t.box[1] - pad_t, t.box[2] + pad_t, t.box[3] + pad_t)
-    face = identity.crop((d.box[0] - pad_d, d.box[1] - pad_d, d.box[2] + pad_d, d.box[3] + pad_d))
-    out.paste(face.resize((region[2] - region[0], region[3] - region[1])), region[:2])
     return out
 
 
@@ -62,5 +48,6 @@ class SecondTryEngine(FakeEngine):
         with self._lock:
             first = key not in self._seen
             self._seen.add(key)
-        image = _unchanged(spec) if first else paste_face(spec.target, spec.identity)
+        pasted = None if first else paste_face(spec.target, spec.identity)
+        image = pasted if pasted is not None else _unchanged(spec)
         return EngineOutput(image=image, model_used="second-try", quality_score=0.95)

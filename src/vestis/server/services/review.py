@@ -123,7 +123,14 @@ def set_feedback(
 # --- redo: one output again, as its next version ------------------------------------------------
 
 #: Seeds of successive versions are this far apart (another seed: another face, another look).
-REDO_SEED_STEP = 7919
+#: Not the identity retries' step (server/delivery.py): a redo must not make again what a retry
+#: of the same output already made and rejected; 1 000 003 is beyond any number of retries.
+REDO_SEED_STEP = 1_000_003
+
+
+def redo_seed(seed: int) -> int:
+    """The seed of the next version of an output whose seed is `seed`."""
+    return (seed + REDO_SEED_STEP) & 0x7FFFFFFF
 
 
 def redo(db: Session, queue: JobQueue, job: Job, output_id: str) -> JobOutput:
@@ -147,7 +154,7 @@ def redo(db: Session, queue: JobQueue, job: Job, output_id: str) -> JobOutput:
             f"{credits.balance(db, job.user_id):g}.",
         )
     spec = dict(latest.spec)
-    spec["seed"] = int(spec.get("seed") or 0) + REDO_SEED_STEP
+    spec["seed"] = redo_seed(int(spec.get("seed") or 0))
     new = JobOutput(
         public_id=new_public_id("out"),
         position=latest.position,
