@@ -3,8 +3,8 @@ functions on model objects, no server)."""
 
 from __future__ import annotations
 
-from vestis.server.models import JobOutput
 from vestis.server.delivery import retry_seed
+from vestis.server.models import JobOutput
 from vestis.server.services.review import current_outputs, redo_seed, review_reasons
 
 
