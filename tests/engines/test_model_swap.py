@@ -405,3 +405,23 @@ def test_a_small_identity_enlarged_onto_a_sharp_photo_is_not_smeared(engine) -> 
     assert signature is not None
     ratio = sharpness_ratio(np.asarray(out.image), np.asarray(target), signature.box)
     assert ratio is not None and ratio >= 0.7
+
+
+def test_identity_retries_make_new_faces_closer_to_the_identity(engine, pdp, identity) -> None:
+    """The server retries an output whose face is not the identity (SwapSpec.retry): variation 0
+    ignores the seed, so without its own retry path the local engine made the same image again
+    and every retry was wasted. Each retry is a new image, changed inside the head only, and
+    not further from the identity than the first try (vestis.quality's measure)."""
+    from vestis.quality import measure_swap
+
+    tries = [
+        engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=7 + n, retry=n))
+        for n in range(3)
+    ]
+    images = [_arr(made.image) for made in tries]
+    for n in (1, 2):
+        assert not (images[n] == images[n - 1]).all()
+        assert tries[n].metadata["unchanged_outside_head_share"] == 1.0
+    distances = [measure_swap(pdp, identity, made.image).identity_distance for made in tries]
+    assert None not in distances
+    assert distances[1] <= distances[0] + 0.005 and distances[2] <= distances[0] + 0.005

@@ -56,6 +56,10 @@ class SwapSpec:
     #: "match_reference" favours the reference face.
     face_reference_mode: str = "match_base"
     prompt: str | None = None
+    #: 0 for the output as asked; n for the server's n-th identity retry of it (the output's
+    #: face was measured not to be the identity). The seed changes too; an engine whose result
+    #: does not depend on the seed (the local engine's variation 0) uses this to try harder.
+    retry: int = 0
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,8 @@ def make(
 
 
 def _reseeded(spec: SwapSpec | FlatSpec, attempt: int) -> SwapSpec | FlatSpec:
+    if isinstance(spec, SwapSpec):
+        return dataclasses.replace(spec, seed=retry_seed(spec.seed, attempt), retry=attempt)
     return dataclasses.replace(spec, seed=retry_seed(spec.seed, attempt))
 
 

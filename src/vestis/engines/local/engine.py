@@ -112,7 +112,9 @@ class LocalEngine:
         if target_face is None:
             raise EngineError(NO_FACE_TARGET)
         _check_faces(target_face, (target.shape[1], target.shape[0]), identity_face)
-        params = swap_params(spec.seed, spec.variation, spec.face_reference_mode, spec.post_process)
+        params = swap_params(
+            spec.seed, spec.variation, spec.face_reference_mode, spec.post_process, spec.retry
+        )
         result = swap_face(target, target_face, identity, identity_face, params)
         head = result.alpha > 0
         out = result.image
