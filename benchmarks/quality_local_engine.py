@@ -28,6 +28,17 @@ from vestis.engines.local import flat as flat_module
 from vestis.engines.local.faces import ContentCache
 
 ROW_HEIGHT = 420
+
+
+def _shared_data() -> Path:
+    """../shared/data beside the checkout (or beside a folder above it, for a worktree)."""
+    here = Path(__file__).resolve().parent
+    for folder in here.parents:
+        if (folder / "shared" / "data").is_dir():
+            return folder / "shared" / "data"
+    return here.parents[1] / "shared" / "data"
+
+
 OUT = Path(__file__).parent / "out"
 
 
@@ -49,7 +60,7 @@ def _face_zoom(image: Image.Image, bbox: list[int] | None) -> Image.Image:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=_shared_data())
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per image (median)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
@@ -128,12 +139,16 @@ def main() -> None:
         )
         runs = []
         flat_module._garment_cache = ContentCache(size=32)  # the first run cuts out cold
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            out = engine.flat_to_model(spec)
-            runs.append(time.perf_counter() - start)
-        seconds = statistics.median(runs)
         name = "+".join(p.stem for p in group)[:26]
+        try:
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                out = engine.flat_to_model(spec)
+                runs.append(time.perf_counter() - start)
+        except EngineError as err:  # a refusal is a result too: say it, go on
+            print(f"{'flat-to-model':<14}{name:<28}{'refused':>8}  {err}")
+            continue
+        seconds = statistics.median(runs)
         kinds = ",".join(g["kind"] for g in out.metadata["garments"])
         print(
             f"{'flat-to-model':<14}{name:<28}{seconds:8.2f}  {'n/a':>22}  "

@@ -141,3 +141,18 @@ def test_garment_lost_on_the_body_is_refused(engine: LocalEngine, monkeypatch) -
     items = [FlatGarment(drawn.white_shirt(0).image, "shirt.jpg")]
     with pytest.raises(EngineError, match="did not make it onto the body"):
         engine.flat_to_model(_spec(items))
+
+
+def test_a_top_hidden_under_a_closed_jacket_is_refused_saying_so(engine: LocalEngine) -> None:
+    """The local engine draws outerwear closed: a shirt under a jacket of the same cut is drawn
+    and then hidden. The output is refused (the user asked for both), and the reason says what
+    happened and what to do, not that the top 'covers 100%' of where it belongs."""
+    jacket = drawn.draw_garment("shirt", (40, 60, 110), drawn.BACKDROPS["white"], seed=5)
+    shirt = drawn.draw_garment("shirt", (200, 40, 40), drawn.BACKDROPS["white"], seed=6)
+    items = [FlatGarment(jacket.image, "jacket.jpg"), FlatGarment(shirt.image, "shirt.jpg")]
+    with pytest.raises(EngineError) as refused:
+        engine.flat_to_model(_spec(items))
+    message = str(refused.value)
+    assert message.startswith("shirt.jpg: the top did not make it onto the body")
+    assert "hidden under the garments drawn over it" in message
+    assert "draws jacket.jpg closed over it" in message and "instruction of its own" in message

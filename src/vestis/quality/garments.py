@@ -162,7 +162,13 @@ class PlacementMeasures:
 
     def findings(self) -> tuple[Verdict, list[str]]:
         lost, doubtful = [], []
-        if self.area < 0.002 or self.coverage < 0.3:
+        if self.area < 0.002 and self.coverage >= 0.3:
+            # Drawn where it belongs, but what shows of it is a sliver: a layer on top hides it.
+            lost.append(
+                f"it is hidden under the garments drawn over it, showing on {self.area:.1%} of "
+                "the image"
+            )
+        elif self.area < 0.002 or self.coverage < 0.3:
             lost.append(f"it covers {self.coverage:.0%} of the body where it belongs")
         elif self.coverage < 0.6:
             doubtful.append(f"it covers only {self.coverage:.0%} of the body where it belongs")

@@ -348,8 +348,16 @@ def _placement_verdicts(
     for (garment, name), measures in zip(named, placements, strict=True):
         verdict, reasons = measures.findings()
         if verdict == "lost":
+            over = [n for g, n in named if g.layer > garment.layer]
+            advice = (
+                f" The local engine draws {', '.join(over)} closed over it: send the "
+                f"{garment.kind} in an instruction of its own, or use a generative engine."
+                if over and "hidden under" in reasons[0]
+                else ""
+            )
             raise EngineError(
-                f"{name}: the {garment.kind} did not make it onto the body ({'; '.join(reasons)})."
+                f"{name}: the {garment.kind} did not make it onto the body "
+                f"({'; '.join(reasons)}).{advice}"
             )
         if verdict == "doubtful":
             warnings.append(f"{name}: the {garment.kind} may be drawn wrong ({'; '.join(reasons)})")
