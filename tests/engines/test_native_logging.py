@@ -1,5 +1,7 @@
 """mediapipe's native log lines (absl, TFLite) never reach the user's stderr, and stderr works
-as before once the models are loaded (a fresh process: the lines come once per process)."""
+as before once the models are loaded (a fresh process: the lines come once per process). The
+server runs the engine and then measures every output (vestis.quality, which locates faces with
+mediapipe too): both load their graphs in the same worker threads."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ SCRIPT = """
 import os, sys, threading
 from vestis.engines.base import FlatGarment, FlatSpec, SwapSpec
 from vestis.engines.local import LocalEngine
+from vestis.quality import measure_swap
 from vestis.runs import samples
 
 engine = LocalEngine()
@@ -19,7 +22,8 @@ pdp, identity = samples.make_pdp_photo(0), samples.make_identity_image()
 garments = [FlatGarment(samples.make_flat_lay("top", (196, 52, 60)), "top.jpg")]
 
 def work():
-    engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=1))
+    output = engine.model_swap(SwapSpec(target=pdp, identity=identity, seed=1))
+    measure_swap(pdp, identity, output.image)
     engine.flat_to_model(FlatSpec(garments=garments, identity=identity, width=192, height=256,
                                   seed=1))
 

