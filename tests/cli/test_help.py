@@ -69,3 +69,25 @@ def test_dry_run_in_json_is_one_event(tmp_path) -> None:
     assert event["event"] == "dry_run"
     as_text = CliRunner().invoke(app, args)
     assert as_text.exit_code == 0 and "Dry run: nothing is uploaded" in as_text.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["model-swap", "--input-folder", ".", "--identity-code", "c"],
+        ["batch-swap", "--input-dir", ".", "--identity-code", "c"],
+        ["model-swap", "--input-folder", ".", "--provider", "fashn", "--face-reference", "x"],
+        ["identities", "list"],
+    ],
+    ids=["model-swap", "batch-swap", "fashn", "identities"],
+)
+def test_a_base_url_without_its_scheme_is_a_usage_error(args: list[str]) -> None:
+    """Not a traceback from deep in the client once the run has started."""
+    result = CliRunner().invoke(app, [*args, "--base-url", "localhost:8000", "--token", "t"])
+    assert result.exit_code == 2, result.output
+    assert "'localhost:8000' is not an http:// or https:// URL" in result.output
+    assert "Traceback" not in result.output
+    from_env = CliRunner().invoke(
+        app, [*args, "--token", "t"], env={"VESTIS_BASE_URL": "localhost:8000"}
+    )
+    assert from_env.exit_code == 2, from_env.output

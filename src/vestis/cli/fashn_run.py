@@ -23,6 +23,7 @@ import typer
 
 from vestis.cli import interrupts
 from vestis.cli.interrupts import Interrupted
+from vestis.cli.options import http_url
 from vestis.cli.usage import usage_error
 from vestis.client.fashn import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, FashnClient
 from vestis.contract.pricing import fashn_cost
@@ -139,7 +140,7 @@ def connect(
 ) -> Iterator[FashnConnection]:
     """A FashnClient for the flags and environment; the embedded server when there are none."""
     token = args.token or os.environ.get(API_KEY_ENV)
-    base_url = args.base_url or os.environ.get(BASE_URL_ENV)
+    base_url = http_url(args.base_url or os.environ.get(BASE_URL_ENV))
     with ExitStack() as stack:
         if not token and not base_url:
             from vestis.cli.connection import start_embedded

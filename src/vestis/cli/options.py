@@ -18,6 +18,18 @@ IdentityImage = Annotated[
     Path | None,
     typer.Option("--identity-image", help="Identity image to upload (fallback after the code)."),
 ]
+
+
+def http_url(value: str | None) -> str | None:
+    """A base URL must name its scheme: `localhost:8000` would otherwise fail deep in the
+    client, after the run had started, with a traceback."""
+    if value and not value.strip().lower().startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            f"{value!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8000)"
+        )
+    return value
+
+
 BaseUrl = Annotated[
     str | None,
     typer.Option(
@@ -25,6 +37,7 @@ BaseUrl = Annotated[
         envvar="VESTIS_BASE_URL",
         show_envvar=True,
         rich_help_panel=CONNECTION,
+        callback=http_url,
         help="API base URL (default https://v2.api.piktid.com when credentials are given).",
     ),
 ]
