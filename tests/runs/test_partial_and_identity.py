@@ -154,6 +154,13 @@ def test_a_batch_lists_incomplete_folders_and_exits_1(tmp_path: Path):
     assert code == 1
     text = out.getvalue()
     assert "GOOD: OK (" in text and "GAPS: FAILED (" in text
+    # the folder's reason, every line of it under the folder's own line
+    summary_lines = text[text.index("Failed folders:") :].splitlines()
+    assert (
+        summary_lines[1] == "  - GAPS: 1 of 2 images in " + str(root / "GAPS") + " cannot be used:"
+    )
+    assert summary_lines[2] == "        - b.jpg: not a readable image (JPEG, PNG or WebP expected)"
+    assert summary_lines[3].startswith("      Fix or remove them")
     ctx, out = make_ctx(client, SWAP, allow_partial=True)
     assert run_batch(ctx, sorted(root.iterdir()), tmp_path / "out", 2, {}) == 0
     text = out.getvalue()
@@ -201,3 +208,20 @@ def test_a_server_without_the_journals_uploads_and_job_gets_them_again(pdp, tmp_
     assert "does not hold this folder's earlier uploads and job" in text.getvalue()
     journal = Journal.read(out)
     assert journal["previous_jobs"][0]["job_id"] == "job_1" and journal["completed"] is True
+
+
+def test_a_batch_says_why_a_job_failed(tmp_path: Path):
+    """The server's reason is the folder's: on its error line and in the summary, not only
+    "status: failed" (a terminal's live display shows nothing else of the folder)."""
+    root = tmp_path / "in"
+    draw(root / "A" / "a.jpg")
+    client = FakeClient()
+    client.state.job_status = "failed"
+    ctx, out = make_ctx(client, SWAP)
+    assert run_batch(ctx, sorted(root.iterdir()), tmp_path / "out", 2, {}) == 1
+    text = out.getvalue()
+    assert (
+        "Failed folders:\n  - A: Job did not complete successfully (status: failed): engine refused"
+        in text
+    )
+    assert text.count("engine refused") == 2  # the folder's error line, the summary

@@ -198,7 +198,8 @@ def _print_summary(
     if failed:
         lines.append("Failed folders:")
         for o in failed:
-            lines.append(f"  - {o.folder}: {o.error or o.message or 'see console output above'}")
+            why = o.error or o.message or "see console output above"
+            lines.append(f"  - {o.folder}: " + "\n      ".join(why.splitlines()))
     partial = [o for o in outcomes if o.missing]
     if partial:
         heading = (

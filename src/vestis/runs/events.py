@@ -67,8 +67,8 @@ def plain_message(name: str, f: dict[str, Any]) -> str | None:
         case "job_progress":
             return f"Progress: {f['progress']:.1f}% - Status: {f['status']}"
         case "job_finished":
-            why = f"\n{f['message']}" if f.get("message") else ""
-            return f"Job finished with status: {f['status']}{why}"
+            # a failed job's reason ends the folder's error line (FolderFailed): said once
+            return f"Job finished with status: {f['status']}"
         case "output_failed":
             return f"Output failed: {f['output']}: {f['message']}"
         case "downloading":

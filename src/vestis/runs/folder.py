@@ -188,7 +188,11 @@ class FolderRun:
         status = self._wait(job_id, journal)
         lap("job_seconds", t1)
         if status != "completed":
-            raise FolderFailed(f"Job did not complete successfully (status: {status})")
+            # the reference's line, with the server's reason: in a batch it is all the summary
+            # and a terminal's live display say of the folder
+            why = (journal.get("job") or {}).get("error")
+            because = f": {why}" if why else ""
+            raise FolderFailed(f"Job did not complete successfully (status: {status}){because}")
         t2 = time.monotonic()
         self.download(job_id, journal)
         timings["finished_at"] = _now()
