@@ -189,7 +189,9 @@ def test_401_message_says_what_to_do_for_tokens_not_for_logins() -> None:
         "`vestis tokens create --data-dir DIR --user NAME`, or ask its operator."
     )  # once, with the host, and not the hosted app's page: api.test is another server
     assert error.reason in error.message and "GET http://api.test/x" in error.message
-    assert "vestis tokens" not in _base.make_status_error(answer("Basic dTpw")).message
+    login = _base.make_status_error(answer("Basic dTpw"))
+    assert login.reason == "Token expired (api.test)."  # the host, no token advice
+    assert "vestis tokens" not in login.message
 
 
 def test_401_from_the_hosted_api_points_to_its_token_page() -> None:

@@ -272,9 +272,12 @@ def make_status_error(response: httpx.Response) -> APIError:
     request = response.request
     method, url = request.method, str(request.url.copy_with(query=None))
     reason = server_message(body) or f"{status} {response.reason_phrase}".rstrip()
-    if status == 401 and request.headers.get("authorization", "").startswith("Bearer "):
+    authorization = request.headers.get("authorization", "")
+    if status == 401 and authorization.startswith("Bearer "):
         advice = TOKEN_HELP if request.url.host == HOSTED_API_HOST else SELF_HOSTED_TOKEN_HELP
         reason = f"{reason.rstrip('.')} ({host_of(request.url)}). {advice}."
+    elif status == 401 and authorization.startswith("Basic "):
+        reason = f"{reason.rstrip('.')} ({host_of(request.url)})."
     text = f"{method} {url} failed: {status} {response.reason_phrase}: {reason}"
     request_id = response.headers.get(REQUEST_ID_HEADER)
     if request_id:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vestis.contract.uploads import MAX_UPLOAD_BYTES
+from vestis.server.deps import INVALID_TOKEN, MISSING_TOKEN
 
 #: Any JSON request body of the API fits easily in this.
 JSON_BODY_BYTES = 1024 * 1024
@@ -71,10 +72,10 @@ class BodyCap:
             await _too_large(send, scope["path"], limit)
             return
         if scope["path"] in AUTHENTICATED_LARGE and not await self._token_ok(headers):
-            await _unauthorized(send, scope["path"])
+            await _unauthorized(send, scope["path"], headers)
             return
         if own and not await _allowed(own[1], headers):
-            await _unauthorized(send, scope["path"])
+            await _unauthorized(send, scope["path"], headers)
             return
         await self._capped(scope, receive, send, limit)
 
@@ -148,11 +149,10 @@ async def _too_large(send: Send, path: str, limit: int) -> None:
         await _answer(send, 413, {"error": "Request too large", "message": message}, [])
 
 
-async def _unauthorized(send: Send, path: str) -> None:
-    message = (
-        "The token is missing, invalid or expired (checked before the body is read); send "
-        "'Authorization: Bearer <token>'."
-    )
+async def _unauthorized(send: Send, path: str, headers: dict[bytes, bytes]) -> None:
+    # the words of the token check every other route makes (deps), not how this one works
+    sent = headers.get(b"authorization", b"").lower().startswith(b"bearer ")
+    message = INVALID_TOKEN if sent else MISSING_TOKEN
     name = "UnauthorizedAccess" if _fashn(path) else "Unauthorized"
     await _answer(
         send, 401, {"error": name, "message": message}, [(b"www-authenticate", b"Bearer")]
