@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import ipaddress
+import struct
 import threading
+import warnings
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -236,6 +239,34 @@ def test_data_uri_size_cap_and_non_images() -> None:
         load_image(data_uri(b"definitely not a png"), FetchPolicy())
     with pytest.raises(ImageFetchError, match="pixels"):
         load_image(data_uri(png_bytes((200, 200))), FetchPolicy(max_pixels=1000))
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A small PNG whose header says `width` x `height` (its CRC made right)."""
+    data = bytearray(png_bytes((2, 2)))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("size", "says"),
+    [
+        # over our limit, under Pillow's: refused by ours, with no Pillow warning
+        ((8000, 6000), "the image is 8000x6000, 48 megapixels, more than the 40 allowed"),
+        # over Pillow's warning threshold too (89 megapixels, or 60 once server.images is in)
+        ((10000, 9000), "the image is 10000x9000, 90 megapixels, more than the 40 allowed"),
+        # over Pillow's own (twice its MAX_IMAGE_PIXELS): its error, in our words
+        ((20000, 20000), "the image is 400 megapixels, more than the 40 allowed"),
+    ],
+)
+def test_too_many_pixels_in_plain_words(size: tuple[int, int], says: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ImageFetchError) as refused:
+            load_image(data_uri(_png_claiming(*size)), FetchPolicy())
+    assert str(refused.value) == says
+    assert "bomb" not in str(refused.value) and "DOS" not in str(refused.value)
 
 
 # --- a real HTTP server on 127.0.0.1 -------------------------------------------------------------

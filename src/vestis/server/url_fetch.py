@@ -26,6 +26,7 @@ import ipaddress
 import re
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -272,18 +273,28 @@ def fetch_url(
 def decode_image(data: bytes, policy: FetchPolicy) -> Image.Image:
     """`data` as a fully loaded RGB image, refusing what is not an image or is too large."""
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            # Pillow's own bomb check words it as an attack, against its own limit: ours first
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
         width, height = image.size
         if width * height > policy.max_pixels:
-            raise ImageFetchError(
-                f"the image is {width}x{height}, more than {policy.max_pixels} pixels"
-            )
+            raise ImageFetchError(_too_many_pixels(f"{width}x{height}", width * height, policy))
         image.load()
     except ImageFetchError:
         raise
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = int(found.group(1)) if found else 0
+        raise ImageFetchError(_too_many_pixels("", pixels, policy)) from exc
+    except (OSError, ValueError) as exc:
         raise ImageFetchError(f"the data is not a readable image: {exc}") from exc
     return image.convert("RGB")
+
+
+def _too_many_pixels(size: str, pixels: int, policy: FetchPolicy) -> str:
+    has = f"{size}, {pixels / 1e6:.0f} megapixels" if size else f"{pixels / 1e6:.0f} megapixels"
+    return f"the image is {has}, more than the {policy.max_pixels / 1e6:g} allowed"
 
 
 def load_image(
