@@ -91,3 +91,12 @@ def test_a_base_url_without_its_scheme_is_a_usage_error(args: list[str]) -> None
         app, [*args, "--token", "t"], env={"VESTIS_BASE_URL": "localhost:8000"}
     )
     assert from_env.exit_code == 2, from_env.output
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=" ".join)
+def test_help_paragraphs_are_wrapped_by_the_terminal_not_the_source(path: tuple[str, ...]) -> None:
+    """A docstring wrapped at 100 columns in the source must not come out as a line broken in
+    the middle of a sentence on an 80-column terminal."""
+    command = dict(COMMANDS)[path]
+    for paragraph in (command.help or "").split("\n\n"):
+        assert "\n" not in paragraph, f"vestis {' '.join(path)}: {paragraph!r}"

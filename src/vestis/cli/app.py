@@ -4,6 +4,7 @@ registers itself here."""
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Annotated
 
 import typer
@@ -77,6 +78,27 @@ def _register_all() -> None:
 
 
 _register_all()
+
+
+def _one_line_paragraphs(text: str) -> str:
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    """typer prints a docstring's line breaks as they are, so a paragraph wrapped at 100
+    columns in the source came out as broken lines in `--help` and in the list of commands;
+    each paragraph becomes one line, and rich wraps it to the terminal."""
+    for info in typer_app.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback)
+        if doc:
+            info.help = _one_line_paragraphs(doc)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
+
+
+_reflow_help(app)
 
 
 def main() -> None:
