@@ -72,7 +72,8 @@ def test_face_reference_swap_returns_signed_urls_and_charges_four_per_image(
         assert url.startswith(server.base_url + "/files/fashn/")
         image = fetch_image(url)
         assert image.format == "JPEG" and image.size == pdp_photo.size
-    # The variations differ (the fake engine's marker colour follows the variation).
+    # The variations differ (the fake engine's marker colour, or the brightness of the face it
+    # pastes, follows the variation).
     first, second = (fetch_image(u).convert("RGB") for u in body["output"])
     assert first.tobytes() != second.tobytes()
 

@@ -72,10 +72,13 @@ def watermark(image: Image.Image) -> None:
     ImageDraw.Draw(image).rectangle((w - 26, h - 14, w - 2, h - 2), fill=(10, 10, 10))
 
 
-def paste_face(target: Image.Image, identity: Image.Image) -> Image.Image | None:
+def paste_face(
+    target: Image.Image, identity: Image.Image, variation: int = 0
+) -> Image.Image | None:
     """The identity's face box scaled onto the target's face box (a little margin around): a
-    crude swap that the quality measures take for the identity. None when the measures find no
-    face in one of the two (drawn figures)."""
+    crude swap that the quality measures take for the identity, a shade brighter for each
+    variation (variations must differ). None when the measures find no face in one of the two
+    (drawn figures)."""
     t, d = face_signature(target), face_signature(identity)
     if t is None or d is None:
         return None
@@ -83,7 +86,10 @@ def paste_face(target: Image.Image, identity: Image.Image) -> Image.Image | None
     pad_t, pad_d = t.width // 6, d.width // 6
     region = (t.box[0] - pad_t, t.box[1] - pad_t, t.box[2] + pad_t, t.box[3] + pad_t)
     face = identity.crop((d.box[0] - pad_d, d.box[1] - pad_d, d.box[2] + pad_d, d.box[3] + pad_d))
-    out.paste(face.resize((region[2] - region[0], region[3] - region[1])), region[:2])
+    face = face.resize((region[2] - region[0], region[3] - region[1]))
+    if variation:
+        face = face.point(lambda v: min(255, v + 4 * variation))
+    out.paste(face, region[:2])
     return out
 
 
@@ -106,7 +112,7 @@ class FakeEngine:
         self._wait()
         if is_plain(spec.target):
             raise EngineError("No face found in the target image: nothing to swap.")
-        out = paste_face(spec.target, spec.identity)
+        out = paste_face(spec.target, spec.identity, spec.variation)
         if out is None:
             out = spec.target.convert("RGB").copy()
             ImageDraw.Draw(out).rectangle(
