@@ -63,3 +63,40 @@ def test_json_is_one_object_per_line():
         "batch_summary",
     ]
     assert records[2]["folder"] == "A" and records[2]["file_id"] == "f1"
+
+
+def _terminal_reporter(out: io.StringIO, batch: bool):
+    """The terminal rendering, written to `out` (rich draws the bars once, when it stops)."""
+    from vestis.runs.progress import RichReporter
+
+    return RichReporter(stream=out, prefix=batch)
+
+
+def test_on_a_terminal_a_single_run_is_named_after_its_folder_and_the_summary_ends_it():
+    out = io.StringIO()
+    reporter = _terminal_reporter(out, batch=False)
+    reporter.event("files_found", kind="swap", count=1, files=["a.jpg"], source="ARTICLE-9")
+    assert [t.description for t in reporter.progress.tasks] == ["ARTICLE-9"]
+    reporter.event("uploaded", kind="swap", name="a.jpg", file_id="f1", reused=False)
+    reporter.event("complete", missing=[], warnings=0)
+    reporter.close()
+    text = out.getvalue()
+    assert text.rstrip().endswith("=" * 70), text  # no bar drawn again under the summary
+    assert "ARTICLE-9" not in text.split("Processing complete")[1]
+
+
+def test_on_a_terminal_the_batch_summary_is_the_last_thing_printed():
+    out = io.StringIO()
+    reporter = _terminal_reporter(out, batch=True)
+    reporter.event("batch_started", total=1)
+    reporter.event("files_found", folder="A", kind="swap", count=1, files=["a.jpg"])
+    reporter.event("folder_done", folder="A", index=1, total=1, ok=True, seconds=1.0)
+    reporter.event("batch_summary", message="Batch summary saved to x.json")
+    reporter.event("batch_started", total=1)  # the demo's second batch gets bars of its own
+    reporter.event("files_found", folder="B", kind="flat", count=1, files=["b.jpg"])
+    assert [t.description for t in reporter.progress.tasks] == ["Folders", "B"]
+    reporter.event("folder_done", folder="B", index=1, total=1, ok=True, seconds=1.0)
+    reporter.event("batch_summary", message="Batch summary saved to y.json")
+    reporter.close()
+    text = out.getvalue()
+    assert text.rstrip().endswith("Batch summary saved to y.json"), text

@@ -38,6 +38,9 @@ _LOGGED = frozenset(
 )
 
 
+#: The last word of a run (batch, or single folder).
+_THE_END = frozenset({"batch_summary", "complete", "incomplete"})
+
 #: Events that move a folder's bar.
 _STAGES = frozenset(
     {
@@ -91,6 +94,8 @@ class RichReporter(Reporter):
     def event(self, name: str, /, folder: str | None = None, **fields: Any) -> None:
         with self._lock:
             self._update(name, folder, fields)
+            if name in _THE_END:
+                self._clear()
         if name in _LOGGED or (self.verbose and name not in ("job_progress", "downloads_planned")):
             message = plain_message(name, {**fields, "folder": folder})
             if message and name != "banner":
@@ -133,6 +138,19 @@ class RichReporter(Reporter):
         elif name in ("folder_done", "folder_failed", "error") and not f.get("ok"):
             self.progress.update(task, stage="failed")
             self.progress.stop_task(task)
+
+    def _clear(self) -> None:
+        """The run is over and its folders' lines say how each ended: the bars go, so the
+        summary is the last thing on the screen (rich would draw them again under it). The
+        demo's second batch starts new ones."""
+        for task in list(self._tasks.values()):
+            self.progress.remove_task(task)
+        if self._overall is not None:
+            self.progress.remove_task(self._overall)
+        self._tasks.clear()
+        self._counts.clear()
+        self._overall = None
+        self.progress.refresh()  # else the next print draws the last frame's bars once more
 
     def close(self) -> None:
         self.progress.stop()
