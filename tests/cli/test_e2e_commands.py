@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from tests.cli.conftest import cli_env, read_json, vestis
 
 from vestis.runs.journal import JOURNAL_NAME
@@ -30,6 +31,15 @@ def test_identities_commands(server, catalogue, tmp_path: Path):
     assert vestis("identities", "delete", code, env=env).returncode == 0
     missing = vestis("identities", "show", code, env=env)
     assert missing.returncode == 1 and "Error:" in missing.stderr
+    # a photo with no face is refused, as by the run commands, and not kept in the library
+    faceless = tmp_path / "wall.jpg"
+    Image.new("RGB", (96, 128), "grey").save(faceless)
+    refused = vestis("identities", "upload", str(faceless), "--name", "Wall", env=env)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "wall.jpg cannot be the identity" in refused.stderr
+    assert "not kept" in refused.stderr
+    listing = vestis("identities", "list", "--json", env=env)
+    assert "Wall" not in {i["name"] for i in json.loads(listing.stdout)["identities"]}
 
 
 def test_jobs_commands(server, catalogue, identity_code, tmp_path: Path):

@@ -112,12 +112,19 @@ def identities_upload(
     username: o.Username = None,
     password: o.Password = None,
 ) -> None:
-    """Upload an identity photo; prints its code (the existing one if already uploaded)."""
+    """Upload an identity photo; prints its code (the existing one if already uploaded) once
+    the server has prepared it. A photo in which it finds no face is refused and not kept."""
+    from vestis.runs.identity import IdentityError, IdentityResolver
+
     if not image.is_file():
         typer.echo(f"Error: identity image not found: {image}", err=True)
         raise typer.Exit(1)
     with _connected(ctx, base_url, token, username, password) as conn:
-        code = _call(lambda: conn.client.identities.ensure(image, name=name or image.stem))
+        try:
+            code = IdentityResolver(conn.client, None, image, name=name).resolve()
+        except IdentityError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from exc
     typer.echo(code)
 
 

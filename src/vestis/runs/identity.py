@@ -43,11 +43,14 @@ class IdentityResolver:
         code: str | None,
         image: Path | None,
         *,
+        name: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.code = code
         self.image = image
+        #: The name an uploaded image gets in the library (default: the file's stem).
+        self.name = name
         self._sleep = sleep
         self._lock = threading.Lock()
         self._resolved: str | None = None
@@ -103,7 +106,7 @@ class IdentityResolver:
         """The code of `image` as an identity: uploaded now, or the one uploaded before (409).
         One the server cannot use is deleted and reported."""
         try:
-            uploaded = self.client.identities.upload(image, name=image.stem)
+            uploaded = self.client.identities.upload(image, name=self.name or image.stem)
             code, status = str(uploaded.identity_code), uploaded.preprocessing_status
             if uploaded.face_detected is False:
                 status = UNUSABLE
