@@ -25,6 +25,7 @@ from vestis.client.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    TLSError,
     VestisError,
 )
 from vestis.client.signatures import compute_webhook_signature, verify_webhook_signature
@@ -49,6 +50,7 @@ __all__ = [
     "OnUpdate",
     "PermissionDeniedError",
     "RateLimitError",
+    "TLSError",
     "RetryPolicy",
     "VestisError",
     "compute_webhook_signature",

@@ -8,6 +8,7 @@ import email.utils
 import mimetypes
 import random
 import socket
+import ssl
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from vestis.client.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    TLSError,
 )
 
 DEFAULT_BASE_URL = "https://v2.api.piktid.com"
@@ -123,10 +125,11 @@ def is_retryable_status(status_code: int) -> bool:
 def should_retry(error: BaseException, answered_hosts: Collection[str] = ()) -> bool:
     """Retry connection errors, timeouts, 429 and 5xx; never other 4xx or non-API errors.
 
-    A host name that does not resolve and a refused connection are retried only when that host
-    answered this client before (a server restarting): on first contact they mean a wrong URL,
-    no network or no server, and waiting would only delay saying so."""
-    if isinstance(error, HostNotFoundError | APIConnectionRefusedError):
+    A host name that does not resolve, a refused connection and a failed TLS handshake are
+    retried only when that host answered this client before (a server restarting): on first
+    contact they mean a wrong URL, no network, no server or an untrusted certificate, and
+    waiting would only delay saying so."""
+    if isinstance(error, HostNotFoundError | APIConnectionRefusedError | TLSError):
         return error.host in answered_hosts
     if isinstance(error, APIConnectionError):
         return True
@@ -321,11 +324,23 @@ def connection_error(exc: httpx.TransportError, request: httpx.Request) -> APICo
     elif _cause(exc, ConnectionRefusedError) is not None:
         error_class = APIConnectionRefusedError
         reason = f"{host} refused the connection: is the server running, and is the URL right?"
+    elif (tls := _cause(exc, ssl.SSLError)) is not None:
+        error_class = TLSError
+        reason = f"The secure connection (TLS) to {host} failed: {_tls_reason(tls)}"
     else:
         reason = f"The connection to {host} failed ({exc or type(exc).__name__})"
     return error_class(
         f"{method} {url} failed: {reason}", method=method, url=url, host=host, reason=reason
     )
+
+
+def _tls_reason(error: BaseException) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"its certificate is not trusted ({error.verify_message})"
+    code = getattr(error, "reason", None)
+    if code == "WRONG_VERSION_NUMBER":
+        return "it does not speak TLS (is the server's URL http://?)"
+    return str(code or error)
 
 
 # --- uploads ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "TLSError",
     "VestisError",
     "is_transient",
 ]
@@ -130,6 +131,12 @@ class APIConnectionRefusedError(APIConnectionError):
     Retried only when the same host answered this client before (a server restarting)."""
 
 
+class TLSError(APIConnectionError):
+    """The secure connection could not be set up: the certificate is not trusted, or the host
+    does not speak TLS (an `http://` server behind an `https://` URL). Retried only when the
+    same host answered this client before."""
+
+
 class JobFailedError(VestisError):
     """The job ended as `failed` or `aborted`."""
 
@@ -164,9 +171,9 @@ class JobTimeoutError(VestisError):
 
 def is_transient(error: BaseException) -> bool:
     """Whether the same call may succeed later without anything being changed: a dropped
-    connection, a timeout, 429 and 5xx. A name that does not resolve, a refused connection and
-    every other 4xx (401 among them) will not go away by waiting."""
-    if isinstance(error, HostNotFoundError | APIConnectionRefusedError):
+    connection, a timeout, 429 and 5xx. A name that does not resolve, a refused connection, a
+    failed TLS handshake and every other 4xx (401 among them) will not go away by waiting."""
+    if isinstance(error, HostNotFoundError | APIConnectionRefusedError | TLSError):
         return False
     if isinstance(error, APIConnectionError):
         return True
