@@ -93,8 +93,11 @@ def test_on_a_terminal_the_batch_summary_is_the_last_thing_printed():
     reporter.event("folder_done", folder="A", index=1, total=1, ok=True, seconds=1.0)
     reporter.event("batch_summary", message="Batch summary saved to x.json")
     reporter.event("batch_started", total=1)  # the demo's second batch gets bars of its own
-    reporter.event("files_found", folder="B", kind="flat", count=1, files=["b.jpg"])
+    reporter.event("files_found", folder="B", kind="flat", count=2, files=["b.jpg"])
     assert [t.description for t in reporter.progress.tasks] == ["Folders", "B"]
+    reporter.event("results_saved", folder="B", output="out/B")
+    (bar,) = [t for t in reporter.progress.tasks if t.description == "B"]
+    assert bar.completed == bar.total == 2
     reporter.event("folder_done", folder="B", index=1, total=1, ok=True, seconds=1.0)
     reporter.event("batch_summary", message="Batch summary saved to y.json")
     reporter.close()

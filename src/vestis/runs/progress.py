@@ -132,7 +132,8 @@ class RichReporter(Reporter):
             counts["downloaded"] += 1
             self.progress.update(task, completed=counts["downloaded"], stage="downloading")
         elif name in ("results_saved", "already_complete"):
-            total = self.progress.tasks[task].total or 1
+            # by id: the list's positions shift once a finished run's bars were removed
+            total = next(t.total for t in self.progress.tasks if t.id == task) or 1
             self.progress.update(task, total=total, completed=total, stage="done")
             self.progress.stop_task(task)
         elif name in ("folder_done", "folder_failed", "error") and not f.get("ok"):
