@@ -232,7 +232,8 @@ def test_ctrl_c_during_start_up_of_the_embedded_server(tmp_path: Path, catalogue
             process.kill()
     assert code == 130, text
     assert "Traceback" not in text and text.count("Interrupted.") == 1, text
-    assert len(text.strip().splitlines()) <= 6, text  # notice, banner, the one line
+    # one line, the last (how far the run got before the signal landed depends on the machine)
+    assert text.strip().splitlines()[-1].startswith("Interrupted."), text
 
 
 def test_ctrl_c_while_the_command_starts_is_one_line(monkeypatch, capsys):
