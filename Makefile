@@ -29,8 +29,20 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy src/vestis/contract src/vestis/client
 
+# Everything on SQLite first; then the server and FASHN suites, and the scale-out suite, on
+# PostgreSQL: VESTIS_TEST_POSTGRES_URL when set, else a throwaway cluster (.ci/postgres.sh
+# installs Debian's postgresql if it is missing) stopped and removed afterwards.
+PG_SUITES := tests/server tests/fashn tests/scaleout
+
 test: $(STAMP) browser lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --ignore=tests/scaleout
+	@if [ -n "$$VESTIS_TEST_POSTGRES_URL" ]; then \
+	  $(VENV)/bin/python -m pytest -q $(PG_SUITES); \
+	else \
+	  dir=$$(mktemp -d /tmp/vestis-pg.XXXXXX) && trap '.ci/postgres.sh stop '"$$dir" EXIT && \
+	  url=$$(.ci/postgres.sh start "$$dir") && \
+	  VESTIS_TEST_POSTGRES_URL=$$url $(VENV)/bin/python -m pytest -q $(PG_SUITES); \
+	fi
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks

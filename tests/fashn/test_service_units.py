@@ -1,24 +1,14 @@
-"""Pieces of the FASHN service that need no server: base64 expiry, input redaction, the error
-mapping of shared dependencies."""
+"""Pieces of the FASHN service that need no server: input redaction, the error mapping of
+shared dependencies."""
 
 from __future__ import annotations
 
-from vestis.contract.fashn import BASE64_EXPIRED, ModelSwapInputs
+from vestis.contract.fashn import ModelSwapInputs
 from vestis.server.fashn.errors import FashnError, from_status
-from vestis.server.fashn.service import Base64Outputs, redact_images
+from vestis.server.fashn.service import redact_images
 
 
-def test_base64_outputs_expire() -> None:
-    kept = Base64Outputs(ttl_seconds=3600)
-    kept.put("p1", ["data:image/png;base64,AAAA"])
-    assert kept.get("p1") == ["data:image/png;base64,AAAA"]
-    gone = Base64Outputs(ttl_seconds=0)
-    gone.put("p1", ["data:image/png;base64,AAAA"])
-    assert gone.get("p1") is None  # the status then shows BASE64_EXPIRED
-    assert BASE64_EXPIRED == "<base64>_expired"
-
-
-def test_data_uri_inputs_are_never_stored() -> None:
+def test_data_uri_inputs_are_never_written_to_the_table() -> None:
     inputs = ModelSwapInputs(
         model_image="data:image/png;base64,AAAA", face_reference="https://x/face.jpg"
     )

@@ -98,3 +98,28 @@ def test_embedded_server_reuses_its_token(tmp_path: Path) -> None:
         )
         assert again.status_code == 409
     assert (tmp_path / "embedded-token").stat().st_mode & 0o077 == 0
+
+
+def test_a_second_server_on_a_sqlite_data_dir_stops_at_once(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path) as server:
+        if server.database_url:  # with PostgreSQL there is no data-dir lock: many processes
+            return
+        second = server.cli(
+            "serve", "--data-dir", str(server.data_dir), "--port", "0", "--engine", FAKE_ENGINE,
+            check=False,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert "Another vestis server" in second.stderr and str(server.data_dir) in second.stderr
+        assert "--database-url" in second.stderr
+        # the first one is untouched
+        assert httpx.get(server.base_url + "/health").status_code == 200
+
+
+def test_worker_needs_postgresql(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path)
+    refused = server.cli(
+        "worker", "--database-url", f"sqlite:///{tmp_path / 'x.db'}", "--data-dir",
+        str(tmp_path), check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "needs a PostgreSQL database" in refused.stderr

@@ -14,7 +14,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 from tests.support.server_process import fresh_database_url
 
-from vestis.server.db import BASELINE_REVISION, Base, Database, alembic_config, migrate
+from vestis.server.db import (
+    BASELINE_REVISION,
+    Base,
+    Database,
+    alembic_config,
+    include_name,
+    migrate,
+)
 from vestis.server.models import User
 
 
@@ -31,7 +38,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def _differences(database: Database) -> list[object]:
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": include_name}
+        context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, Base.metadata))
 
 
@@ -84,5 +92,26 @@ def test_every_revision_downgrades_to_an_empty_database(url: str) -> None:
         command.downgrade(alembic_config(connection), "base")
     reflected = MetaData()
     reflected.reflect(engine)
-    assert set(reflected.tables) <= {"alembic_version"}
+    # the job queue's own tables (Procrastinate's, on PostgreSQL) are outside the migrations
+    ours = {name for name in reflected.tables if include_name(name, "table", {})}
+    assert ours <= {"alembic_version"}
     engine.dispose()
+
+
+def test_the_job_queue_schema_is_made_once_and_recorded() -> None:
+    url = fresh_database_url()
+    if url is None:
+        pytest.skip("VESTIS_TEST_POSTGRES_URL is not set")
+    from vestis.server.jobqueue.postgres import _migrations
+
+    database = Database(url)
+    database.migrate()
+    database.migrate()  # a second start finds it up to date
+    with database.engine.connect() as connection:
+        applied = connection.execute(
+            text("SELECT applied FROM queue_schema WHERE name = 'procrastinate'")
+        ).scalar()
+        made = connection.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL"))
+        assert made.scalar() is True
+    assert applied == _migrations()[-1].name
+    database.dispose()

@@ -233,3 +233,13 @@ class JobFakeEngine(FakeEngine):
                 continue
             made.warnings.append(f"made in one job of {len(work.slots)} outputs")
             context.deliver(slot.key, made)
+
+
+class PidGatedFakeEngine(GatedFakeEngine):
+    """GatedFakeEngine whose `model_used` names the process that made the output, so a test can
+    tell which worker made each one."""
+
+    def model_swap(self, spec: SwapSpec) -> EngineOutput:
+        made = super().model_swap(spec)
+        made.model_used = f"fake@{os.getpid()}"
+        return made

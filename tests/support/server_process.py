@@ -80,8 +80,12 @@ class ServerProcess:
         credits: float = 100_000,
         workers: int = 2,
         database_url: str | None = None,
+        data_dir: Path | None = None,
+        token: str | None = None,
     ) -> None:
-        self.data_dir = Path(tmp_path) / "server-data"
+        """`data_dir` and `token` let several processes share one data dir and database: the
+        first makes the user, the others are given its token."""
+        self.data_dir = data_dir or Path(tmp_path) / "server-data"
         self.database_url = database_url or fresh_database_url()
         self.engine = engine
         self.rate_limit = rate_limit
@@ -93,7 +97,7 @@ class ServerProcess:
         self.workers = workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.token = ""
+        self.token = token or ""
         self.log_path = Path(tmp_path) / "server.log"
         self._env = {**os.environ, **(env or {})}
         self._env["PYTHONPATH"] = os.pathsep.join(
@@ -101,7 +105,7 @@ class ServerProcess:
         )
         self._env.pop("VESTIS_DATA_DIR", None)
         self._process: subprocess.Popen[bytes] | None = None
-        self._prepared = False
+        self._prepared = token is not None
 
     # --- CLI ---------------------------------------------------------------------------------
 
@@ -150,6 +154,8 @@ class ServerProcess:
         ]  # fmt: skip
         if self.faults:
             cmd += ["--faults", self.faults]
+        if self.database_url:  # a killed server's tasks go back to the queue in seconds
+            cmd += ["--stalled-after", "4"]
         return cmd + self.db_args() + self.extra_args
 
     def start(self) -> ServerProcess:
@@ -157,6 +163,7 @@ class ServerProcess:
             return self
         if not self._prepared:
             self._prepare()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115  (closed with the process)
         self._process = subprocess.Popen(
             self.command(), env=self._env, stdout=log, stderr=subprocess.STDOUT

@@ -1,5 +1,6 @@
-"""`vestis serve`, `vestis users add`, `vestis tokens create`, `vestis usage`: running and
-administering a server. The data dir may come from `VESTIS_DATA_DIR`."""
+"""`vestis serve`, `vestis worker`, `vestis users add`, `vestis tokens create`, `vestis usage`:
+running and administering a server. The data dir may come from `VESTIS_DATA_DIR`, the database
+URL from `VESTIS_DATABASE_URL`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ import json
 import socket
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from vestis.server.datadir import DataDirLock
 from vestis.server.settings import DATA_DIR_ENV, ServerSettings, data_dir_from
+
+if TYPE_CHECKING:
+    from vestis.server.db import Database
+
+DATABASE_URL_ENV = "VESTIS_DATABASE_URL"
+BLOB_STORE_ENV = "VESTIS_BLOB_STORE"
 
 DataDirOpt = Annotated[
     Path | None,
@@ -22,23 +29,93 @@ DataDirOpt = Annotated[
 ]
 DatabaseOpt = Annotated[
     str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)."),
+    typer.Option(
+        "--database-url",
+        envvar=DATABASE_URL_ENV,
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/vestis (default: SQLite "
+        "in the data dir).",
+    ),
 ]
 
 
-def _settings(data_dir: Path | None, database_url: str | None, **kwargs: object) -> ServerSettings:
+BlobStoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--blob-store",
+        envvar=BLOB_STORE_ENV,
+        help="s3://BUCKET or s3://BUCKET/PREFIX: images in an S3-compatible store (endpoint and "
+        "credentials from the AWS_* variables); default: the data dir.",
+    ),
+]
+
+
+def _settings(
+    data_dir: Path | None,
+    database_url: str | None,
+    blob_store: str | None = None,
+    **kwargs: object,
+) -> ServerSettings:
+    """With PostgreSQL and an S3 store nothing lives in a data dir: it may be left out."""
     try:
         folder = data_dir_from(data_dir)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
-    return ServerSettings(data_dir=folder, database_url=database_url, **kwargs)  # type: ignore[arg-type]
+        if not (database_url and blob_store):
+            raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="vestis-"))
+    if blob_store:
+        from vestis.server.blobs_s3 import BlobStoreError, parse_s3_url
+
+        try:
+            parse_s3_url(blob_store)
+        except BlobStoreError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--blob-store") from exc
+    return ServerSettings(
+        data_dir=folder,
+        database_url=database_url,
+        blob_store=blob_store,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _database(data_dir: Path | None, database_url: str | None) -> Database:
+    """The database of an operator command: `--database-url`, else SQLite in the data dir."""
+    from vestis.server.db import Database
+    from vestis.server.state import ServerState
+
+    if database_url:
+        database = Database(database_url)
+        database.migrate()
+        return database
+    return ServerState.open(_settings(data_dir, None)).db
+
+
+def _lock_sqlite_data_dir(settings: ServerSettings) -> object:
+    """With SQLite, one server per data dir: a second stops at once, saying why."""
+    from vestis.server.datadir import DataDirInUse, lock_data_dir
+
+    if settings.database_url:
+        return None
+    try:
+        return lock_data_dir(settings.data_dir)
+    except DataDirInUse as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def serve(
     data_dir: DataDirOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Job worker threads.")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Outputs this process makes at a time (0: an API process that runs no engine "
+            "work; with PostgreSQL, `vestis worker` processes do it).",
+        ),
+    ] = 2,
     rate_limit: Annotated[
         int, typer.Option("--rate-limit", help="Job creations per user per minute (0 = off).")
     ] = 5,
@@ -77,6 +154,7 @@ def serve(
         str | None, typer.Option(help="Fault injection, e.g. '429=0.2,500=0.1,drop=0.05,seed=7'.")
     ] = None,
     database_url: DatabaseOpt = None,
+    blob_store: BlobStoreOpt = None,
     initial_credits: Annotated[
         float, typer.Option("--initial-credits", help="Credits of new users.")
     ] = 1000,
@@ -112,6 +190,15 @@ def serve(
     studio: Annotated[
         bool, typer.Option("--studio/--no-studio", help="Serve the review studio at /studio.")
     ] = True,
+    stalled_after: Annotated[
+        float,
+        typer.Option(
+            "--stalled-after",
+            min=1,
+            help="PostgreSQL: seconds without a heartbeat after which a worker is presumed dead "
+            "and its tasks go to another.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Run the On-Model v2 API server."""
     import uvicorn
@@ -123,6 +210,7 @@ def serve(
     settings = _settings(
         data_dir,
         database_url,
+        blob_store,
         host=host,
         port=port,
         workers=workers,
@@ -140,6 +228,7 @@ def serve(
         identity_retries=identity_retries,
         allow_long_tokens=allow_long_tokens,
         studio=studio,
+        stalled_after_seconds=stalled_after,
     )
     from vestis.server.engine_loader import load_chain
 
@@ -148,6 +237,7 @@ def serve(
     except ValueError as exc:  # checked before anything starts: a clear message, exit 2
         raise typer.BadParameter(str(exc), param_hint="--engine") from exc
     listening = _listen(host, port)  # before any account is made or "serving" is said
+    held = _lock_sqlite_data_dir(settings)  # noqa: F841 (held while the server runs)
     state = ServerState.open(settings)
     DataDirLock(settings.data_dir).hold()  # for the process's life: `vestis data clear` waits
     state.engine = chain
@@ -212,11 +302,10 @@ def users_add(
 ) -> None:
     """Create a user that can log in with NAME and the password."""
     from vestis.server.services.accounts import AccountError, create_user
-    from vestis.server.state import ServerState
 
-    state = ServerState.open(_settings(data_dir, database_url))
+    database = _database(data_dir, database_url)
     try:
-        with state.db.session() as db:
+        with database.session() as db:
             create_user(db, name, password, credits)
     except AccountError as exc:
         typer.echo(f"Error: {exc}", err=True)
@@ -233,10 +322,8 @@ def tokens_create(
 ) -> None:
     """Create an API token for USER and print only the token (for scripts)."""
     from vestis.server.services.accounts import find_user, issue_token
-    from vestis.server.state import ServerState
 
-    state = ServerState.open(_settings(data_dir, database_url))
-    with state.db.session() as db:
+    with _database(data_dir, database_url).session() as db:
         owner = find_user(db, user)
         if owner is None:
             typer.echo(f"Error: no user {user!r}; create it with 'vestis users add'.", err=True)
@@ -260,10 +347,8 @@ def usage(
 ) -> None:
     """What the upstream services (On-Model, FASHN) cost, per user and engine."""
     from vestis.server.services.usage import upstream_usage
-    from vestis.server.state import ServerState
 
-    state = ServerState.open(_settings(data_dir, database_url))
-    with state.db.session() as db:
+    with _database(data_dir, database_url).session() as db:
         rows = upstream_usage(db, since, user)
     if as_json:
         for row in rows:
@@ -296,10 +381,8 @@ def tokens_list(
     """List tokens: id, user, kind, expiry, state and the token that made it (never the
     token itself, which is stored only as a hash)."""
     from vestis.server.services.accounts import token_rows
-    from vestis.server.state import ServerState
 
-    state = ServerState.open(_settings(data_dir, database_url))
-    with state.db.session() as db:
+    with _database(data_dir, database_url).session() as db:
         rows = token_rows(db, user, include_inactive=all_)
     if not rows:
         typer.echo("No tokens." if all_ else "No active tokens (--all shows the others).")
@@ -321,10 +404,8 @@ def tokens_revoke(
     """Revoke a token and every token made from it. A running server refuses them at once
     and ends their open event streams within one keepalive interval."""
     from vestis.server.services.accounts import revoke_by_id
-    from vestis.server.state import ServerState
 
-    state = ServerState.open(_settings(data_dir, database_url))
-    with state.db.session() as db:
+    with _database(data_dir, database_url).session() as db:
         revoked = revoke_by_id(db, token_id)
     if revoked is None:
         typer.echo(f"Error: no active token {token_id!r}; see 'vestis tokens list'.", err=True)
@@ -332,8 +413,88 @@ def tokens_revoke(
     typer.echo(f"Revoked {len(revoked)} token(s): {', '.join(revoked)}")
 
 
+def worker(
+    database_url: DatabaseOpt = None,
+    data_dir: DataDirOpt = None,
+    blob_store: BlobStoreOpt = None,
+    engine: Annotated[str, typer.Option(help="'local' or 'module:attr' of an engine.")] = "local",
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Outputs this worker makes at a time.")
+    ] = 2,
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated queues to take tasks from: jobs, webhooks.")
+    ] = "jobs,webhooks",
+    stalled_after: Annotated[
+        float,
+        typer.Option(
+            "--stalled-after",
+            min=1,
+            help="Seconds without a heartbeat after which a worker is presumed dead and its "
+            "tasks go to another.",
+        ),
+    ] = 30.0,
+    allow_private_urls: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-urls",
+            help="Let URL inputs and webhooks reach private, loopback and link-local addresses.",
+        ),
+    ] = False,
+    identity_retries: Annotated[
+        int, typer.Option("--identity-retries", min=0, help="As for `vestis serve`.")
+    ] = 2,
+) -> None:
+    """Take jobs from a PostgreSQL database's queue and make their outputs (any number of
+    these, on any number of machines, beside `vestis serve --workers 0` API processes)."""
+    import asyncio
+    import logging
+
+    from vestis.server.app import attach_engine
+    from vestis.server.jobqueue.postgres import QUEUES
+    from vestis.server.runtime import Runtime, make_queue
+    from vestis.server.state import ServerState
+
+    if not database_url or not database_url.startswith("postgresql"):
+        raise typer.BadParameter(
+            "vestis worker needs a PostgreSQL database (e.g. postgresql+psycopg://user:pass@host/"
+            "vestis); with SQLite, `vestis serve` makes the outputs itself.",
+            param_hint="--database-url",
+        )
+    chosen = tuple(q.strip() for q in queues.split(",") if q.strip())
+    unknown = sorted(set(chosen) - set(QUEUES))
+    if not chosen or unknown:
+        raise typer.BadParameter(
+            f"unknown queue {', '.join(unknown) or '(none)'}; the queues are {', '.join(QUEUES)}.",
+            param_hint="--queues",
+        )
+    settings = _settings(
+        data_dir,
+        database_url,
+        blob_store,
+        engine=engine,
+        workers=concurrency,
+        stalled_after_seconds=stalled_after,
+        allow_private_urls=allow_private_urls,
+        identity_retries=identity_retries,
+    )
+    # Warnings (a dead worker's task put back, an engine crash) go to stderr with a time.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    state = ServerState.open(settings)
+    attach_engine(state)
+    queue = make_queue(state, pools=[(chosen, concurrency)])
+    runtime = Runtime(state, queue, serves_http=False)
+    typer.echo(
+        f"vestis worker: {concurrency} at a time from {', '.join(chosen)} "
+        f"(engine {state.engine_name})"
+    )
+    asyncio.run(queue.run_workers(runtime.handlers(), queue.pools))  # type: ignore[attr-defined]
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("worker")(worker)
     app.command("usage")(usage)
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")

@@ -63,6 +63,16 @@ def _install_web_apps(app: FastAPI) -> None:
         getattr(importlib.import_module(module), attr)(app)
 
 
+def attach_engine(state: ServerState) -> None:
+    """Load the engine chain of `state.settings` into `state` (server and worker processes),
+    unless one is there already."""
+    settings = state.settings
+    engine = state.engine or load_chain(settings.engine)
+    if isinstance(engine, EngineChain):
+        engine.garment_lock = settings.garment_lock
+    state.engine, state.engine_name = engine, getattr(engine, "name", settings.engine)
+
+
 def create_app(settings: ServerSettings, state: ServerState | None = None) -> FastAPI:
     """The app for `settings`. The data dir and database are opened now; the engine and the
     workers start with the app's lifespan."""
@@ -71,10 +81,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-        engine = state.engine or load_chain(settings.engine)
-        if isinstance(engine, EngineChain):
-            engine.garment_lock = settings.garment_lock
-        state.engine, state.engine_name = engine, getattr(engine, "name", settings.engine)
+        attach_engine(state)
         runtime = Runtime(state)
         state.runtime = runtime
         await runtime.start()

@@ -1,4 +1,5 @@
-"""The blob store: image bytes under `<data dir>/blobs`, addressed by keys the server makes.
+"""The blob store: image bytes under `<data dir>/blobs`, addressed by keys the server makes
+(`blobs_s3.S3BlobStore` keeps the same keys in a bucket).
 
 Keys are `<kind>/<2 hex>/<32 hex>.<ext>`; client-supplied names never reach the file system, and
 every key is checked against that shape and resolved inside the root before use.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from vestis.server.disk import remove_quietly
@@ -18,6 +20,12 @@ _KEY = re.compile(r"^[a-z]{2,16}/[0-9a-f]{2}/[0-9a-f]{32}\.(jpg|png|webp|bin|zip
 
 class BlobKeyError(ValueError):
     """A key that is not one the store made."""
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key):
+        raise BlobKeyError(f"not a blob key: {key!r}")
+    return key
 
 
 def fsync_path(path: Path) -> None:
@@ -30,6 +38,10 @@ def fsync_path(path: Path) -> None:
 
 
 class BlobStore:
+    #: True for stores that hand out presigned links of their own (S3): clients then PUT and GET
+    #: the bytes there, not through the server's signed routes.
+    presigns = False
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -40,9 +52,7 @@ class BlobStore:
         return f"{kind}/{name[:2]}/{name}.{ext}"
 
     def path(self, key: str) -> Path:
-        if not _KEY.match(key):
-            raise BlobKeyError(f"not a blob key: {key!r}")
-        path = (self.root / key).resolve()
+        path = (self.root / check_key(key)).resolve()
         if not path.is_relative_to(self.root):
             raise BlobKeyError(f"blob key escapes the store: {key!r}")
         return path
@@ -76,6 +86,20 @@ class BlobStore:
 
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+    def iter_bytes(self, key: str, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        """The blob in pieces, for streaming it out."""
+        with open(self.path(key), "rb") as handle:
+            while piece := handle.read(chunk):
+                yield piece
+
+    def presigned_get(
+        self, key: str, ttl: int, content_type: str | None = None, filename: str | None = None
+    ) -> str:
+        raise NotImplementedError("the filesystem store's files go through signed routes")
+
+    def presigned_put(self, key: str, ttl: int) -> str:
+        raise NotImplementedError("the filesystem store's uploads go through signed routes")
 
     def delete(self, key: str) -> None:
         """Remove a blob (nothing happens if it is gone already)."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 #: Constraint names as PostgreSQL makes them, so a database made by `create_all` before the
@@ -75,17 +75,35 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return config
 
 
+#: Key of the advisory lock that serialises schema changes of processes starting together.
+SCHEMA_LOCK = 7_151_330_011
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """For Alembic: the job queue's own tables (Procrastinate's) are not vestis's models."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the database of `engine` to `revision`. A database made by a vestis older than the
-    migrations (tables, no `alembic_version`) is stamped as the baseline first."""
+    migrations (tables, no `alembic_version`) is stamped as the baseline first. On PostgreSQL,
+    processes starting together take turns, and the job queue's schema follows (see
+    `vestis.server.jobqueue.postgres.ensure_schema`)."""
     from alembic import command
 
     with engine.begin() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
         config = alembic_config(connection)
         tables = set(inspect(connection).get_table_names())
         if "alembic_version" not in tables and "users" in tables:
             command.stamp(config, BASELINE_REVISION)
         command.upgrade(config, revision)
+        if postgres and revision == "head":
+            from vestis.server.jobqueue.postgres import ensure_schema
+
+            ensure_schema(connection)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

@@ -203,6 +203,29 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class RateLimitHit(Base):
+    """One counted request of a rate-limited kind (`scope`), for the moving window that every API
+    process shares."""
+
+    __tablename__ = "rate_limit_hits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: Unix time of the request.
+    at: Mapped[float] = mapped_column(Float)
+
+
+class QueueSchema(Base):
+    """The version of an outside schema vestis applies itself (Procrastinate's, on PostgreSQL):
+    the name of the last migration file applied."""
+
+    __tablename__ = "queue_schema"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied: Mapped[str] = mapped_column(String(255))
+
+
 class NotificationRow(Base):
     __tablename__ = "notifications"
 

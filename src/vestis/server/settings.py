@@ -31,6 +31,8 @@ class ServerSettings:
     #: FASHN `/v1/run` requests per user per minute (FASHN's own limit); 0 = unlimited.
     fashn_runs_per_minute: int = 50
     database_url: str | None = None
+    #: `s3://BUCKET[/prefix]` for blobs in an S3-compatible store; None = the data dir.
+    blob_store: str | None = None
     #: "local", or any "module:attr" import path of an Engine class or factory.
     engine: str = "local"
     #: Fault injection, e.g. "429=0.2,500=0.1,drop=0.05,seed=7" (off when None).
@@ -46,8 +48,12 @@ class ServerSettings:
     #: Model swaps from engines that repaint the whole photo (remote, generative) get their
     #: pixels outside the swap region put back from the input photo.
     garment_lock: bool = True
-    #: Jobs found mid-run at startup are resumed at most this many times, then failed.
+    #: An output whose making was cut short (server stopped, worker killed) this many times
+    #: fails instead of being tried again.
     max_job_attempts: int = 3
+    #: PostgreSQL: a worker whose heartbeat is older than this is presumed dead and its tasks
+    #: are given to another (heartbeats every sixth of it).
+    stalled_after_seconds: float = 30.0
     #: An output whose face is not the identity is made again with another seed up to this
     #: many times (the best kept; delivered with a warning if none is the identity).
     identity_retries: int = 2

@@ -30,6 +30,15 @@ def _signing_key(db: Database) -> bytes:
         return bytes.fromhex(row.value)
 
 
+def open_blob_store(settings: ServerSettings) -> BlobStore:
+    """`--blob-store s3://BUCKET[/prefix]`, else the data dir's `blobs/`."""
+    if settings.blob_store:
+        from vestis.server.blobs_s3 import S3BlobStore
+
+        return S3BlobStore(settings.blob_store)
+    return BlobStore(settings.blob_dir)
+
+
 def make_private(settings: ServerSettings) -> None:
     """The data dir holds password hashes, the URL-signing key and webhook secrets: it is
     0700 and the SQLite database (with its WAL files, which SQLite makes with the database's
@@ -65,8 +74,10 @@ class ServerState:
         make_private(settings)
         db = Database(settings.db_url, pool_size=settings.pool_size)
         db.migrate()
-        blobs = BlobStore(settings.blob_dir)
+        blobs = open_blob_store(settings)
         signer = UrlSigner(_signing_key(db), settings.base_url)
+        if blobs.presigns:
+            signer.direct = blobs.presigned_get
         from vestis.server.status_reads import StatusReader
 
         state = cls(settings=settings, db=db, blobs=blobs, signer=signer)

@@ -2,7 +2,8 @@
 the migrations make it (`vestis.server.db.register_tables` imports this module).
 
 Image inputs given as data URIs are never written here (stored as `<base64>`, as FASHN does);
-base64 outputs are never written anywhere (see `vestis.server.fashn.service.Base64Outputs`).
+while a prediction runs they are kept as blobs (`input_keys`), and base64 outputs are kept as
+blobs for an hour (see `vestis.server.fashn.service`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ class FashnPrediction(Base):
     output_format: Mapped[str] = mapped_column(String(8))
     return_base64: Mapped[bool] = mapped_column(Boolean, default=False)
     webhook_url: Mapped[str | None] = mapped_column(String(2048), default=None)
-    #: Blob keys of the outputs (URL mode only), in order.
+    #: Blob keys of the outputs, in order (base64 mode: kept BASE64_TTL_SECONDS).
     output_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Blob keys of the data-URI inputs by field, kept while the prediction runs (a worker in
+    #: another process needs them), deleted when it ends.
+    input_keys: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     error_name: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     credits_reserved: Mapped[float] = mapped_column(Float, default=0)

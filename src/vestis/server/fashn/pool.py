@@ -1,10 +1,9 @@
-"""A small pool of daemon threads for FASHN work (predictions, webhook deliveries).
+"""A small pool of daemon threads for FASHN webhook deliveries.
 
 Daemon threads, unlike `ThreadPoolExecutor`'s, do not hold the process open at shutdown: a
-webhook waiting minutes between retries, or a prediction stuck on a slow URL, must not stop the
-server from exiting. Work cut short this way is not lost silently: predictions left in flight
-are failed and refunded at the next start (`FashnService`), and webhooks are best-effort, as
-FASHN's are.
+webhook waiting minutes between retries must not stop the server from exiting. Deliveries cut
+short this way are lost: FASHN's webhooks are best-effort, and so are these. (Predictions run
+on the job queue, `vestis.server.jobqueue`.)
 """
 
 from __future__ import annotations

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -117,17 +116,12 @@ router = APIRouter(route_class=FashnRoute, tags=["fashn"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 429, 500)
 }
-_service_lock = threading.Lock()
 
 
 def get_service(request: Request, state: StateDep) -> FashnService:
-    """The app's FASHN service, made on first use."""
-    with _service_lock:
-        service: FashnService | None = getattr(request.app.state, "fashn", None)
-        if service is None:
-            service = FashnService(state)
-            request.app.state.fashn = service
-        return service
+    """The FASHN service of this process's runtime."""
+    assert state.runtime is not None
+    return state.runtime.fashn
 
 
 def _rate_limit(state: ServerState, user: User) -> None:
@@ -224,6 +218,9 @@ def prediction_output(
     if found is None or not state.blobs.exists(found[0]):
         raise FashnError("NotFound", "That output does not exist (outputs are kept 72 hours).")
     blob_key, content_type = found
+    if state.blobs.presigns:  # the bytes are in the bucket: fetch them there
+        link = state.blobs.presigned_get(blob_key, 300, content_type, name)
+        return RedirectResponse(link, status_code=307)  # type: ignore[return-value]
     return FileResponse(state.blobs.path(blob_key), media_type=content_type, filename=name)
 
 

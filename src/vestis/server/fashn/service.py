@@ -5,17 +5,21 @@ status, charging credits.
 One `FashnService` per app (`service_for(state)`). A prediction is accepted only when the user is
 within the rate and concurrency limits and can pay for it; its price is reserved at once and
 refunded if it fails (FASHN does not charge failures). The work (image loading, engine calls,
-encoding) runs on a thread pool as large as the server's `workers`, and every image problem or
-engine refusal becomes a runtime failure (`status: failed`, `error: {name, message}`), never an
-HTTP error, as on FASHN.
+encoding) is a PREDICTION task of the job queue, deferred in the transaction that creates the
+prediction, so any worker process runs it, and a prediction cut short by a crash is run again
+by the next worker (charged once). Every image problem or engine refusal becomes a runtime
+failure (`status: failed`, `error: {name, message}`), never an HTTP error, as on FASHN.
+
+Base64 images are never written to the table (stored as `<base64>`). A worker in another
+process needs them, so a data-URI input is kept as a blob while its prediction runs and deleted
+when it ends; base64 outputs are kept as blobs for `BASE64_TTL_SECONDS` after completion (then
+answered as `<base64>_expired`), so any API process can answer the status.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +32,7 @@ from vestis.contract.fashn import (
     BASE64_EXPIRED,
     BASE64_TTL_SECONDS,
     IN_PROGRESS_STATUSES,
+    INPUT_MODELS,
     PredictionError,
     ProductToModelInputs,
     RunInputs,
@@ -37,10 +42,10 @@ from vestis.contract.pricing import fashn_cost
 from vestis.engines.base import EngineError, EngineOutput, FlatGarment, FlatSpec, SwapSpec
 from vestis.server.fashn.errors import FashnError
 from vestis.server.fashn.models import FashnPrediction
-from vestis.server.fashn.pool import DaemonPool
 from vestis.server.fashn.webhooks import WebhookSender
 from vestis.server.images import encode
-from vestis.server.models import utcnow
+from vestis.server.jobqueue import PREDICTION, JobQueue
+from vestis.server.models import User, utcnow
 from vestis.server.security import new_public_id
 from vestis.server.services import credits
 from vestis.server.state import ServerState
@@ -84,32 +89,6 @@ def redact_images(inputs: RunInputs) -> dict[str, Any]:
     return stored
 
 
-class Base64Outputs:
-    """Base64 outputs, in memory only, for `BASE64_TTL_SECONDS` after completion."""
-
-    def __init__(self, ttl_seconds: float = BASE64_TTL_SECONDS) -> None:
-        self.ttl_seconds = ttl_seconds
-        self._items: dict[str, tuple[float, list[str]]] = {}
-        self._lock = threading.Lock()
-
-    def put(self, prediction_id: str, outputs: list[str]) -> None:
-        with self._lock:
-            self._purge()
-            self._items[prediction_id] = (time.monotonic() + self.ttl_seconds, outputs)
-
-    def get(self, prediction_id: str) -> list[str] | None:
-        """The outputs, or None once expired (or lost with a restart)."""
-        with self._lock:
-            self._purge()
-            item = self._items.get(prediction_id)
-            return list(item[1]) if item else None
-
-    def _purge(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, (expires, _) in self._items.items() if expires <= now]:
-            del self._items[key]
-
-
 @dataclass
 class RunRequestFacts:
     """What `accept` needs beyond the validated inputs."""
@@ -120,60 +99,84 @@ class RunRequestFacts:
 
 
 class FashnService:
-    """Predictions of one server process."""
+    """Predictions: accepted by any API process, run by any worker (the PREDICTION task)."""
 
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, queue: JobQueue) -> None:
         self.state = state
+        self.queue = queue
         settings = state.settings
         self.fetch_policy = FetchPolicy(allow_private=settings.allow_private_urls)
-        self.base64_outputs = Base64Outputs()
         self.webhooks = WebhookSender(self.fetch_policy)
-        self._pool = DaemonPool(settings.workers, "fashn-worker")
-        self._admission = threading.Lock()
-        self._fail_interrupted()
 
     # --- admission ------------------------------------------------------------------------
 
     def accept(self, facts: RunRequestFacts, inputs: RunInputs) -> str:
-        """Create a prediction (reserving its price) and queue it; its id.
+        """Create a prediction (reserving its price) and defer its task; its id.
 
         Raises `FashnError` (429 ConcurrencyLimitExceeded / OutOfCredits) when it cannot start.
         """
         price = fashn_cost(inputs.num_images, inputs.face_reference is not None)
-        # One admission at a time per process: the in-flight count and the credit reservation
-        # must not race between two requests of the same user.
-        with self._admission, self.state.db.session() as db:
-            in_flight = db.scalar(
-                select(func.count(FashnPrediction.id)).where(
-                    FashnPrediction.user_id == facts.user_id,
-                    FashnPrediction.status.in_(IN_PROGRESS_STATUSES),
+        kept = self._keep_base64_inputs(inputs)
+        try:
+            with self.state.db.session() as db:
+                # The user's row first: the in-flight count and the credit reservation of two
+                # requests of one user (in any processes) go one after the other.
+                db.execute(select(User.id).where(User.id == facts.user_id).with_for_update())
+                self._check_concurrency(db, facts.user_id)
+                self._reserve(db, facts.user_id, price)
+                prediction = FashnPrediction(
+                    public_id=new_public_id("pred"),
+                    user_id=facts.user_id,
+                    model_name=facts.model_name,
+                    status="in_queue",
+                    inputs=redact_images(inputs),
+                    input_keys=kept,
+                    num_images=inputs.num_images,
+                    output_format=inputs.output_format,
+                    return_base64=inputs.return_base64,
+                    webhook_url=facts.webhook_url,
+                    credits_reserved=price,
                 )
-            )
-            if (in_flight or 0) >= CONCURRENCY_LIMIT:
-                raise FashnError(
-                    "ConcurrencyLimitExceeded",
-                    f"You have {in_flight} predictions in progress, the limit is "
-                    f"{CONCURRENCY_LIMIT}; wait for one to finish and try again.",
-                )
-            self._reserve(db, facts.user_id, price)
-            prediction = FashnPrediction(
-                public_id=new_public_id("pred"),
-                user_id=facts.user_id,
-                model_name=facts.model_name,
-                status="starting",
-                inputs=redact_images(inputs),
-                num_images=inputs.num_images,
-                output_format=inputs.output_format,
-                return_base64=inputs.return_base64,
-                webhook_url=facts.webhook_url,
-                credits_reserved=price,
-            )
-            db.add(prediction)
-            db.flush()
-            prediction_id = prediction.public_id
-        self._set_status(prediction_id, "in_queue")
-        self._pool.submit(self._run, prediction_id, inputs)
+                db.add(prediction)
+                db.flush()
+                prediction_id = prediction.public_id
+                self.queue.defer(db, PREDICTION, prediction_id)
+        except BaseException:
+            self._forget(kept)
+            raise
         return prediction_id
+
+    def _check_concurrency(self, db: Session, user_id: int) -> None:
+        in_flight = db.scalar(
+            select(func.count(FashnPrediction.id)).where(
+                FashnPrediction.user_id == user_id,
+                FashnPrediction.status.in_(IN_PROGRESS_STATUSES),
+            )
+        )
+        if (in_flight or 0) >= CONCURRENCY_LIMIT:
+            raise FashnError(
+                "ConcurrencyLimitExceeded",
+                f"You have {in_flight} predictions in progress, the limit is "
+                f"{CONCURRENCY_LIMIT}; wait for one to finish and try again.",
+            )
+
+    def _keep_base64_inputs(self, inputs: RunInputs) -> dict[str, str]:
+        """Blob keys of the data-URI inputs, kept for the worker while the prediction runs."""
+        kept: dict[str, str] = {}
+        for field in IMAGE_INPUTS:
+            value = getattr(inputs, field, None)
+            if isinstance(value, str) and value[:5].lower() == "data:":
+                key = self.state.blobs.new_key("fashnin", "bin")
+                self.state.blobs.write(key, value.encode("utf-8"))
+                kept[field] = key
+        return kept
+
+    def _forget(self, kept: dict[str, str]) -> None:
+        for key in kept.values():
+            try:
+                self.state.blobs.delete(key)
+            except Exception:  # the prediction's end matters more than a stray blob
+                logger.exception("could not delete the kept input %s", key)
 
     @staticmethod
     def _reserve(db: Session, user_id: int, price: float) -> None:
@@ -186,21 +189,62 @@ class FashnService:
 
     # --- the work ---------------------------------------------------------------------------
 
-    def _run(self, prediction_id: str, inputs: RunInputs) -> None:
-        try:
-            self._set_status(prediction_id, "processing")
-            outputs = self._generate(inputs)
-            self._complete(prediction_id, inputs, outputs)
-        except PredictionFailed as failure:
-            self._fail(prediction_id, failure.name, failure.message)
-        except Exception:  # the worker must always leave a final status behind
-            logger.exception("FASHN prediction %s crashed", prediction_id)
-            self._fail(
-                prediction_id,
+    def run(self, prediction_id: str) -> None:
+        """PREDICTION task: make the prediction's images (again, if a worker died on it)."""
+        with self.queue.exclusive(f"prediction:{prediction_id}") as mine:
+            if not mine:
+                return  # another worker is on it
+            with self.state.db.session() as db:
+                prediction = self._get(db, prediction_id)
+                if prediction.status not in IN_PROGRESS_STATUSES:
+                    return
+                prediction.status = "processing"
+                prediction.updated_at = utcnow()
+                kept = dict(prediction.input_keys or {})
+                stored = dict(prediction.inputs)
+                model_name = prediction.model_name
+            try:
+                inputs = self._inputs_again(model_name, stored, kept)
+                outputs = self._generate(inputs)
+                self._complete(prediction_id, inputs, outputs)
+            except PredictionFailed as failure:
+                self._fail(prediction_id, failure.name, failure.message)
+            except Exception:  # the worker must always leave a final status behind
+                logger.exception("FASHN prediction %s crashed", prediction_id)
+                self._fail(
+                    prediction_id,
+                    "PipelineError",
+                    "The prediction failed unexpectedly on the server; try again.",
+                )
+            self._forget(kept)
+            self._notify(prediction_id)
+
+    def _inputs_again(
+        self, model_name: str, stored: dict[str, Any], kept: dict[str, str]
+    ) -> RunInputs:
+        """The inputs as given, the kept data URIs put back."""
+        for field, key in kept.items():
+            stored[field] = self.state.blobs.read(key).decode("utf-8")
+        if any(stored.get(field) == "<base64>" for field in IMAGE_INPUTS):
+            raise PredictionFailed(
                 "PipelineError",
-                "The prediction failed unexpectedly on the server; try again.",
+                "The server restarted while this prediction was running and its base64 inputs "
+                "were not kept (a vestis from before predictions ran on the job queue); run it "
+                "again (it was not charged).",
             )
-        self._notify(prediction_id)
+        return INPUT_MODELS[model_name].model_validate(stored)
+
+    def requeue_unfinished(self) -> None:
+        """Defer again the predictions in flight (the queue's tasks were lost with the process
+        that held them)."""
+        with self.state.db.session() as db:
+            ids = db.scalars(
+                select(FashnPrediction.public_id).where(
+                    FashnPrediction.status.in_(IN_PROGRESS_STATUSES)
+                )
+            ).all()
+            for prediction_id in ids:
+                self.queue.defer(db, PREDICTION, prediction_id)
 
     def _load(self, source: str, what: str) -> Image.Image:
         try:
@@ -291,22 +335,12 @@ class FashnService:
 
     def _complete(self, prediction_id: str, inputs: RunInputs, made: list[EngineOutput]) -> None:
         fmt = inputs.output_format
-        encoded = [encode(output.image, BLOB_EXT[fmt]) for output in made]
         upstream = [o.upstream_credits for o in made if o.upstream_credits is not None]
         keys: list[str] = []
-        if inputs.return_base64:
-            self.base64_outputs.put(
-                prediction_id,
-                [
-                    f"data:{CONTENT_TYPES[fmt]};base64,{base64.b64encode(data).decode('ascii')}"
-                    for data in encoded
-                ],
-            )
-        else:
-            for data in encoded:
-                key = self.state.blobs.new_key("fashn", BLOB_EXT[fmt])
-                self.state.blobs.write(key, data)
-                keys.append(key)
+        for output in made:
+            key = self.state.blobs.new_key("fashn", BLOB_EXT[fmt])
+            self.state.blobs.write(key, encode(output.image, BLOB_EXT[fmt]))
+            keys.append(key)
         with self.state.db.session() as db:
             prediction = self._get(db, prediction_id)
             prediction.status = "completed"
@@ -327,30 +361,6 @@ class FashnService:
             prediction.error_name, prediction.error_message = name, message
             prediction.credits_used = 0
             prediction.updated_at = prediction.completed_at = utcnow()
-
-    def _fail_interrupted(self) -> None:
-        """Predictions left in flight by a previous process cannot resume (their base64 inputs
-        were never stored): fail and refund them."""
-        with self.state.db.session() as db:
-            stale = db.scalars(
-                select(FashnPrediction.public_id).where(
-                    FashnPrediction.status.in_(IN_PROGRESS_STATUSES)
-                )
-            ).all()
-        for prediction_id in stale:
-            self._fail(
-                prediction_id,
-                "PipelineError",
-                "The server restarted while this prediction was running; run it again "
-                "(it was not charged).",
-            )
-
-    def _set_status(self, prediction_id: str, status: str) -> None:
-        with self.state.db.session() as db:
-            prediction = self._get(db, prediction_id)
-            if prediction.status in IN_PROGRESS_STATUSES:
-                prediction.status = status
-                prediction.updated_at = utcnow()
 
     def _notify(self, prediction_id: str) -> None:
         with self.state.db.session() as db:
@@ -398,15 +408,34 @@ class FashnService:
 
     def _outputs(self, prediction: FashnPrediction) -> list[str]:
         if prediction.return_base64:
-            held = self.base64_outputs.get(prediction.public_id)
-            return held if held is not None else [BASE64_EXPIRED] * prediction.num_images
+            return self._base64_outputs(prediction)
         ext = BLOB_EXT[prediction.output_format]
+        content_type = CONTENT_TYPES[prediction.output_format]
         return [
-            self.state.signer.url(
-                "GET", output_path(prediction.public_id, index, ext), OUTPUT_URL_TTL_SECONDS
+            self.state.signer.blob_url(
+                output_path(prediction.public_id, index, ext),
+                key,
+                OUTPUT_URL_TTL_SECONDS,
+                content_type,
+                f"output_{index}.{ext}",
             )
-            for index in range(len(prediction.output_keys))
+            for index, key in enumerate(prediction.output_keys)
         ]
+
+    def _base64_outputs(self, prediction: FashnPrediction) -> list[str]:
+        """Data URIs of the outputs, for BASE64_TTL_SECONDS after completion; then placeholders
+        (and the blobs are removed)."""
+        done = prediction.completed_at
+        age = (utcnow() - done).total_seconds() if done else 0.0
+        if age > BASE64_TTL_SECONDS or not prediction.output_keys:
+            self._forget({str(n): key for n, key in enumerate(prediction.output_keys)})
+            return [BASE64_EXPIRED] * prediction.num_images
+        mime = CONTENT_TYPES[prediction.output_format]
+        try:
+            datas = [self.state.blobs.read(key) for key in prediction.output_keys]
+        except Exception:  # removed on expiry by another process meanwhile
+            return [BASE64_EXPIRED] * prediction.num_images
+        return [f"data:{mime};base64,{base64.b64encode(d).decode('ascii')}" for d in datas]
 
     def output_blob(self, prediction_id: str, index: int) -> tuple[str, str] | None:
         """(blob key, content type) of one URL-mode output, if it exists."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from vestis.contract.common import ErrorBody
 from vestis.contract.downloads import BulkDownloadRequest, DownloadRequest, DownloadResponse
@@ -34,11 +34,11 @@ def bulk_download(
         404: {"model": ErrorBody},
     },
 )
-def fetch(state: StateDep, db: DbDep, token: str) -> Response:
+def fetch(state: StateDep, db: DbDep, token: str) -> StreamingResponse:
     """The ZIP itself; no auth, the token is the proof. Expired links answer 403."""
-    data, filename = downloads.build_zip(db, state.blobs, token)
-    return Response(
-        data,
+    pieces, filename = downloads.build_zip(db, state.blobs, token)
+    return StreamingResponse(
+        pieces,
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

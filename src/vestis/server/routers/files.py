@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 from vestis.contract.common import ErrorBody
 from vestis.server.deps import SessionRoute, StateDep
@@ -13,6 +13,9 @@ from vestis.server.errors import ApiError
 from vestis.server.services import files
 
 router = APIRouter(route_class=SessionRoute, tags=["files"])
+
+#: With an S3 store, a signed link of this server answers with a short presigned GET.
+REDIRECT_TTL_SECONDS = 300
 
 
 @router.get(
@@ -38,6 +41,11 @@ def get_file(
         found = files.locate(db, kind, object_id)
     if found is None or not state.blobs.exists(found.blob_key):
         raise ApiError(404, "Not found", "That file no longer exists.")
+    if state.blobs.presigns:  # the bytes are in the bucket: fetch them there
+        link = state.blobs.presigned_get(
+            found.blob_key, REDIRECT_TTL_SECONDS, found.content_type, found.filename
+        )
+        return RedirectResponse(link, status_code=307)  # type: ignore[return-value]
     return FileResponse(
         state.blobs.path(found.blob_key),
         media_type=found.content_type,

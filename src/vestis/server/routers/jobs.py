@@ -27,7 +27,7 @@ from vestis.server.deps import (
 from vestis.server.errors import ApiError
 from vestis.server.models import User
 from vestis.server.runtime import Runtime
-from vestis.server.services import jobs
+from vestis.server.services import jobs, uploads
 from vestis.server.services.idempotency import KeyedRequest
 from vestis.server.services.jobs import Created
 
@@ -51,8 +51,9 @@ async def get_runtime(state: StateDep) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def _rate_limit(runtime: Runtime, user_id: int) -> None:
-    wait = runtime.limiter.hit(user_id)
+def _rate_limit(runtime: Runtime, db: Session, user_id: int) -> None:
+    """Count the job in the user's window, in the transaction that creates it."""
+    wait = runtime.limiter.hit(user_id, db)
     if wait is not None:
         per_minute = runtime.limiter.per_minute
         raise ApiError(
@@ -82,6 +83,7 @@ def _create(
     replayed = jobs.replay(db, user, keyed)
     if replayed is not None:
         return _answer(replayed)
+    uploads.settle(runtime.state, db, user.id, jobs.named_files(body))
     created = jobs.create(
         db,
         user,
@@ -89,7 +91,7 @@ def _create(
         body,
         keyed,
         enqueue=runtime.enqueue_job,
-        admit=lambda: _rate_limit(runtime, user.id),
+        admit=lambda: _rate_limit(runtime, db, user.id),
     )
     return _answer(created)
 

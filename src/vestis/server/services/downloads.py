@@ -6,7 +6,9 @@ import io
 import re
 import secrets
 import zipfile
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,8 +75,9 @@ def create(
     return DownloadResponse(download_url=f"{base_url}/download/{token}", expires=iso(expires) or "")
 
 
-def build_zip(db: Session, blobs: BlobStore, token: str) -> tuple[bytes, str]:
-    """The ZIP bytes and a file name for the token; 404 unknown, 403 expired."""
+def build_zip(db: Session, blobs: BlobStore, token: str) -> tuple[Iterator[bytes], str]:
+    """The ZIP for the token, as pieces to stream (read from the blob store entry by entry),
+    and a file name; 404 unknown, 403 expired."""
     row = db.scalar(select(DownloadToken).where(DownloadToken.token_hash == token_hash(token)))
     if row is None:
         raise ApiError(404, "Not found", "Unknown download link.")
@@ -85,29 +88,66 @@ def build_zip(db: Session, blobs: BlobStore, token: str) -> tuple[bytes, str]:
     ).all()
     by_id = {job.public_id: job for job in found}
     ordered = [by_id[job_id] for job_id in row.job_ids if job_id in by_id]
-    data = zip_jobs(blobs, ordered, row.approved_only, single=len(row.job_ids) == 1)
+    entries = zip_entries(ordered, row.approved_only, single=len(row.job_ids) == 1)
     filename = f"{row.job_ids[0]}.zip" if len(row.job_ids) == 1 else "results.zip"
-    return data, filename
+    return stream_zip(blobs, entries), filename
+
+
+def zip_entries(jobs_: list[Job], approved_only: bool, single: bool) -> list[tuple[str, str]]:
+    """(entry name, blob key) of the jobs' outputs, named as the reference scripts name them
+    (`<stem>_v<n>.<ext>`); one folder per job unless `single`."""
+    entries: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    for job in jobs_:
+        folder = "" if single else safe_entry_name(job.public_id) + "/"
+        for output in zipped_outputs(job, approved_only):
+            assert output.blob_key is not None
+            name = folder + _unique(
+                safe_entry_name(reference_name(output.original_filename, output.version)),
+                output.group_index,
+                taken,
+                folder,
+            )
+            entries.append((name, output.blob_key))
+    return entries
 
 
 def zip_jobs(blobs: BlobStore, jobs_: list[Job], approved_only: bool, single: bool) -> bytes:
-    """A ZIP of the jobs' outputs named as the reference scripts name them (`<stem>_v<n>.<ext>`);
-    one folder per job unless `single`."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        taken: set[str] = set()
-        for job in jobs_:
-            folder = "" if single else safe_entry_name(job.public_id) + "/"
-            for output in zipped_outputs(job, approved_only):
-                assert output.blob_key is not None
-                name = folder + _unique(
-                    safe_entry_name(reference_name(output.original_filename, output.version)),
-                    output.group_index,
-                    taken,
-                    folder,
-                )
-                archive.writestr(name, blobs.read(output.blob_key))
-    return buffer.getvalue()
+    """The whole ZIP in memory (see `zip_entries`)."""
+    return b"".join(stream_zip(blobs, zip_entries(jobs_, approved_only, single)))
+
+
+class _Pipe(io.RawIOBase):
+    """Where zipfile writes; drained after every piece. Not seekable, so zipfile writes each
+    entry's sizes after its data, and nothing has to be held back."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.pieces.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        data = b"".join(self.pieces)
+        self.pieces.clear()
+        return data
+
+
+def stream_zip(blobs: BlobStore, entries: list[tuple[str, str]]) -> Iterator[bytes]:
+    """A ZIP of `entries`, produced while each blob is read."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED) as archive:
+        for name, key in entries:
+            with archive.open(name, "w") as entry:
+                for piece in blobs.iter_bytes(key):
+                    entry.write(piece)
+                    yield pipe.drain()
+            yield pipe.drain()
+    yield pipe.drain()
 
 
 def _unique(name: str, group: int, taken: set[str], folder: str) -> str:

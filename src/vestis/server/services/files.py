@@ -22,7 +22,7 @@ class StoredFile:
 def locate(db: Session, kind: str, object_id: str) -> StoredFile | None:
     if kind == "inputs":
         row = db.scalar(select(File).where(File.public_id == object_id))
-        if row is None or row.blob_key is None:
+        if row is None or row.blob_key is None or not row.uploaded:
             return None
         return StoredFile(row.blob_key, CONTENT_TYPES[row.image_format or "jpg"], row.filename)
     if kind == "identities":
@@ -47,12 +47,24 @@ def locate(db: Session, kind: str, object_id: str) -> StoredFile | None:
     )
 
 
-def output_url(signer: UrlSigner, output_id: str) -> str:
-    return signer.url("GET", f"/files/outputs/{output_id}", FILE_URL_TTL_SECONDS)
+def output_url(signer: UrlSigner, output: JobOutput) -> str:
+    return signer.blob_url(
+        f"/files/outputs/{output.public_id}",
+        output.blob_key,
+        FILE_URL_TTL_SECONDS,
+        CONTENT_TYPES[output.output_format],
+        output.original_filename,
+    )
 
 
-def thumbnail_url(signer: UrlSigner, output_id: str) -> str:
-    return signer.url("GET", f"/files/thumbnails/{output_id}", FILE_URL_TTL_SECONDS)
+def thumbnail_url(signer: UrlSigner, output: JobOutput) -> str:
+    return signer.blob_url(
+        f"/files/thumbnails/{output.public_id}",
+        output.thumb_key,
+        FILE_URL_TTL_SECONDS,
+        "image/jpeg",
+        "thumbnail.jpg",
+    )
 
 
 def input_url(signer: UrlSigner, file_id: str) -> str:

@@ -76,6 +76,19 @@ def _inputs(db: Session, user: User, file_ids: list[str]) -> list[File]:
     return found
 
 
+def named_files(request: ModelSwapRequest | Flat2ModelRequest) -> list[str]:
+    """Every file id a job request names: its images and instructions' reference images."""
+    if isinstance(request, ModelSwapRequest):
+        return list(request.images)
+    ids = [item.file_id for item in request.annotated_images()]
+    for instruction in request.instructions or ():
+        for _field, value in instruction:
+            image = getattr(value, "image", None)
+            if isinstance(image, str):
+                ids.append(image)
+    return ids
+
+
 def _check_reference_images(db: Session, user: User, request: Flat2ModelRequest) -> None:
     """Design Values given as `{text, image}` must name an uploaded file of the caller."""
     for index, instruction in enumerate(request.instructions):
@@ -387,8 +400,8 @@ def _input_links(db: Session, signer: UrlSigner, job: Job, output: JobOutput) ->
 
 def result(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> JobResult:
     done = output.status == "completed" and output.blob_key is not None
-    full = files.output_url(signer, output.public_id) if done else None
-    thumb = files.thumbnail_url(signer, output.public_id) if done else None
+    full = files.output_url(signer, output) if done else None
+    thumb = files.thumbnail_url(signer, output) if done else None
     reasons = review.review_reasons(output)
     return JobResult(
         job_id=job.public_id,

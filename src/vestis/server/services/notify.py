@@ -68,6 +68,9 @@ class NotificationBus:
         #: Called with (session, user_id, notification) inside the transaction that stores the
         #: event; the webhook sender defers its delivery there.
         self.listeners: list[Callable[[Session, int, Notification], None]] = []
+        #: Set when events cross processes (PostgreSQL: `events_pg.announce`); every process's
+        #: listener then pushes them, this one's included. Else they are pushed after commit.
+        self.announce: Callable[[Session, int, Notification], None] | None = None
 
     def publish(self, db: Session, user_id: int, name: str, data: dict[str, Any]) -> Notification:
         """Store one event in `db`'s transaction; it reaches streams once that commits."""
@@ -84,7 +87,10 @@ class NotificationBus:
         event = to_wire(row)
         for listener in self.listeners:
             listener(db, user_id, event)
-        after_commit(db, lambda: self.push(user_id, event))
+        if self.announce is not None:
+            self.announce(db, user_id, event)
+        else:
+            after_commit(db, lambda: self.push(user_id, event))
         return event
 
     def emit(self, user_id: int, name: str, data: dict[str, Any]) -> Notification:

@@ -51,10 +51,15 @@ def reserve(
         filename=name,
         content_type=images.content_type_for(name),
     )
+    if state.blobs.presigns:  # the client PUTs straight to the bucket, at a staging key
+        row.blob_key = state.blobs.new_key("uploads", "bin")
+        upload_url = state.blobs.presigned_put(row.blob_key, UPLOAD_URL_TTL_SECONDS)
+    else:
+        upload_url = state.signer.url("PUT", upload_path(row.public_id), UPLOAD_URL_TTL_SECONDS)
     db.add(row)
     db.flush()
     return UploadResponse(
-        upload_url=state.signer.url("PUT", upload_path(row.public_id), UPLOAD_URL_TTL_SECONDS),
+        upload_url=upload_url,
         download_url=state.signer.url("GET", input_path(row.public_id), INPUT_URL_TTL_SECONDS),
         project_id=project.key if project else None,
         project_name=project.name if project else None,
@@ -131,3 +136,40 @@ def _replay_or_refuse(state: ServerState, file_id: str, data: bytes) -> None:
         f"File {file_id!r} was uploaded already and an upload link is good for one upload; "
         "reserve a new one with POST /upload for other bytes.",
     )
+
+
+def settle(state: ServerState, db: Session, user_id: int, file_ids: list[str]) -> None:
+    """Uploads PUT straight to the bucket (S3 store) are checked on their first use, as the PUT
+    route checks them, and copied to their own key: a later PUT to the same link cannot change
+    an input a job has used. Not PUT yet: left as they are (the job's own check says so)."""
+    if not state.blobs.presigns or not file_ids:
+        return
+    rows = db.scalars(
+        select(File).where(
+            File.public_id.in_(file_ids),
+            File.user_id == user_id,
+            File.uploaded.is_(False),
+            File.blob_key.is_not(None),
+        )
+    ).all()
+    for row in rows:
+        # The row first (PostgreSQL: its lock; SQLite: the write lock): of requests naming the
+        # same new upload at once, one adopts it and the others find it adopted.
+        db.execute(update(File).where(File.id == row.id).values(blob_key=File.blob_key))
+        db.refresh(row)
+        staging = row.blob_key
+        if row.uploaded or staging is None or not state.blobs.exists(staging):
+            continue
+        data = state.blobs.read(staging)
+        try:
+            facts = images.inspect_image(data)
+        except images.ImageRejected as exc:
+            raise ApiError(exc.status_code, images.rejection_title(exc), str(exc)) from exc
+        key = state.blobs.new_key("inputs", facts.ext)
+        state.blobs.write(key, data)
+        state.blobs.delete(staging)
+        row.blob_key = key
+        row.image_format = facts.ext
+        row.width, row.height, row.size_bytes = facts.width, facts.height, len(data)
+        row.uploaded = True
+    db.flush()
