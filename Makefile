@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint browser bench
+.PHONY: setup demo test test-pg lint browser bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,19 +29,43 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy src/vestis/contract src/vestis/client
 
-# Everything on SQLite first; then the server and FASHN suites, and the scale-out suite, on
-# PostgreSQL: VESTIS_TEST_POSTGRES_URL when set, else a throwaway cluster (.ci/postgres.sh
+# Everything on SQLite first (the embedded default); then, on PostgreSQL, what differs there
+# (`test-pg`): VESTIS_TEST_POSTGRES_URL when set, else a throwaway cluster (.ci/postgres.sh
 # installs Debian's postgresql if it is missing) stopped and removed afterwards.
-PG_SUITES := tests/server tests/fashn tests/scaleout
-
 test: $(STAMP) browser lint
-	$(VENV)/bin/python -m pytest -q --ignore=tests/scaleout
+	env -u VESTIS_TEST_POSTGRES_URL $(VENV)/bin/python -m pytest -q --ignore=tests/scaleout
+	@$(MAKE) --no-print-directory test-pg
+
+# The PostgreSQL pass: the scale-out suite (2 API processes, 3 workers, moto's S3), the FASHN
+# suite, and the server suite's tests of what PostgreSQL changes: the database itself
+# (migrations, every row and counter), the job queue (Procrastinate: pipeline, restarts, redo,
+# recovery), credits, rate limits and idempotency across requests, events and webhooks, tokens,
+# review, operator commands on --database-url, and the reference flow. Left to the SQLite pass,
+# because they test nothing the database decides and would add minutes to CI's 30: the
+# schemathesis run (test_openapi.py, HTTP contract), request bodies and hostile input (refused
+# before any query), the full-disk test (the filesystem), image delivery and measures (CPU),
+# login throttling (in memory), webhook URL rules, security of files and links, the load tests
+# (uploads to disk; the status fast path is polled throughout this pass anyway), and the
+# embedded server (SQLite by definition).
+PG_TESTS := tests/scaleout tests/fashn \
+  tests/server/test_migrations.py tests/server/test_pipeline.py tests/server/test_restart.py \
+  tests/server/test_redo_restart.py tests/server/test_endpoints.py \
+  tests/server/test_idempotency.py tests/server/test_limits_and_faults.py \
+  tests/server/test_notifications_webhooks.py tests/server/test_tokens.py \
+  tests/server/test_review.py tests/server/test_reference_flow.py \
+  tests/server/test_load.py::test_twenty_concurrent_creations_with_credits_for_two_accept_two \
+  tests/server/test_load.py::test_concurrent_charges_and_refunds_add_up \
+  tests/server/test_hostile_input.py::test_parallel_uploads_of_one_identity_image_make_one_identity \
+  tests/server/test_hostile_input.py::test_refused_job_requests_do_not_use_up_the_rate_limit \
+  tests/server/test_cli_and_embedded.py::test_users_and_tokens_commands
+
+test-pg: $(STAMP)
 	@if [ -n "$$VESTIS_TEST_POSTGRES_URL" ]; then \
-	  $(VENV)/bin/python -m pytest -q $(PG_SUITES); \
+	  $(VENV)/bin/python -m pytest -q $(PG_TESTS); \
 	else \
 	  dir=$$(mktemp -d /tmp/vestis-pg.XXXXXX) && trap '.ci/postgres.sh stop '"$$dir" EXIT && \
 	  url=$$(.ci/postgres.sh start "$$dir") && \
-	  VESTIS_TEST_POSTGRES_URL=$$url $(VENV)/bin/python -m pytest -q $(PG_SUITES); \
+	  VESTIS_TEST_POSTGRES_URL=$$url $(VENV)/bin/python -m pytest -q $(PG_TESTS); \
 	fi
 
 bench: $(STAMP)

@@ -5,6 +5,7 @@ SSE clients, and the reference scripts' flow with uploads PUT straight to the bu
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -20,6 +21,8 @@ from tests.scaleout.conftest import Cluster
 from tests.server.conftest import Api, api_for, person_image
 from tests.server.reference_client import ReferenceScript
 from tests.support.gate import wait_until
+
+from vestis.runs.samples import make_identity_image, make_pdp_photo
 
 
 def _job_body(api: Api, count: int, tag: str) -> dict:
@@ -186,3 +189,58 @@ def test_reference_script_flow_uploads_straight_to_the_bucket(
     archive = zipfile.ZipFile(io.BytesIO(httpx.get(link).content))
     assert sorted(archive.namelist()) == ["image1_v0.jpg", "image2_v0.png"]
     api.http.close()
+
+
+def test_fashn_predictions_run_on_the_workers(cluster: Cluster) -> None:
+    """The API processes run no engine work (--workers 0): a prediction accepted by one is made
+    by a worker, its data-URI inputs kept in the bucket meanwhile (then removed), and the other
+    API process answers its status, with presigned links to the bucket or the data URIs."""
+    cluster.gate.open()
+    first, second = cluster.apis
+    inputs = {
+        "model_image": _data_uri(make_pdp_photo(1)),
+        "face_reference": _data_uri(make_identity_image()),
+    }
+    with first.client() as accepting, second.client() as answering:
+        made = {}
+        for base64_mode in (False, True):
+            started = accepting.post(
+                "/v1/run",
+                json={
+                    "model_name": "model-swap",
+                    "inputs": {**inputs, "return_base64": base64_mode},
+                },
+            )
+            assert started.status_code == 200, started.text
+            made[base64_mode] = started.json()["id"]
+        for base64_mode, prediction_id in made.items():
+            final = _wait_prediction(answering, prediction_id)
+            assert final["status"] == "completed", final
+            (output,) = final["output"]
+            if base64_mode:
+                assert output.startswith("data:image/")
+                data = base64.b64decode(output.split(",", 1)[1])
+            else:
+                assert output.startswith(cluster.s3.endpoint + "/vestis-test/cluster/")
+                data = httpx.get(output).content
+            with Image.open(io.BytesIO(data)) as image:
+                assert image.size == make_pdp_photo(1).size
+    kinds = {key.split("/")[1] for key in cluster.s3.stored_keys()}
+    assert "fashn" in kinds and "fashnin" not in kinds  # the kept inputs went with the run
+
+
+def _data_uri(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _wait_prediction(client: httpx.Client, prediction_id: str) -> dict:
+    answers: list[dict] = []
+
+    def final() -> bool:
+        answers.append(client.get(f"/v1/status/{prediction_id}").json())
+        return answers[-1]["status"] not in ("starting", "in_queue", "processing")
+
+    wait_until(final, timeout=120, what=f"prediction {prediction_id} final")
+    return answers[-1]

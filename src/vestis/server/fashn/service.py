@@ -19,7 +19,9 @@ answered as `<base64>_expired`), so any API process can answer the status.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +109,9 @@ class FashnService:
         settings = state.settings
         self.fetch_policy = FetchPolicy(allow_private=settings.allow_private_urls)
         self.webhooks = WebhookSender(self.fetch_policy)
+        # SQLite has no row locks (`FOR UPDATE` is a no-op there) and one process holds its
+        # data dir: admissions of that process go one at a time instead.
+        self._admission = threading.Lock() if not state.db.is_postgres else None
 
     # --- admission ------------------------------------------------------------------------
 
@@ -118,7 +123,7 @@ class FashnService:
         price = fashn_cost(inputs.num_images, inputs.face_reference is not None)
         kept = self._keep_base64_inputs(inputs)
         try:
-            with self.state.db.session() as db:
+            with self._admission or contextlib.nullcontext(), self.state.db.session() as db:
                 # The user's row first: the in-flight count and the credit reservation of two
                 # requests of one user (in any processes) go one after the other.
                 db.execute(select(User.id).where(User.id == facts.user_id).with_for_update())

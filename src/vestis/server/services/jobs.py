@@ -80,7 +80,9 @@ def named_files(request: ModelSwapRequest | Flat2ModelRequest) -> list[str]:
     """Every file id a job request names: its images and instructions' reference images."""
     if isinstance(request, ModelSwapRequest):
         return list(request.images)
-    ids = [item.file_id for item in request.annotated_images()]
+    # not `annotated_images()`: that validates, and a malformed id is the job's own check's to
+    # refuse (422), not this lookup's
+    ids = [item if isinstance(item, str) else item.file_id for item in request.images]
     for instruction in request.instructions or ():
         for _field, value in instruction:
             image = getattr(value, "image", None)
