@@ -37,17 +37,20 @@ test: $(STAMP) browser lint
 	@$(MAKE) --no-print-directory test-pg
 
 # The PostgreSQL pass: the scale-out suite (2 API processes, 3 workers, moto's S3), the FASHN
-# suite, and the server suite's tests of what PostgreSQL changes: the database itself
-# (migrations, every row and counter), the job queue (Procrastinate: pipeline, restarts, redo,
-# recovery), credits, rate limits and idempotency across requests, events and webhooks, tokens,
-# review, operator commands on --database-url, and the reference flow. Left to the SQLite pass,
+# suite (but the CLI's FASHN provider and the local engine's run, whose server side
+# test_server_e2e.py covers: client code and CPU), and the server suite's tests of what
+# PostgreSQL changes: the database itself (migrations, every row and counter), the job queue
+# (Procrastinate: pipeline, restarts, redo, recovery), credits, rate limits and idempotency
+# across requests, events and webhooks, tokens, review, and the reference flow. Left to the SQLite pass,
 # because they test nothing the database decides and would add minutes to CI's 30: the
 # schemathesis run (test_openapi.py, HTTP contract), request bodies and hostile input (refused
 # before any query), the full-disk test (the filesystem), image delivery and measures (CPU),
 # login throttling (in memory), webhook URL rules, security of files and links, the load tests
 # (uploads to disk; the status fast path is polled throughout this pass anyway), and the
-# embedded server (SQLite by definition).
+# embedded server (SQLite by definition). Operator commands on --database-url run in the
+# scale-out suite (users add, tokens create) and test_tokens.py (tokens list|revoke).
 PG_TESTS := tests/scaleout tests/fashn \
+  --ignore=tests/fashn/test_provider_e2e.py --ignore=tests/fashn/test_local_engine_e2e.py \
   tests/server/test_migrations.py tests/server/test_pipeline.py tests/server/test_restart.py \
   tests/server/test_redo_restart.py tests/server/test_endpoints.py \
   tests/server/test_idempotency.py tests/server/test_limits_and_faults.py \
@@ -56,8 +59,7 @@ PG_TESTS := tests/scaleout tests/fashn \
   tests/server/test_load.py::test_twenty_concurrent_creations_with_credits_for_two_accept_two \
   tests/server/test_load.py::test_concurrent_charges_and_refunds_add_up \
   tests/server/test_hostile_input.py::test_parallel_uploads_of_one_identity_image_make_one_identity \
-  tests/server/test_hostile_input.py::test_refused_job_requests_do_not_use_up_the_rate_limit \
-  tests/server/test_cli_and_embedded.py::test_users_and_tokens_commands
+  tests/server/test_hostile_input.py::test_refused_job_requests_do_not_use_up_the_rate_limit
 
 test-pg: $(STAMP)
 	@if [ -n "$$VESTIS_TEST_POSTGRES_URL" ]; then \
