@@ -34,9 +34,15 @@ def test_a_flood_of_wrong_passwords_is_throttled_per_user_and_address(
 
     codes = sorted(a.status_code for a in answers)
     assert codes == [401] * FAILURES_PER_USER + [429] * (40 - FAILURES_PER_USER), codes
-    refused = next(a for a in answers if a.status_code == 429)
-    assert 1 <= int(refused.headers["Retry-After"]) <= 300
-    assert "retry in" in refused.json()["message"]
+    refused = [a for a in answers if a.status_code == 429]
+    # Arriving together, more than the guard's queue of 32 may wait at once: those are turned
+    # away as "being checked right now" (how many depends on how busy the machine is); the
+    # rest, once the user's 10 failures are counted, by the user's window.
+    busy = "Too many logins are being checked right now; retry shortly."
+    windowed = [a for a in refused if a.json()["message"] != busy]
+    assert len(windowed) >= 40 - FAILURES_PER_USER - 8, [a.json() for a in refused]
+    assert all("retry in" in a.json()["message"] for a in windowed)
+    assert all(1 <= int(a.headers["Retry-After"]) <= 300 for a in refused)
     # the user name is locked for password logins (its API token still works)
     assert _login(server, server.username, server.password).status_code == 429
     with server.client() as client:
