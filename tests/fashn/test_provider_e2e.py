@@ -136,16 +136,21 @@ def test_batch_swap_with_the_fashn_provider(
 
 
 def test_runtime_failure_is_reported_and_the_run_fails(tmp_path: Path) -> None:
-    folder = write_folder(tmp_path / "ARTICLE-003", count=1)
+    folder = write_folder(tmp_path / "ARTICLE-003", count=2)
     with ServerProcess(tmp_path / "srv", engine=NON_GENERATIVE) as plain:
         result = cli(
             plain, "model-swap", "--provider", "fashn", "--input-folder", str(folder),
             "--output-folder", str(tmp_path / "out"),
         )  # fmt: skip
     assert result.returncode == 1
-    assert "generative engine" in result.stdout + result.stderr
+    text = result.stdout + result.stderr
+    # the same reason for both photos: said once, naming both, without the error's class name
+    (line,) = [line for line in text.splitlines() if "predictions did not complete" in line]
+    assert line.startswith("2 of 2 predictions did not complete: "), line
+    assert line.count("invents a new identity") == 1 and "[image1.jpg, image2.png]" in line, line
+    assert "Error:" not in line, line
     journal = json.loads((tmp_path / "out" / ".vestis-journal.json").read_text())
-    assert journal["predictions"]["image1.png"]["status"] == "failed"
+    assert journal["predictions"]["image2.png"]["status"] == "failed"
 
 
 def test_identity_code_is_a_usage_error_with_fashn(server: ServerProcess, tmp_path: Path) -> None:

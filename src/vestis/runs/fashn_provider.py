@@ -142,9 +142,14 @@ class FashnFolderRun(FolderRun):
         timings["download_seconds"] = round(time.monotonic() - t1, 1)
         failed = {name: final for name, final in finals.items() if final.status != "completed"}
         if failed:
-            details = "; ".join(f"{name}: {_describe(final)}" for name, final in failed.items())
+            # one reason said once, with the photos it concerns (a face reference without a
+            # face fails every prediction in the same words)
+            by_reason: dict[str, list[str]] = {}
+            for name, final in failed.items():
+                by_reason.setdefault(_reason(final), []).append(name)
+            details = "; ".join(f"{why} [{', '.join(names)}]" for why, names in by_reason.items())
             raise FolderFailed(
-                f"{len(failed)} of {len(files)} predictions did not complete ({details}). "
+                f"{len(failed)} of {len(files)} predictions did not complete: {details}. "
                 "Run the same command again to retry them."
             )
         timings["total_seconds"] = round(time.monotonic() - t0, 1)
@@ -346,6 +351,13 @@ def _results(files: list[Path], finals: dict[str, Prediction]) -> list[dict[str,
                 base | {"version": version, "status": "completed", "url": url, "_output": output}
             )
     return results
+
+
+def _reason(final: Prediction) -> str:
+    """What went wrong, in the service's words (its error's class name is for programs)."""
+    if final.error is not None and final.error.message:
+        return final.error.message.rstrip(".")
+    return final.status
 
 
 def _describe(final: Prediction) -> str:
