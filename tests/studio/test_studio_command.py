@@ -53,3 +53,32 @@ def test_studio_command_signs_the_browser_in_once(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert process.returncode == 130
+
+
+def test_studio_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    env = {
+        **os.environ,
+        "VESTIS_DATA_DIR": str(tmp_path / "data"),
+        "VESTIS_EMBEDDED_ENGINE": FAKE_ENGINE,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")]),
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            vestis_argv("studio", "--no-browser", "--port", str(port)),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use: choose another --port, or leave it "
+        "out for a free one\n"
+    )
+    assert not (tmp_path / "data").exists()  # nothing started, nothing made
