@@ -93,6 +93,8 @@ class LocalHTTP:
 
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     posts: list[tuple[str, bytes]] = field(default_factory=list)
+    #: Paths of the GETs received, in order.
+    gets: list[str] = field(default_factory=list)
     #: Answer codes for the next POSTs (then 200).
     post_codes: list[int] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -105,6 +107,12 @@ class LocalHTTP:
             self.received.wait_for(lambda: len(self.posts) >= count, timeout)
             return list(self.posts)
 
+    def wait_gets(self, path: str, count: int, timeout: float = 60) -> None:
+        """Until `path` was asked for `count` times (a server's worker started on it)."""
+        with self.received:
+            seen = self.received.wait_for(lambda: self.gets.count(path) >= count, timeout)
+        assert seen, f"{path} asked for {self.gets.count(path)} times, not {count}"
+
 
 @pytest.fixture()
 def local_http() -> Iterator[LocalHTTP]:
@@ -112,6 +120,9 @@ def local_http() -> Iterator[LocalHTTP]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            with state.received:
+                state.gets.append(self.path)
+                state.received.notify_all()
             if self.path in state.hold_paths:
                 state.release.wait(60)
             found = state.files.get(self.path)

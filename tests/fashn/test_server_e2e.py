@@ -519,3 +519,28 @@ def test_a_prediction_cut_by_a_crash_is_made_after_restart_and_charged_once(
             after = credits_of(client)
     assert final["status"] == "completed" and len(final["output"]) == 1
     assert after == before - 1
+
+
+def test_a_prediction_that_takes_its_server_down_every_time_fails_after_three_tries(
+    tmp_path: Path, local_http: LocalHTTP, pdp_photo: Image.Image
+) -> None:
+    """Run again after each crash, but not for ever: the fourth start fails it, refunded."""
+    local_http.files["/held.png"] = (encode_image(pdp_photo), "image/png")
+    local_http.hold_paths.add("/held.png")  # never answered: each server dies on it
+    server = ServerProcess(tmp_path, engine=FAKE, extra_args=["--allow-private-urls"])
+    with server:
+        with server.client() as client:
+            before = credits_of(client)
+            started = run(client, {"model_image": f"{local_http.url}/held.png"}).json()["id"]
+        for attempt in (1, 2, 3):
+            local_http.wait_gets("/held.png", attempt)  # a worker is on it
+            server.kill()
+            server.start()
+        with server.client() as client:
+            final = wait_final(client, started).json()
+            after = credits_of(client)
+    assert final["status"] == "failed", final
+    assert final["error"]["name"] == "PipelineError"
+    assert "cut short 3 times" in final["error"]["message"]
+    assert after == before
+    assert local_http.gets.count("/held.png") == 3

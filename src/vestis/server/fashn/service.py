@@ -203,12 +203,15 @@ class FashnService:
                 prediction = self._get(db, prediction_id)
                 if prediction.status not in IN_PROGRESS_STATUSES:
                     return
+                prediction.attempts += 1
+                attempts = prediction.attempts
                 prediction.status = "processing"
                 prediction.updated_at = utcnow()
                 kept = dict(prediction.input_keys or {})
                 stored = dict(prediction.inputs)
                 model_name = prediction.model_name
             try:
+                self._check_attempts(attempts)
                 inputs = self._inputs_again(model_name, stored, kept)
                 outputs = self._generate(inputs)
                 self._complete(prediction_id, inputs, outputs)
@@ -223,6 +226,16 @@ class FashnService:
                 )
             self._forget(kept)
             self._notify(prediction_id)
+
+    def _check_attempts(self, attempts: int) -> None:
+        """A prediction that took its server or worker down every time is not run once more."""
+        limit = self.state.settings.max_job_attempts
+        if attempts > limit:
+            raise PredictionFailed(
+                "PipelineError",
+                f"The prediction was cut short {limit} times (the server or worker making it "
+                "stopped); it was not charged. Run it again.",
+            )
 
     def _inputs_again(
         self, model_name: str, stored: dict[str, Any], kept: dict[str, str]
