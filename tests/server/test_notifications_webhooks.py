@@ -150,6 +150,18 @@ def test_sse_keepalive_comments(server: ServerProcess) -> None:
     assert "event: backfill_complete" in seen
 
 
+def test_sse_streams_end_after_their_lifetime(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--sse-max-seconds`: the stream ends by itself (the server closes it) with a comment that
+    says why; without the option a stream stays open (the keepalive test above)."""
+    with ServerProcess(tmp_path, extra_args=["--sse-max-seconds", "1"]) as server:
+        url = server.base_url + "/notifications/events"
+        with httpx.stream("GET", url, headers=server.headers, timeout=60) as response:
+            assert response.status_code == 200
+            lines = [line for line in response.iter_lines() if line]
+    assert "event: backfill_complete" in lines
+    assert lines[-1] == ": stream lifetime reached: reconnect"
+
+
 def test_sse_filters_and_auth(server: ServerProcess, api: Api, job_setup: dict) -> None:
     url = server.base_url + "/notifications/events"
     assert httpx.get(url, params={"token": "bad"}).status_code == 401

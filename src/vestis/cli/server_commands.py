@@ -178,6 +178,14 @@ def serve(
     sse_keepalive: Annotated[
         float, typer.Option("--sse-keepalive", help="Seconds between SSE keepalive comments.")
     ] = 15.0,
+    sse_max: Annotated[
+        float,
+        typer.Option(
+            "--sse-max-seconds",
+            min=0,
+            help="End each event stream after this many seconds (0: never); clients reconnect.",
+        ),
+    ] = 0.0,
     identity_retries: Annotated[
         int,
         typer.Option(
@@ -225,6 +233,7 @@ def serve(
         access_token_ttl_seconds=access_token_ttl,
         allow_private_urls=allow_private_urls,
         sse_keepalive_seconds=sse_keepalive,
+        sse_max_seconds=sse_max,
         identity_retries=identity_retries,
         allow_long_tokens=allow_long_tokens,
         studio=studio,

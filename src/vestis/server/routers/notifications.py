@@ -51,10 +51,12 @@ async def _stream(
 ) -> AsyncIterator[ServerSentEvent]:
     """Backfill, then live events while the grant's token holds: the stream ends when the
     token expires, and when it is revoked (at once in this process, within one keepalive
-    interval when another process or the CLI revoked it)."""
+    interval when another process or the CLI revoked it); and after `sse_max_seconds`."""
     bus = _runtime(state).bus
     subscriber = bus.subscribe(grant.user_id)  # before the backfill, so nothing falls between
     recheck = max(0.5, state.settings.sse_keepalive_seconds)
+    lifetime = state.settings.sse_max_seconds
+    ends_at = asyncio.get_running_loop().time() + lifetime if lifetime > 0 else float("inf")
     try:
         backfill = await run_in_threadpool(bus.backfill, grant.user_id, event_filter)
         last_id = 0
@@ -67,8 +69,13 @@ async def _stream(
             if left <= 0:
                 yield ServerSentEvent(comment="token expired")
                 return
+            lived_out = ends_at - asyncio.get_running_loop().time()
+            if lived_out <= 0:
+                yield ServerSentEvent(comment="stream lifetime reached: reconnect")
+                return
             try:
-                notification = await asyncio.wait_for(subscriber.queue.get(), min(left, recheck))
+                wait = min(left, recheck, lived_out)
+                notification = await asyncio.wait_for(subscriber.queue.get(), wait)
             except TimeoutError:
                 notification = None
             if notification is None:
