@@ -37,7 +37,6 @@ from vestis.client.fashn import FashnClient, Prediction, UnsureRunError, fashn_e
 from vestis.engines.base import (
     EngineError,
     EngineOutput,
-    FaceInfo,
     FlatSpec,
     JobContext,
     JobWork,
@@ -46,6 +45,7 @@ from vestis.engines.base import (
     UpstreamError,
 )
 from vestis.engines.remote.config import FashnAccount
+from vestis.engines.remote.engine_base import RemoteEngineBase
 from vestis.engines.remote.fashn_inputs import data_uri, fit_to, image_uri, product_to_model_inputs
 from vestis.engines.remote.gate import gate_for, slots_for
 from vestis.engines.remote.onmodel import USER_FAULTS, Stopped
@@ -84,7 +84,7 @@ def runtime_error(prediction: Prediction) -> EngineError:
     return UpstreamError(text)
 
 
-class FashnEngine:
+class FashnEngine(RemoteEngineBase):
     """Model swap and flat-to-model on FASHN (`FASHN_API_KEY`, `FASHN_BASE_URL`)."""
 
     name = "fashn"
@@ -121,24 +121,7 @@ class FashnEngine:
                 )
             return self._client
 
-    def _on_retry(self, _retry: int, wait: float, reason: str) -> None:
-        if reason.startswith("Rate limited"):
-            self._pause.close_for(wait)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
     # --- the Engine protocol --------------------------------------------------------------------
-
-    def detect_face(self, image: Image.Image) -> FaceInfo:
-        """Checked here with the local engine's detector: no upstream call, no upstream cost."""
-        if self._detector is None:
-            from vestis.engines.local import LocalEngine
-
-            self._detector = LocalEngine()
-        face: FaceInfo = self._detector.detect_face(image)
-        return face
 
     def model_swap(self, spec: SwapSpec) -> EngineOutput:
         inputs = {

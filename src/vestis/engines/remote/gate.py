@@ -96,28 +96,6 @@ class AccountSlots:
         self.size = size
         self._semaphore = threading.BoundedSemaphore(size)
 
-    @contextmanager
-    def turn(self, stopping: Callable[[], bool] | None = None) -> Iterator[bool]:
-        """One call at a time, when the window has room; the call is counted once it returns
-        (the upstream accepted it), so this window frees no earlier than the upstream's own,
-        which counted it on arrival. Yields False (and counts nothing) if `stopping()` turned
-        true while waiting; a call that raises is not counted (a 429 pauses the gate)."""
-        with self._turn:
-            while True:
-                if not self.wait_open(stopping):
-                    yield False
-                    return
-                if self._item is None or self._limiter.test(self._item, "calls"):
-                    break
-                reset = self._limiter.get_window_stats(self._item, "calls").reset_time
-                if stopping is not None and stopping():
-                    yield False
-                    return
-                time.sleep(min(max(reset - time.time(), 0.01), _SLICE))
-            yield True
-            if self._item is not None:
-                self._limiter.hit(self._item, "calls")
-
     def acquire(self, stopping: Callable[[], bool] | None = None) -> bool:
         while not self._semaphore.acquire(timeout=_SLICE):
             if stopping is not None and stopping():

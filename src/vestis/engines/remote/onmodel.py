@@ -42,7 +42,6 @@ from vestis.contract.jobs import Instruction, JobResult, JobStatusResponse
 from vestis.engines.base import (
     EngineError,
     EngineOutput,
-    FaceInfo,
     FlatSpec,
     JobContext,
     JobWork,
@@ -51,6 +50,7 @@ from vestis.engines.base import (
     UpstreamError,
 )
 from vestis.engines.remote.config import OnModelAccount
+from vestis.engines.remote.engine_base import RemoteEngineBase
 from vestis.engines.remote.gate import gate_for
 from vestis.engines.remote.single import flat_work, referenced_files, run_one, swap_work
 
@@ -122,7 +122,7 @@ def _price(work: JobWork, slot: OutputSlot) -> float:
     )
 
 
-class OnModelEngine:
+class OnModelEngine(RemoteEngineBase):
     """Model swap and flat-to-model on a remote On-Model v2 server (`VESTIS_ONMODEL_*`)."""
 
     name = "onmodel"
@@ -157,24 +157,7 @@ class OnModelEngine:
             )
         return self._client
 
-    def _on_retry(self, _retry: int, wait: float, reason: str) -> None:
-        if reason.startswith("Rate limited"):
-            self._pause.close_for(wait)  # every worker on this account waits, not just this one
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
     # --- the Engine protocol --------------------------------------------------------------------
-
-    def detect_face(self, image: Image.Image) -> FaceInfo:
-        """Checked here with the local engine's detector: no upstream call, no upstream cost."""
-        if self._detector is None:
-            from vestis.engines.local import LocalEngine
-
-            self._detector = LocalEngine()
-        face: FaceInfo = self._detector.detect_face(image)
-        return face
 
     def model_swap(self, spec: SwapSpec) -> EngineOutput:
         return run_one(self, swap_work(spec))
