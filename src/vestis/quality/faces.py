@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -128,7 +130,16 @@ def _locate_in_tiles(rgb: np.ndarray) -> tuple[Box, float] | None:
     image (the locator works at 192 x 192: a 45-pixel face in a 1200-pixel frame is 7 pixels
     there). The largest face any tile finds, in image pixels."""
     h, w = rgb.shape[:2]
-    side = max(min(h, w) // 2, 128)
+    return search_tiles(rgb, _locate, max(min(h, w) // 2, 128))
+
+
+def search_tiles(
+    rgb: np.ndarray, locate: Callable[[np.ndarray], tuple[Box, float] | None], side: int
+) -> tuple[Box, float] | None:
+    """`locate` on overlapping square tiles of `side` pixels (half a tile apart): the largest
+    face any tile finds, in image pixels; None when one tile would be the whole image. For
+    face detectors that see a whole image at a small fixed size (the engine's too)."""
+    h, w = rgb.shape[:2]
     if side >= max(h, w):
         return None
     step = side // 2
@@ -136,7 +147,7 @@ def _locate_in_tiles(rgb: np.ndarray) -> tuple[Box, float] | None:
     for y in range(0, max(h - side, 0) + step, step):
         for x in range(0, max(w - side, 0) + step, step):
             y0, x0 = min(y, max(h - side, 0)), min(x, max(w - side, 0))
-            found = _locate(np.ascontiguousarray(rgb[y0 : y0 + side, x0 : x0 + side]))
+            found = locate(np.ascontiguousarray(rgb[y0 : y0 + side, x0 : x0 + side]))
             if found is None:
                 continue
             (left, top, right, bottom), score = found
@@ -152,17 +163,22 @@ def _area(box: Box) -> int:
 
 def _locate(rgb: np.ndarray) -> tuple[Box, float] | None:
     """mediapipe's largest face box in pixels, with its score."""
-    h, w = rgb.shape[:2]
-    result = models.face_locator().process(rgb)
+    detections = models.face_locator().process(rgb).detections
+    return largest_detection(detections, rgb.shape[1], rgb.shape[0])
+
+
+def largest_detection(detections: Any, width: int, height: int) -> tuple[Box, float] | None:
+    """The largest of mediapipe's face detections (relative boxes) as a pixel box of an image
+    `width` x `height`, with its score; None if there is none with an area."""
     best: tuple[Box, float] | None = None
     best_area = 0.0
-    for detection in result.detections or []:
+    for detection in detections or []:
         rel = detection.location_data.relative_bounding_box
         box = (
-            int(rel.xmin * w),
-            int(rel.ymin * h),
-            int((rel.xmin + rel.width) * w),
-            int((rel.ymin + rel.height) * h),
+            int(rel.xmin * width),
+            int(rel.ymin * height),
+            int((rel.xmin + rel.width) * width),
+            int((rel.ymin + rel.height) * height),
         )
         area = rel.width * rel.height
         if area > best_area and box[2] > box[0] and box[3] > box[1]:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vestis.engines.local import models
+from vestis.quality import faces as quality_faces
 
 #: Face-mesh indices of the face outline, in order around the face (mediapipe FACEMESH_FACE_OVAL).
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
@@ -96,22 +97,8 @@ _pose_cache = ContentCache()
 
 def _detect_box(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], float] | None:
     """Largest face box by the full-range detector, in pixels, with its score."""
-    h, w = rgb.shape[:2]
-    result = models.face_detector().process(rgb)
-    best: tuple[tuple[int, int, int, int], float] | None = None
-    best_area = 0.0
-    for detection in result.detections or []:
-        rel = detection.location_data.relative_bounding_box
-        box = (
-            int(rel.xmin * w),
-            int(rel.ymin * h),
-            int((rel.xmin + rel.width) * w),
-            int((rel.ymin + rel.height) * h),
-        )
-        area = rel.width * rel.height
-        if area > best_area:
-            best, best_area = (box, float(detection.score[0])), area
-    return best
+    detections = models.face_detector().process(rgb).detections
+    return quality_faces.largest_detection(detections, rgb.shape[1], rgb.shape[0])
 
 
 def _mesh_in_crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
@@ -166,26 +153,7 @@ def _detect_in_tiles(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], float]
     """The detector on overlapping square tiles: it sees the whole image at 192 x 192, where
     the face of a full-length shot or a small photo is a few pixels wide. Largest face found."""
     h, w = rgb.shape[:2]
-    side = max(min(h, w) // 3, 96)
-    if side >= max(h, w):
-        return None
-    step = side // 2
-    best: tuple[tuple[int, int, int, int], float] | None = None
-    for y in range(0, max(h - side, 0) + step, step):
-        for x in range(0, max(w - side, 0) + step, step):
-            y0, x0 = min(y, max(h - side, 0)), min(x, max(w - side, 0))
-            found = _detect_box(np.ascontiguousarray(rgb[y0 : y0 + side, x0 : x0 + side]))
-            if found is None:
-                continue
-            (left, top, right, bottom), score = found
-            box = (left + x0, top + y0, right + x0, bottom + y0)
-            if best is None or _box_area(box) > _box_area(best[0]):
-                best = (box, score)
-    return best
-
-
-def _box_area(box: tuple[int, int, int, int]) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])
+    return quality_faces.search_tiles(rgb, _detect_box, max(min(h, w) // 3, 96))
 
 
 def _find_face_uncached(rgb: np.ndarray) -> FaceGeometry | None:
