@@ -46,7 +46,7 @@ class ServerSettings:
     #: Seconds between `: keepalive` comments on SSE streams.
     sse_keepalive_seconds: float = 15.0
     #: An SSE stream ends after this many seconds (0: never) with a `: stream lifetime reached`
-    #: comment; clients reconnect (the SDK's wait checks the status and reopens or polls). Behind
+    #: comment; clients reconnect (the SDK's wait goes on by polling). Behind
     #: a proxy that cuts long requests, or to spread streams again over API processes.
     sse_max_seconds: float = 0.0
     #: Model swaps from engines that repaint the whole photo (remote, generative) get their
