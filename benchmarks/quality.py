@@ -45,6 +45,9 @@ from vestis import quality  # noqa: E402
 from vestis.quality import faces as quality_faces  # noqa: E402
 from vestis.runs import samples  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.data import shared_data  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
@@ -319,17 +322,9 @@ def _contact_sheet(pairs: list[Pair], labels: list[str], path: Path) -> None:
     print(f"contact sheet: {path}")
 
 
-def _shared_data() -> Path:
-    """../shared/data beside the checkout (or beside a folder above it, for a worktree)."""
-    for folder in ROOT.parents:
-        if (folder / "shared" / "data").is_dir():
-            return folder / "shared" / "data"
-    return ROOT.parent / "shared" / "data"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=_shared_data())
+    parser.add_argument("--data", type=Path, default=shared_data())
     parser.add_argument("--before", type=Path, default=None, help="an older checkout to compare")
     parser.add_argument("--no-before", action="store_true", help="measure this checkout only")
     parser.add_argument("--sheet", type=Path, default=OUT / "quality.png")

@@ -36,6 +36,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.data import shared_data  # noqa: E402
+
 OUT = Path(__file__).parent / "out"
 WHOLE_IOU = 0.9
 TILE = 300
@@ -335,8 +338,7 @@ def _sheet(rows: list[list[Image.Image]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = [p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").is_dir()]
-    parser.add_argument("--data", type=Path, default=(shared or [ROOT / "data"])[0])
+    parser.add_argument("--data", type=Path, default=shared_data())
     parser.add_argument("--baseline", type=Path, default=Path("/work/wt/baseline"),
                         help="a checkout of the code before, with its own .venv")  # fmt: skip
     parser.add_argument("--worker", nargs=2, metavar=("FOLDER", "TAG"), help=argparse.SUPPRESS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -27,16 +28,10 @@ from vestis.engines.local import faces as faces_module
 from vestis.engines.local import flat as flat_module
 from vestis.engines.local.faces import ContentCache
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.data import shared_data  # noqa: E402
+
 ROW_HEIGHT = 420
-
-
-def _shared_data() -> Path:
-    """../shared/data beside the checkout (or beside a folder above it, for a worktree)."""
-    here = Path(__file__).resolve().parent
-    for folder in here.parents:
-        if (folder / "shared" / "data").is_dir():
-            return folder / "shared" / "data"
-    return here.parents[1] / "shared" / "data"
 
 
 OUT = Path(__file__).parent / "out"
@@ -60,7 +55,7 @@ def _face_zoom(image: Image.Image, bbox: list[int] | None) -> Image.Image:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=_shared_data())
+    parser.add_argument("--data", type=Path, default=shared_data())
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per image (median)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
