@@ -156,14 +156,18 @@ class PlacementMeasures:
     body_cut: bool  # the body ends inside the frame (above the feet)
 
     @property
+    def hidden(self) -> bool:
+        """Drawn where it belongs, but what shows of it is a sliver: a layer on top hides it."""
+        return self.area < 0.002 and self.coverage >= 0.3
+
+    @property
     def shows_through(self) -> bool:
         """The body's own clothes (or the skin painted over them) show too much."""
         return self.old_clothes > OLD_CLOTHES_LIMIT or self.bare_patch > BARE_PATCH_LIMIT
 
     def findings(self) -> tuple[Verdict, list[str]]:
         lost, doubtful = [], []
-        if self.area < 0.002 and self.coverage >= 0.3:
-            # Drawn where it belongs, but what shows of it is a sliver: a layer on top hides it.
+        if self.hidden:
             lost.append(
                 f"it is hidden under the garments drawn over it, showing on {self.area:.1%} of "
                 "the image"

@@ -352,7 +352,7 @@ def _placement_verdicts(
             advice = (
                 f" The local engine draws {', '.join(over)} closed over it: send the "
                 f"{garment.kind} in an instruction of its own, or use a generative engine."
-                if over and "hidden under" in reasons[0]
+                if over and measures.hidden
                 else ""
             )
             raise EngineError(
