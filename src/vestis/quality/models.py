@@ -84,12 +84,43 @@ def _warm_up_image() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut())
 
 
-def quiet_mediapipe(factory: Any) -> Any:
+def owned_pixels(rgb: np.ndarray) -> np.ndarray:
+    """`rgb` as mediapipe must be given it: C-contiguous uint8 and writeable.
+
+    mediapipe copies a writeable array into its packet, but takes a read-only one (what
+    `np.asarray` of a PIL image is) by reference, and the packet's deleter then drops that
+    reference with `Py_XDECREF` on whichever of mediapipe's own threads frees the packet,
+    without holding the GIL (mediapipe/python/pybind/image_frame_util.h). With several worker
+    threads measuring at once, that is a refcount race, and a free outside the GIL when the
+    packet outlives Python's last reference: heap corruption ("malloc(): unaligned tcache
+    chunk detected") or a segfault, seen twice in a server's first jobs. A copy of one photo
+    costs about a millisecond."""
+    if rgb.dtype == np.uint8 and rgb.flags.c_contiguous and rgb.flags.writeable:
+        return rgb
+    return np.array(rgb, dtype=np.uint8, order="C", copy=True)
+
+
+class Solution:
+    """A mediapipe solution whose `process` is only ever given pixels it copies
+    (`owned_pixels`). Everything else is the solution's own."""
+
+    def __init__(self, solution: Any) -> None:
+        self._solution = solution
+
+    def process(self, rgb: np.ndarray) -> Any:
+        return self._solution.process(owned_pixels(rgb))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._solution, name)
+
+
+def quiet_mediapipe(factory: Any) -> Solution:
     """A mediapipe solution from `factory`, built and run once on a photo with fd 2 silenced:
     its native log lines come at those two moments and never reach the user's terminal (the
-    local engine's models and the measures' locator both load through here)."""
+    local engine's models and the measures' locator both load through here). Returned as a
+    `Solution`, which hands `process` only pixels mediapipe copies."""
     with _building, _native_stderr_silenced():
-        model = factory()
+        model = Solution(factory())
         model.process(_warm_up_image())
     return model
 
