@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -20,3 +22,21 @@ os.environ["XDG_DATA_HOME"] = _SAFE_DATA_HOME
 
 def pytest_unconfigure(config: object) -> None:
     shutil.rmtree(_SAFE_DATA_HOME, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failing test's report ends with the log of every test server that died on its own (a
+    native crash, the OOM killer): its exit code and the last lines it printed."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    from tests.support.server_process import ServerProcess
+
+    for server in ServerProcess.exited_on_their_own():
+        code = server.exit_code_on_its_own()
+        tail = "\n".join(server.log().splitlines()[-120:])
+        report.sections.append(
+            (f"server on port {server.port} exited on its own (code {code})", tail)
+        )

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -66,6 +67,9 @@ class ServerStartError(RuntimeError):
 
 
 class ServerProcess:
+    #: Every ServerProcess of this test session, for `exited_on_their_own()`.
+    _all: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
+
     def __init__(
         self,
         tmp_path: Path,
@@ -106,6 +110,7 @@ class ServerProcess:
         self._env.pop("VESTIS_DATA_DIR", None)
         self._process: subprocess.Popen[bytes] | None = None
         self._prepared = token is not None
+        ServerProcess._all.add(self)
 
     # --- CLI ---------------------------------------------------------------------------------
 
@@ -205,6 +210,17 @@ class ServerProcess:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+    def exit_code_on_its_own(self) -> int | None:
+        """The exit code when the process ended without stop() or kill() (a crash), else None."""
+        process = self._process
+        return None if process is None else process.poll()
+
+    @classmethod
+    def exited_on_their_own(cls) -> list[ServerProcess]:
+        """The servers that crashed: a failing test's report shows their logs (tests/conftest.py),
+        where a bare "connection refused" would say nothing of why."""
+        return [server for server in list(cls._all) if server.exit_code_on_its_own() is not None]
 
     @property
     def running(self) -> bool:
