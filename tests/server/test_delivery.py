@@ -187,3 +187,64 @@ def test_a_change_in_the_corner_keeps_every_other_block(value: int) -> None:
     same = (delivered == np.asarray(source)).all(axis=2)
     same[-16:, -16:] = True  # the changed MCU itself
     assert same.mean() >= 0.9999
+
+
+def test_jpeglib_is_only_ever_called_under_its_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jpeglib's C wrapper keeps a file's markers in global variables and ctypes releases the
+    GIL: two threads reading at once corrupted the heap. Every call into it, the lazy `load`
+    and `write_dct` included, holds `jpeg_blocks._JPEGLIB`."""
+    import jpeglib
+
+    from vestis.server import jpeg_blocks
+
+    calls: list[str] = []
+    real_read = jpeglib.read_dct
+
+    def guarded(name: str, call):  # type: ignore[no-untyped-def]
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            assert jpeg_blocks._JPEGLIB.locked(), f"jpeglib {name} called without the lock"
+            calls.append(name)
+            return call(*args, **kwargs)
+
+        return wrapper
+
+    def read_dct(path: str):  # type: ignore[no-untyped-def]
+        jpeg = guarded("read_dct", real_read)(path)
+        jpeg.load = guarded("load", jpeg.load)
+        jpeg.write_dct = guarded("write_dct", jpeg.write_dct)
+        return jpeg
+
+    monkeypatch.setattr(jpeglib, "read_dct", read_dct)
+    _, source = _jpeg_source(make_pdp_photo(2).resize((480, 640)), quality=90, subsampling=2)
+    out = source.copy()
+    out.putpixel((10, 10), (255, 0, 0))
+    images.encode(out, "jpg", like=source)
+    assert sorted(calls) == ["load", "load", "read_dct", "read_dct", "write_dct"]
+
+
+def test_jpeg_outputs_made_in_many_threads_at_once_are_those_made_one_at_a_time() -> None:
+    """Four worker threads delivering JPEGs at the same moment (a server's first jobs) get the
+    very bytes a lone thread gets, and the process lives."""
+    import threading
+
+    cases = []
+    for index in range(4):
+        _, source = _jpeg_source(make_pdp_photo(index).resize((480, 640)), quality=90)
+        out = source.copy()
+        out.paste((200, 30, 30), (40 + 10 * index, 60, 120, 140))
+        cases.append((source, out))
+    alone = [images.encode(out, "jpg", like=source) for source, out in cases]
+    start = threading.Barrier(len(cases))
+    together: list[list[bytes]] = [[] for _ in cases]
+
+    def deliver(index: int) -> None:
+        source, out = cases[index]
+        start.wait()
+        together[index] = [images.encode(out, "jpg", like=source) for _ in range(5)]
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(len(cases))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [set(made) for made in together] == [{data} for data in alone]

@@ -91,10 +91,8 @@ def owned_pixels(rgb: np.ndarray) -> np.ndarray:
     `np.asarray` of a PIL image is) by reference, and the packet's deleter then drops that
     reference with `Py_XDECREF` on whichever of mediapipe's own threads frees the packet,
     without holding the GIL (mediapipe/python/pybind/image_frame_util.h). With several worker
-    threads measuring at once, that is a refcount race, and a free outside the GIL when the
-    packet outlives Python's last reference: heap corruption ("malloc(): unaligned tcache
-    chunk detected") or a segfault, seen twice in a server's first jobs. A copy of one photo
-    costs about a millisecond."""
+    threads measuring at once, that is a refcount race, and a free outside the GIL whenever the
+    packet outlives Python's last reference. A copy of a 6-megapixel photo costs about 2 ms."""
     if rgb.dtype == np.uint8 and rgb.flags.c_contiguous and rgb.flags.writeable:
         return rgb
     return np.array(rgb, dtype=np.uint8, order="C", copy=True)

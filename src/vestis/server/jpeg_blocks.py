@@ -8,6 +8,13 @@ with the source's settings, every MCU (the 8x8 to 16x16 pixel unit of a JPEG) wh
 left every pixel as the source decoded is given back the source's own DCT coefficients, read and
 written losslessly with jpeglib (libjpeg's coefficient API): those pixels then decode exactly as
 the source's. Only MCUs the engine touched are re-encoded.
+
+jpeglib is used by one thread at a time, process-wide (`_JPEGLIB`): its C wrapper keeps the
+markers of the file being read in global variables (`gpos`, `gmarker_data` in
+cjpeglib_common_markers.cpp, allocated and freed per read), and ctypes releases the GIL during
+the call, so two worker threads delivering JPEGs at once corrupted the heap ("malloc(): unaligned
+tcache chunk detected", the server aborting in its first jobs). The merge is a few milliseconds
+of a delivery; the rest of the delivery stays parallel.
 """
 
 from __future__ import annotations
@@ -15,12 +22,16 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 log = logging.getLogger("vestis.server.jpeg_blocks")
+
+#: Held around every call into jpeglib (see the module's docstring).
+_JPEGLIB = threading.Lock()
 
 
 def keep_untouched_blocks(
@@ -37,9 +48,10 @@ def keep_untouched_blocks(
         src_path, out_path = Path(folder, "source.jpg"), Path(folder, "output.jpg")
         src_path.write_bytes(source)
         out_path.write_bytes(encoded)
-        src, out = jpeglib.read_dct(str(src_path)), jpeglib.read_dct(str(out_path))
-        src.load()
-        out.load()
+        with _JPEGLIB:
+            src, out = jpeglib.read_dct(str(src_path)), jpeglib.read_dct(str(out_path))
+            src.load()
+            out.load()
         if not _same_layout(src, out):
             return encoded
         vs = round(src.Y.shape[0] / src.Cb.shape[0])
@@ -51,7 +63,8 @@ def keep_untouched_blocks(
         out.Y = np.where(kept_y[..., None, None], src.Y, out.Y)
         out.Cb = np.where(kept[..., None, None], src.Cb, out.Cb)
         out.Cr = np.where(kept[..., None, None], src.Cr, out.Cr)
-        out.write_dct(str(out_path))
+        with _JPEGLIB:
+            out.write_dct(str(out_path))
         merged = out_path.read_bytes()
     return merged if _check(merged, source_pixels, kept, (8 * vs, 8 * hs)) else encoded
 
