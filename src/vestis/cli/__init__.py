@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import faulthandler
+
 from vestis.cli import interrupts
 
 
 def main() -> None:
     """Run the `vestis` command. The commands are imported here, under the Ctrl-C handler, so an
-    interrupt during start-up ends like one during a run: one line, exit 130."""
+    interrupt during start-up ends like one during a run: one line, exit 130.
+
+    faulthandler is on for every command: a process that dies in native code (a segfault or an
+    abort in an image or model library, in `vestis serve` or in a run's embedded server) prints
+    every thread's Python stack to stderr first, so the log says where instead of a bare exit
+    code."""
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
     try:
         interrupts.install()
         from vestis.cli.app import app

@@ -104,16 +104,6 @@ def _lock_sqlite_data_dir(settings: ServerSettings) -> object:
         raise typer.Exit(1) from exc
 
 
-def _crash_tracebacks() -> None:
-    """A long-running process that dies in native code (a segfault or an abort in an image or
-    model library) prints every thread's Python stack to stderr first: the operator's log says
-    where, instead of a bare exit code."""
-    import faulthandler
-
-    if not faulthandler.is_enabled():
-        faulthandler.enable()
-
-
 def serve(
     data_dir: DataDirOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -220,8 +210,6 @@ def serve(
 ) -> None:
     """Run the On-Model v2 API server."""
     import uvicorn
-
-    _crash_tracebacks()
 
     from vestis.server.app import create_app
     from vestis.server.services.accounts import ensure_admin
@@ -469,8 +457,6 @@ def worker(
     these, on any number of machines, beside `vestis serve --workers 0` API processes)."""
     import asyncio
     import logging
-
-    _crash_tracebacks()
 
     from vestis.server.app import attach_engine
     from vestis.server.jobqueue.postgres import QUEUES

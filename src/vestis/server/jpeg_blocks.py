@@ -13,8 +13,9 @@ jpeglib is used by one thread at a time, process-wide (`_JPEGLIB`): its C wrappe
 markers of the file being read in global variables (`gpos`, `gmarker_data` in
 cjpeglib_common_markers.cpp, allocated and freed per read), and ctypes releases the GIL during
 the call, so two worker threads delivering JPEGs at once corrupted the heap ("malloc(): unaligned
-tcache chunk detected", the server aborting in its first jobs). The merge is a few milliseconds
-of a delivery; the rest of the delivery stays parallel.
+tcache chunk detected", the server aborting in its first jobs). The locked part is about a third
+of encoding a JPEG output (122 of 382 ms at 6 megapixels); the engine and the measures, most of
+a delivery, stay parallel.
 """
 
 from __future__ import annotations
