@@ -36,6 +36,13 @@ DatabaseOpt = Annotated[
         "in the data dir).",
     ),
 ]
+AllowPrivateUrlsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-urls",
+        help="Let URL inputs and webhooks reach private, loopback and link-local addresses.",
+    ),
+]
 
 
 BlobStoreOpt = Annotated[
@@ -161,13 +168,7 @@ def serve(
     access_token_ttl: Annotated[
         int, typer.Option("--access-token-ttl", help="Lifetime of login tokens in seconds.")
     ] = 3600,
-    allow_private_urls: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-urls",
-            help="Let URL inputs and webhooks reach private, loopback and link-local addresses.",
-        ),
-    ] = False,
+    allow_private_urls: AllowPrivateUrlsOpt = False,
     allow_long_tokens: Annotated[
         bool,
         typer.Option(
@@ -442,13 +443,7 @@ def worker(
             "tasks go to another.",
         ),
     ] = 30.0,
-    allow_private_urls: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-urls",
-            help="Let URL inputs and webhooks reach private, loopback and link-local addresses.",
-        ),
-    ] = False,
+    allow_private_urls: AllowPrivateUrlsOpt = False,
     identity_retries: Annotated[
         int, typer.Option("--identity-retries", min=0, help="As for `vestis serve`.")
     ] = 2,
