@@ -127,15 +127,22 @@ def test_an_api_process_killed_while_clients_poll_and_stream(cluster: Cluster) -
     other.http.close()
 
 
+def _create_at_once(apis: list[Api], body: dict, count: int) -> Counter[int]:
+    """`count` job creations at once, alternating between the API processes: their codes."""
+    with ThreadPoolExecutor(count) as pool:
+        answers = list(
+            pool.map(
+                lambda n: apis[n % len(apis)].http.post("/model-swap", json=body), range(count)
+            )
+        )
+    return Counter(a.status_code for a in answers)
+
+
 def test_two_api_processes_share_one_rate_limit(cluster: Cluster) -> None:
     token = cluster.apis[0].add_user("limited", "limited-password", credits=1000)
     apis = [api_for(server, token) for server in cluster.apis]
     body = _job_body(apis[0], 1, "limit")
-    with ThreadPoolExecutor(10) as pool:
-        answers = list(
-            pool.map(lambda n: apis[n % 2].http.post("/model-swap", json=body), range(10))
-        )
-    codes = Counter(a.status_code for a in answers)
+    codes = _create_at_once(apis, body, 10)
     assert codes == {202: 5, 429: 5}, codes
     for api in apis:
         api.http.close()
@@ -145,11 +152,7 @@ def test_concurrent_creations_cannot_overspend(cluster: Cluster) -> None:
     token = cluster.apis[0].add_user("thrifty", "thrifty-password", credits=2)
     apis = [api_for(server, token) for server in cluster.apis]
     body = _job_body(apis[0], 1, "thrift")
-    with ThreadPoolExecutor(20) as pool:
-        answers = list(
-            pool.map(lambda n: apis[n % 2].http.post("/model-swap", json=body), range(20))
-        )
-    codes = Counter(a.status_code for a in answers)
+    codes = _create_at_once(apis, body, 20)
     # the rate limit (5/min) refuses some too; credits for 2 accept exactly 2
     assert codes[202] == 2 and codes[202] + codes[402] + codes[429] == 20, codes
     assert _credits(apis[0]) == 0
