@@ -18,6 +18,7 @@ from vestis.quality.measures import (
     measure_swap,
     quality_score,
 )
+from vestis.quality.realism import RealismReport, measure_realism
 from vestis.quality.pixels import TOLERANCE, head_region, sharpness_ratio, unchanged_share
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "TOLERANCE",
     "FaceSignature",
     "OutputMeasures",
+    "RealismReport",
     "consistency",
     "embedding_consistency",
     "face_distance",
@@ -33,6 +35,7 @@ __all__ = [
     "identity_term",
     "identity_warning",
     "measure_flat",
+    "measure_realism",
     "measure_swap",
     "quality_score",
     "sharpness_ratio",

@@ -18,6 +18,7 @@ from vestis.quality.faces import (
     rgb_array,
 )
 from vestis.quality.pixels import head_region, sharpness_ratio, unchanged_share
+from vestis.quality.realism import RealismReport, measure_realism
 
 
 @dataclass
@@ -33,6 +34,8 @@ class OutputMeasures:
     note: str | None = None  # why something could not be measured
     signature: FaceSignature | None = None  # the output's face (for the job's consistency)
     region: tuple[int, int, int, int] | None = None  # the head region (model swap)
+    #: Does the new face look like a photo (model swap)? None: not measured (no face).
+    realism: RealismReport | None = None
 
     @property
     def is_identity(self) -> bool | None:
@@ -40,7 +43,10 @@ class OutputMeasures:
         None: nothing to compare (no face in the identity image, or in the target or, for
         flat-to-model, no face shown)."""
         if self.identity_distance is not None:
-            return self.identity_distance < SAME_PERSON
+            # A face still within reach of the photo's own model has not left it, whatever
+            # the identity distance says.
+            left = self.original_distance is None or self.original_distance > SAME_PERSON
+            return self.identity_distance < SAME_PERSON and left
         if self.kind == "model_swap" and not self.face_found and self.note == FACE_LOST:
             return False
         return None
@@ -54,6 +60,7 @@ class OutputMeasures:
             "is_identity": self.is_identity,
             "unchanged_outside_head": _round(self.unchanged_outside_head, 6),
             "sharpness_ratio": _round(self.sharpness_ratio),
+            "realism": None if self.realism is None else self.realism.as_dict(),
         }
 
 
@@ -99,6 +106,7 @@ def measure_swap(
         measures.note = FACE_LOST
         return measures
     measures.original_distance = face_distance(face, target_face)
+    measures.realism = measure_realism(target_rgb, output_rgb, target_face.box)
     if identity_face is None:
         measures.note = NO_IDENTITY_FACE
     else:
@@ -145,6 +153,8 @@ _ID_FULL, _ID_ZERO = 0.375, 0.75
 _KEPT_ZERO, _KEPT_FULL = 0.90, 0.99
 #: Sharpness term: full when the face is at least this sharp relative to the photo (either way).
 _SHARP_FULL = 0.7
+#: An output with a realism defect scores at most this: a face a person would not publish.
+REALISM_CAP = 0.5
 
 
 def identity_term(measures: OutputMeasures) -> float:
@@ -185,6 +195,8 @@ def quality_score(measures: OutputMeasures, engine_score: float | None = None) -
     )
     if engine_score is not None:
         score = min(score, float(engine_score))
+    if measures.realism is not None and not measures.realism.ok:
+        score = min(score, REALISM_CAP)
     return round(float(np.clip(score, 0.0, 1.0)), 4)
 
 
@@ -195,6 +207,12 @@ def identity_warning(measures: OutputMeasures) -> str | None:
         return None
     if measures.identity_distance is None:
         return "not the identity: no face found in the output where the target photo has one"
+    original = measures.original_distance
+    if measures.identity_distance < SAME_PERSON and original is not None:
+        return (
+            f"not the identity: the face is still {original:.2f} from the photo's own model "
+            f"(a new person is more than {SAME_PERSON} from it)"
+        )
     return (
         f"not the identity: the face is {measures.identity_distance:.2f} from the identity's "
         f"(the same person is below {SAME_PERSON})"
