@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from vestis.engines.local import models as engine_models
-from vestis.quality import models
+from vestis.quality import mesh, models
 from vestis.quality.models import Solution, owned_pixels, quiet_mediapipe
 
 
@@ -80,7 +80,7 @@ def test_quiet_mediapipe_wraps_what_it_builds() -> None:
     [
         models.face_locator,
         engine_models.face_detector,
-        engine_models.face_mesh,
+        mesh.face_mesh,
         engine_models.pose,
         engine_models.selfie_segmentation,
     ],

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from vestis.engines.base import EngineError, EngineOutput, FaceInfo, FlatSpec, SwapSpec
+from vestis.quality.face_traits import FaceTraits, traits
 
 if TYPE_CHECKING:  # the engine module stays cheap to import: OpenCV loads on first use
     from vestis.engines.local.faces import FaceGeometry
@@ -67,6 +68,63 @@ def _check_faces(
         )
 
 
+#: What the local swap cannot render without a defect a person sees (calibrated on
+#: ../shared/data: frames score 7-18 where no frames score at most 5; three-quarter heads
+#: 0.3-0.5, profiles 0.6 and more).
+GLASSES_AT = 6.0
+IDENTITY_YAW_AT_MOST = 0.42
+TARGET_YAW_AT_MOST = 0.3
+TARGET_ROLL_AT_MOST = 25.0
+#: Facial hair (face_traits.facial_hair): bearded and stubbled identities score 10-20, clean
+#: faces 0-7.
+FACIAL_HAIR_AT = 10.0
+CLEAN_AT = 8.0
+#: Mouth open (inner-lip gap over mouth width): a grin with teeth 0.18-0.25, closed 0-0.05.
+GRIN_AT = 0.16
+CLOSED_BELOW = 0.1
+
+
+def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
+    """Refuse, saying what to do, a pair whose swap would show broken frames or half a face."""
+    if identity.glasses >= GLASSES_AT:
+        raise EngineError(
+            "The identity wears glasses: the local engine cannot take them off, and their "
+            "frames would arrive in pieces across the new face. Upload a photo of the identity "
+            "without glasses, or use a generative engine (the hosted service through the gateway)."
+        )
+    if abs(identity.yaw) > IDENTITY_YAW_AT_MOST:
+        raise EngineError(
+            f"The identity's head is turned to the side (turn {abs(identity.yaw):.2f}, at most "
+            f"{IDENTITY_YAW_AT_MOST} for the local engine): half of its face is not in the photo. "
+            "Upload a photo that looks at the camera."
+        )
+    if identity.facial_hair >= FACIAL_HAIR_AT and target.facial_hair < CLEAN_AT:
+        raise EngineError(
+            "The identity has a beard or stubble and the model in this photo is clean-shaven: "
+            "the local engine would paste grey shadows of it across the new face. Upload a "
+            "clean-shaven photo of the identity, or use a generative engine."
+        )
+    if identity.mouth_open >= GRIN_AT and target.mouth_open < CLOSED_BELOW:
+        raise EngineError(
+            "The identity smiles with an open mouth and the model in this photo does not: the "
+            "local engine keeps the photo's closed mouth, and the smile's cheek folds would come "
+            "along without it. Upload a photo of the identity with a closed mouth (a neutral "
+            "expression swaps best)."
+        )
+    if target.glasses >= GLASSES_AT:
+        raise EngineError(
+            "The model in this photo wears glasses: the local engine would break the frames "
+            "across the new face. Leave this photo out, or use a generative engine."
+        )
+    if abs(target.yaw) > TARGET_YAW_AT_MOST or abs(target.roll) > TARGET_ROLL_AT_MOST:
+        raise EngineError(
+            f"The model's head in this photo is turned or tilted too far for the local engine "
+            f"(turn {abs(target.yaw):.2f}, tilt {abs(target.roll):.0f}°; at most "
+            f"{TARGET_YAW_AT_MOST} and {TARGET_ROLL_AT_MOST:.0f}°): the new face would break. "
+            "Leave this photo out, or use a generative engine."
+        )
+
+
 def _rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB")))
 
@@ -112,6 +170,9 @@ class LocalEngine:
         if target_face is None:
             raise EngineError(NO_FACE_TARGET)
         _check_faces(target_face, (target.shape[1], target.shape[0]), identity_face)
+        target_traits = traits(target, target_face.landmarks)
+        identity_traits = traits(identity, identity_face.landmarks)
+        _check_traits(target_traits, identity_traits)
         params = swap_params(
             spec.seed, spec.variation, spec.face_reference_mode, spec.post_process, spec.retry
         )

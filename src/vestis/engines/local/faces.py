@@ -17,15 +17,13 @@ import numpy as np
 
 from vestis.engines.local import models
 from vestis.quality import faces as quality_faces
+from vestis.quality.mesh import mesh_in_crop, mesh_whole
 
 #: Face-mesh indices of the face outline, in order around the face (mediapipe FACEMESH_FACE_OVAL).
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
              377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67,
              109]  # fmt: skip
 LEFT_EYE_CORNER, RIGHT_EYE_CORNER = 33, 263
-#: Crop side around a detected face box, in face-box sizes, and the mesh's input size.
-_CROP_FACTOR = 2.0
-_MESH_INPUT = 384
 #: Pose landmark indices (mediapipe Pose).
 POSE_NOSE, POSE_L_EAR, POSE_R_EAR = 0, 7, 8
 
@@ -101,33 +99,6 @@ def _detect_box(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], float] | No
     return quality_faces.largest_detection(detections, rgb.shape[1], rgb.shape[0])
 
 
-def _mesh_in_crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
-    """Run the face mesh on a square crop around `box`; landmarks back in image pixels."""
-    h, w = rgb.shape[:2]
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    side = max(box[2] - box[0], box[3] - box[1]) * _CROP_FACTOR
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    side_i = max(int(round(side)), 8)
-    # Pad with edge pixels so that a face at the border still gets a square, centred crop.
-    pad = side_i
-    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    crop = padded[y0 + pad : y0 + pad + side_i, x0 + pad : x0 + pad + side_i]
-    if crop.shape[0] != side_i or crop.shape[1] != side_i:
-        return None
-    interp = cv2.INTER_CUBIC if side_i < _MESH_INPUT else cv2.INTER_AREA
-    scaled = cv2.resize(crop, (_MESH_INPUT, _MESH_INPUT), interpolation=interp)
-    result = models.face_mesh().process(scaled)
-    if not result.multi_face_landmarks:
-        return None
-    points = np.array(
-        [(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32
-    )
-    points *= side_i
-    points[:, :2] += np.array([x0, y0], dtype=np.float32)
-    del w, h
-    return points
-
-
 def _head_box_from_pose(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     body = body_landmarks(rgb)
     if body is None or body[POSE_NOSE, 2] < 0.5:
@@ -169,18 +140,13 @@ def _find_face_uncached(rgb: np.ndarray) -> FaceGeometry | None:
     if head is not None:
         candidates.append((head, 0.5))
     for box, confidence in candidates:
-        points = _mesh_in_crop(rgb, box)
+        points = mesh_in_crop(rgb, box)
         if points is not None:
             return _geometry(points, confidence)
     if detected is None and head is None:
         # Last resort: a close-up the detectors framed oddly; the mesh has its own detector.
-        result = models.face_mesh().process(rgb)
-        if result.multi_face_landmarks:
-            h, w = rgb.shape[:2]
-            points = np.array(
-                [(p.x * w, p.y * h, p.z * w) for p in result.multi_face_landmarks[0].landmark],
-                dtype=np.float32,
-            )
+        points = mesh_whole(rgb)
+        if points is not None:
             return _geometry(points, 0.5)
     return None
 

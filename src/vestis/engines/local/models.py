@@ -38,21 +38,6 @@ def face_detector() -> Any:
     )
 
 
-def face_mesh() -> Any:
-    """478-point face mesh (468 + irises), static-image mode."""
-    import mediapipe as mp
-
-    return _get(
-        "face_mesh",
-        lambda: mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            refine_landmarks=True,
-            max_num_faces=1,
-            min_detection_confidence=0.4,
-        ),
-    )
-
-
 def pose() -> Any:
     """33-point body pose, static-image mode."""
     import mediapipe as mp

@@ -15,6 +15,7 @@ import numpy as np
 from vestis.engines.local import tone
 from vestis.engines.local.faces import FaceGeometry
 from vestis.engines.local.warp import align_identity, destination, warp_maps
+from vestis.quality.face_traits import LEFT_EYE, OUTER_LIPS, RIGHT_EYE
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,7 @@ def _face_masks(
     warped, hat = _without_own_hair(warped, region.hull & covered, brow_y, eye, features)
     alpha = _alpha_mask((region.hull > 0) & covered & ~hair & ~hat, feather * eye)
     alpha *= _skin_at_edge(warped, alpha, features, eye)
+    alpha *= 1.0 - _photo_openings(target_face.landmarks - region.origin, alpha.shape, eye)
     alpha[alpha < 1.0 / 255.0] = 0.0
     masks = tone.FaceMasks(
         core=alpha,
@@ -336,6 +338,18 @@ def _face_masks(
         tone_ramp=_inward_ramp(alpha > 0, eye * 0.35),
     )
     return masks, warped
+
+
+def _photo_openings(points: np.ndarray, shape: tuple[int, ...], eye: float) -> np.ndarray:
+    """Weight (0..1) of the photo's own eye openings (iris, white, gaze) and mouth opening
+    (teeth, tongue): kept from the photo, so that the new face looks where the photo looked
+    and never shows another mouth's teeth. The lips are the photo's too: warped from a
+    smiling or open mouth they come in pieces, and their colour is make-up, not the person."""
+    mask = np.zeros(shape[:2], dtype=np.uint8)
+    for contour in (RIGHT_EYE, LEFT_EYE, OUTER_LIPS):
+        cv2.fillPoly(mask, [np.round(points[contour]).astype(np.int32)], 1)
+    sigma = max(0.6, eye * 0.012)
+    return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma) * 1.3, 0.0, 1.0)
 
 
 def _new_face(

@@ -355,13 +355,13 @@ def match_sharpness(
 
 
 #: How much crisper (Laplacian variance of the inner face) than the photo the new face may be.
-_SHARPER_AT_MOST = 2.0
+_SHARPER_AT_MOST = 1.2
 
 
 def _soften(face: np.ndarray, inner: np.ndarray, goal: float) -> np.ndarray:
     """The lightest of a few small Gaussian blurs that brings the face down to `goal`."""
     best = face
-    for sigma in (0.5, 0.7, 0.9):
+    for sigma in (0.5, 0.7, 0.9, 1.2, 1.6, 2.0):
         best = cv2.GaussianBlur(face, (0, 0), sigma)
         if laplacian_variance(best, inner) <= goal:
             break

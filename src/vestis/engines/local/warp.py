@@ -16,6 +16,7 @@ from scipy.spatial import Delaunay
 from skimage.transform import SimilarityTransform
 
 from vestis.engines.local.faces import FACE_OVAL, FaceGeometry
+from vestis.quality.face_traits import INNER_LIPS, LEFT_EYE, OUTER_LIPS, RIGHT_EYE
 
 #: Mesh points that expression barely moves (eye corners, nose, forehead, the top of the upper
 #: lip): the similarity is fitted on these, so a smile or an open mouth does not tilt or
@@ -44,7 +45,15 @@ def destination(target: FaceGeometry, aligned: np.ndarray, strength: float) -> n
     ramp = np.clip(inside / (_RAMP * eye), 0.0, 1.0)
     weight = strength * ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep
     weight[FACE_OVAL] = 0.0
+    # The photo's expression stays: eyelids and lips keep the photo's shape and place, so an
+    # identity's grin lands on the photo's closed mouth as closed lips (its teeth fall into the
+    # photo's zero-width mouth opening), and its eyes open as wide as the photo's.
+    weight[EXPRESSION] = 0.0
     return mesh + weight[:, None] * (aligned - mesh)
+
+
+#: Mesh points that carry the photo's expression: both eye openings and both lip contours.
+EXPRESSION = sorted(set(RIGHT_EYE + LEFT_EYE + INNER_LIPS + OUTER_LIPS))
 
 
 #: Distance from the outline (in eye distances) over which the identity's geometry fades in.
