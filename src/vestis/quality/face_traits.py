@@ -52,6 +52,7 @@ class FaceTraits:
     facial_hair: float  # how much darker and rougher the upper lip and chin are than the cheeks
     blotches: float  # share of the skin whose colour departs from the skin around it
     eye_shadow: float  # how much darker the rings around the eyes are than the cheeks (L*)
+    marks: float  # share of the forehead and cheeks crossed by thin dark marks (brow pieces)
     eye_px: float  # the eye-corner distance in the photo, in pixels
 
     def as_dict(self) -> dict[str, float]:
@@ -156,6 +157,7 @@ def traits(rgb: np.ndarray, points: np.ndarray) -> FaceTraits:
         facial_hair=_facial_hair(light, pts, skin),
         blotches=_blotches(lab, skin),
         eye_shadow=_eye_shadow(light, pts, skin),
+        marks=_marks(light, skin),
         eye_px=eye_px,
     )
 
@@ -198,23 +200,21 @@ def _facial_hair(light: np.ndarray, pts: np.ndarray, skin: np.ndarray) -> float:
 
 
 def _blotches(lab: np.ndarray, skin: np.ndarray) -> float:
-    """Share of the skin whose patch colour (a few px) is more than 7 ΔE from the skin's broad
-    colour around it (a cheek-sized blur): grey smears, dark streaks, pasted shadows."""
-    if skin.sum() < 100:
-        return 0.0
-    mask = skin.astype(np.float32)
-    weight = cv2.GaussianBlur(mask, (0, 0), 18) + 1e-6
-    broad = np.stack(
-        [cv2.GaussianBlur(lab[..., c] * mask, (0, 0), 18) / weight for c in range(3)], -1
-    )
-    local = np.stack([cv2.GaussianBlur(lab[..., c], (0, 0), 3) for c in range(3)], -1)
-    diff = local - broad
-    diff[..., 0] *= 0.5  # relief (nose, cheekbones) is lightness: count it half
-    delta = np.linalg.norm(diff, axis=2)
+    """Share of the skin that is a grey or dark patch: its local colour (a few px) has lost
+    more than 40 % of the skin's typical chroma, or is more than 15 L* darker than the skin
+    around it (a cheek-sized blur). Grey smears, stubble shadows, dark streaks."""
     inner = cv2.erode(skin.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     if inner.sum() < 50:
         return 0.0
-    return float((delta[inner] > 7.0).mean())
+    local = np.stack([cv2.GaussianBlur(lab[..., c], (0, 0), 3) for c in range(3)], -1)
+    chroma = np.hypot(local[..., 1], local[..., 2])
+    typical = float(np.median(chroma[inner]))
+    mask = skin.astype(np.float32)
+    weight = cv2.GaussianBlur(mask, (0, 0), 18) + 1e-6
+    broad = cv2.GaussianBlur(lab[..., 0] * mask, (0, 0), 18) / weight
+    grey = chroma < 0.6 * typical
+    dark = local[..., 0] < broad - 15.0
+    return float((grey | dark)[inner].mean())
 
 
 def _eye_shadow(light: np.ndarray, pts: np.ndarray, skin: np.ndarray) -> float:
@@ -232,3 +232,14 @@ def _eye_shadow(light: np.ndarray, pts: np.ndarray, skin: np.ndarray) -> float:
     if ring.sum() < 30 or cheeks.sum() < 30:
         return 0.0
     return float(np.median(light[cheeks]) - np.median(light[ring]))
+
+
+def _marks(light: np.ndarray, skin: np.ndarray) -> float:
+    """Thin dark structures on the skin (a doubled brow, frame pieces, hair-edge strokes):
+    share of the skin where a black-hat filter of a brow's thickness answers above 8 L*."""
+    inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if inner.sum() < 50:
+        return 0.0
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    hat = cv2.morphologyEx(light, cv2.MORPH_BLACKHAT, kernel)
+    return float((hat[inner] > 8.0).mean())

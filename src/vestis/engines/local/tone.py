@@ -355,7 +355,7 @@ def match_sharpness(
 
 
 #: How much crisper (Laplacian variance of the inner face) than the photo the new face may be.
-_SHARPER_AT_MOST = 1.2
+_SHARPER_AT_MOST = 1.1
 
 
 def _soften(face: np.ndarray, inner: np.ndarray, goal: float) -> np.ndarray:
