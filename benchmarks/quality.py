@@ -46,13 +46,15 @@ from vestis.quality import faces as quality_faces  # noqa: E402
 from vestis.runs import samples  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import quality_realism  # noqa: E402
 from benchmarks.data import shared_data  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
 BASELINE_DIR = Path("/work/wt/baseline")
-BASELINE_COMMIT = "19c947f"
+#: The local engine before issue 16 (expression, refusals, realism).
+BASELINE_COMMIT = "960ccff"
 TILE = 200
 
 
@@ -102,7 +104,7 @@ def _checkout(before: Path | None, work: Path) -> tuple[list[str], dict[str, str
 
 
 def _run_engine(label: str, command: list[str], env: dict, pairs: list[Pair], work: Path) -> None:
-    folder = work / label
+    folder = work / f"outputs-{label}"
     folder.mkdir()
     job = {"seed": 1, "pairs": []}
     for index, pair in enumerate(pairs):
@@ -344,6 +346,11 @@ def main() -> int:
             _run_engine(label, command, env, pairs, work)
         seconds = _measure(pairs, labels)
         _report(pairs, labels, seconds)
+        grades = quality_realism.load_grades()
+        for label in labels:
+            quality_realism.engine_figures(pairs, label)
+        quality_realism.agreement(pairs, labels, grades)
+        quality_realism.real_photos(args.data)
         _jpeg_delivery(pairs, labels[-1])
         _contact_sheet(pairs, labels, args.sheet)
     return 0

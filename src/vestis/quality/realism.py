@@ -19,7 +19,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vestis.quality.face_traits import FaceTraits, _lab, normalised, skin_mask, traits_at
+from vestis.quality.face_traits import (
+    INNER_LIPS,
+    OUTER_LIPS,
+    FaceTraits,
+    _lab,
+    _poly,
+    normalised,
+    skin_mask,
+    traits_at,
+)
 from vestis.quality.faces import Box
 from vestis.quality.pixels import sharpness_ratio
 
@@ -37,6 +46,8 @@ MARKS_GAINED = 0.02  # share of the skin
 #: A patch: a place of the skin that lost this share of its chroma, or went this many L* darker,
 #: beyond the face's overall change; and the share of the skin patches may cover.
 GREYER, DARKER, PATCHES_AT_MOST = 0.6, 12.0, 0.025
+#: Lips: a place departing this many L* from the lips' own change, and the share allowed.
+LIP_DEPARTS, LIPS_AT_MOST = 12.0, 0.15
 #: Expression: a mouth the photo kept closed (gap below CLOSED) must not open or show teeth.
 CLOSED, OPENED, TEETH = 0.08, 0.14, 0.12
 #: Eye openness of the output over the photo's, outside this band the gaze or blink changed.
@@ -113,13 +124,34 @@ def _check_patches(
         np.hypot(lab_b[..., 1], lab_b[..., 2]) + 1.0
     )
     ratio /= float(np.median(ratio[skin]))
-    patches = ((ratio < GREYER) | (shift < -DARKER))[skin]
-    share = float(patches.mean())
+    patches = (ratio < GREYER) | (shift < -DARKER)
+    share = float(patches[skin].mean())
     report.figures["patches"] = share
     if share > PATCHES_AT_MOST:
         report.add(
             "skin_blotch",
             f"grey or dark patches over {share:.0%} of the new skin that the photo's skin has not",
+        )
+    outer = _poly(before.shape[:2], pts[OUTER_LIPS]).astype(np.uint8)
+    rim = cv2.dilate(outer, np.ones((7, 7), np.uint8)) > 0
+    lips = rim & ~_poly(before.shape[:2], pts[INNER_LIPS])
+    if lips.sum() < 30:
+        return
+    # Lips and their rim, at a finer scale than the skin: paler or darker places than the
+    # photo's had (a pale mouth with a dark outline, a smear of another mouth's colour); lips
+    # may change tone as a whole.
+    fine_b = cv2.GaussianBlur(_lab(before)[..., 0], (0, 0), 1.2)
+    fine_a = cv2.GaussianBlur(_lab(after)[..., 0], (0, 0), 1.2)
+    lip_shift = fine_a - fine_b
+    lip_shift -= float(np.median(lip_shift[lips]))
+    broken = (np.abs(lip_shift) > LIP_DEPARTS) | (ratio < GREYER)
+    lip_share = float(broken[lips].mean())
+    report.figures["lips_broken"] = lip_share
+    if lip_share > LIPS_AT_MOST:
+        report.add(
+            "lips",
+            f"the lips are patchy: {lip_share:.0%} of them paler or darker than the rest, "
+            "unlike the photo's",
         )
 
 

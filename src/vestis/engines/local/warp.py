@@ -45,9 +45,10 @@ def destination(target: FaceGeometry, aligned: np.ndarray, strength: float) -> n
     ramp = np.clip(inside / (_RAMP * eye), 0.0, 1.0)
     weight = strength * ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep
     weight[FACE_OVAL] = 0.0
-    # The photo's expression stays: eyelids and lips keep the photo's shape and place, so an
-    # identity's grin lands on the photo's closed mouth as closed lips (its teeth fall into the
-    # photo's zero-width mouth opening), and its eyes open as wide as the photo's.
+    # The photo's expression stays: eyelids and lips keep the photo's shape and place, so the
+    # new eyes open as wide as the photo's and look where they looked, and the identity's lips
+    # close where the photo's mouth is closed (the brows may move: they carry who someone is
+    # more than how they look).
     weight[EXPRESSION] = 0.0
     return mesh + weight[:, None] * (aligned - mesh)
 
