@@ -82,6 +82,9 @@ CLEAN_AT = 8.0
 #: Mouth open (inner-lip gap over mouth width): a grin with teeth 0.18-0.25, closed 0-0.05.
 GRIN_AT = 0.16
 CLOSED_BELOW = 0.1
+#: Or a wide smile (mouth width over eye-corner distance; neutral 0.5-0.6, smiles 0.7-0.8)
+#: that shows teeth (a tenth of the mouth opening bright and colourless).
+WIDE_SMILE_AT, TEETH_AT = 0.68, 0.1
 
 
 def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
@@ -104,7 +107,10 @@ def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
             "the local engine would paste grey shadows of it across the new face. Upload a "
             "clean-shaven photo of the identity, or use a generative engine."
         )
-    if identity.mouth_open >= GRIN_AT and target.mouth_open < CLOSED_BELOW:
+    grin = identity.mouth_open >= GRIN_AT or (
+        identity.teeth >= TEETH_AT and identity.smile >= WIDE_SMILE_AT
+    )
+    if grin and target.mouth_open < CLOSED_BELOW:
         raise EngineError(
             "The identity smiles with an open mouth and the model in this photo does not: the "
             "local engine keeps the photo's closed mouth, and the smile's cheek folds would come "

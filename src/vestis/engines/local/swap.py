@@ -26,6 +26,8 @@ class SwapParams:
     geometry: float  # 0: the target's face shape; 1: the identity's inner-face proportions
     feather: float  # feather width, in eye-corner distances
     shading: float  # how much of the target's broad lighting is put on the new face
+    #: Lightness coarser than this (eye-corner distances) is the photo's (`_photo_light`).
+    light: float = 0.12
 
 
 #: Identity retries (SwapSpec.retry 1, 2, ...): the identity's proportions in full, a tighter
@@ -64,6 +66,7 @@ def swap_params(
         # variations stay narrow.
         feather=float(rng.uniform(0.02, 0.05)),
         shading=float(rng.uniform(0.2, 0.6)),
+        light=float(rng.uniform(0.16, 0.3)),
     )
 
 
@@ -354,7 +357,7 @@ def _photo_mouth(points: np.ndarray, shape: tuple[int, ...], eye: float) -> np.n
 
 
 def _photo_light(
-    face: np.ndarray, roi_target: np.ndarray, core: np.ndarray, eye: float
+    face: np.ndarray, roi_target: np.ndarray, core: np.ndarray, eye: float, light: float
 ) -> np.ndarray:
     """The photo's own light and colour at every place of the new face, the identity's detail
     on top: lightness coarser than an eyelid and colour coarser than a cheek come from the
@@ -363,7 +366,7 @@ def _photo_light(
     inside = (core > 0.02).astype(np.float32)
     lab, ref = tone.to_lab(face), tone.to_lab(roi_target)
     out = lab.copy()
-    for c, scale in ((0, _LIGHT_SCALE), (1, _COLOUR_SCALE), (2, _COLOUR_SCALE)):
+    for c, scale in ((0, light), (1, _COLOUR_SCALE), (2, _COLOUR_SCALE)):
         sigma = max(eye * scale, 1.0)
         own = tone.masked_blur(lab[..., c], inside, sigma)
         theirs = tone.masked_blur(ref[..., c], inside, sigma)
@@ -372,9 +375,9 @@ def _photo_light(
     return tone.to_rgb(out)
 
 
-#: In eye-corner distances: lightness coarser than the first and colour coarser than the
-#: second are the photo's (finer, the identity's: its eyes, brows, nose and lips).
-_LIGHT_SCALE, _COLOUR_SCALE = 0.12, 0.2
+#: In eye-corner distances: colour coarser than this is the photo's (lightness: by
+#: `SwapParams.light`); finer, the identity's: its eyes, brows, nose and lips.
+_COLOUR_SCALE = 0.2
 
 
 def _photo_lips(
@@ -490,7 +493,7 @@ def _new_face(
     cloned into the target's skin."""
     core = masks.core
     face = tone.match_colour(warped, roi_target, masks, eye, params.shading)
-    face = _photo_light(face, roi_target, core, eye)
+    face = _photo_light(face, roi_target, core, eye, params.light)
     face = _photo_lips(face, roi_target, masks.lips, eye)
     face = tone.match_grain(
         face, roi_target, (masks.target_features < 0.05) & (core > 0.5),
