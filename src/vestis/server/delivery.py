@@ -21,6 +21,7 @@ from PIL import Image
 from vestis import quality
 from vestis.engines.base import EngineError, EngineOutput, FlatSpec, SwapSpec
 from vestis.quality.garments import wire_summary
+from vestis.quality.review import measured_warnings
 from vestis.server import images
 
 log = logging.getLogger("vestis.server.delivery")
@@ -55,10 +56,7 @@ def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery
     data = images.encode(made.image, fmt, like=source)
     delivered = made.image.convert("RGB") if fmt == "png" else _decode(data)
     measures = _measure(spec, delivered)
-    warnings = list(made.warnings)
-    warning = quality.identity_warning(measures)
-    if warning is not None:
-        warnings.append(warning)
+    warnings = [*made.warnings, *measured_warnings(measures)]
     face = measures.signature
     metrics: dict[str, Any] = {**measures.as_dict(), "attempts": 1}
     garments = wire_summary(made.metadata.get("garments"))
