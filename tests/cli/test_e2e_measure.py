@@ -27,7 +27,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     face = face_signature(photo)
     assert face is not None
     smeared = photo.copy()
-    smeared.paste(photo.crop(face.box).filter(ImageFilter.GaussianBlur(6)), face.box[:2])
+    smeared.paste(photo.crop(face.box).filter(ImageFilter.GaussianBlur(3)), face.box[:2])
     paths = {
         "original": root / "photo.png",
         "identity": root / "identity.jpg",

@@ -18,8 +18,8 @@ from vestis.quality.measures import (
     measure_swap,
     quality_score,
 )
-from vestis.quality.realism import RealismReport, measure_realism
 from vestis.quality.pixels import TOLERANCE, head_region, sharpness_ratio, unchanged_share
+from vestis.quality.realism import RealismReport, measure_realism
 
 __all__ = [
     "SAME_PERSON",
