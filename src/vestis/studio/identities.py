@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.contract.common import PRINTABLE
+from vestis.contract.identities import IdentityUploadResponse
 from vestis.contract.uploads import MAX_UPLOAD_BYTES
 from vestis.server.deps import DbDep, StateDep
 from vestis.server.errors import ApiError
@@ -83,6 +84,12 @@ def identities_page(request: Request, state: StateDep, db: DbDep, user: StudioUs
     return _page(request, state, db, user)
 
 
+def _advice(made: IdentityUploadResponse) -> str:
+    """What the photo check found, said at upload so another photo can be chosen in time."""
+    findings = made.photo_check.findings if made.photo_check else []
+    return "".join(f" Note: {finding.message}." for finding in findings)
+
+
 def _upload(
     state: ServerState, db: Session, user: User, data: bytes, filename: str | None, name: str
 ) -> Answer:
@@ -107,7 +114,7 @@ def _upload(
     return Answer(
         True,
         f"Face found{detail}",
-        f"{made.name} is ready to use ({made.identity_code}).",
+        f"{made.name} is ready to use ({made.identity_code}).{_advice(made)}",
         made.link,
         made.identity_code,
     )
