@@ -56,7 +56,7 @@ def test_drawn_glasses_are_found(portrait: Image.Image, mesh: np.ndarray) -> Non
     framed = portrait.copy()
     draw = ImageDraw.Draw(framed)
     for outer, inner in ((33, 133), (263, 362)):
-        (x0, y0), (x1, y1) = mesh[outer], mesh[inner]
+        (x0, y0), (x1, _) = mesh[outer], mesh[inner]
         left, right = min(x0, x1) - 8, max(x0, x1) + 8
         draw.rectangle((left, y0 - 16, right, y0 + 18), outline=(20, 20, 20), width=5)
     bridge = (mesh[133] + mesh[362]) / 2
