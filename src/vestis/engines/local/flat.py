@@ -335,6 +335,8 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
             ],
             "background": {"colour": list(colour), "style": style},
             "render_size": [work_w, work_h],
+            # A drawn body in flat garments: delivered as a layout preview (server/delivery).
+            "layout_preview": True,
         },
     )
 
