@@ -37,9 +37,20 @@ def test_cutout_that_kept_half_the_object_is_lost() -> None:
 
 def test_cutout_that_kept_most_of_the_object_is_doubtful() -> None:
     photo_object = _box((400, 300), 60, 40, 240, 360)
-    verdict, reasons = measure_cutout(_box((400, 300), 60, 40, 240, 280), photo_object).findings()
+    verdict, reasons = measure_cutout(_box((400, 300), 60, 40, 195, 360), photo_object).findings()
     assert verdict == "doubtful"
     assert any("kept 75%" in reason for reason in reasons)
+
+
+def test_cutout_that_lost_the_hem_is_lost() -> None:
+    """A midi dress cut out without its lower 15 %: on the body it would be a shorter dress,
+    another garment, though most of its pixels were kept."""
+    photo_object = _box((400, 300), 60, 40, 240, 360)
+    measures = measure_cutout(_box((400, 300), 60, 40, 240, 312), photo_object)
+    verdict, reasons = measures.findings()
+    assert verdict == "lost" and measures.length == 0.85
+    assert "the cut-out keeps 85% of the garment's length" in reasons
+    assert measure_cutout(_box((400, 300), 60, 40, 240, 344), photo_object).findings()[0] == "ok"
 
 
 def test_outline_of_trims_is_lost() -> None:

@@ -51,6 +51,8 @@ class CutoutMeasures:
     fragments_share: float  # their share of the area (with the kept pieces)
     box_ratio: float  # the cut-out's box area / the object's box area
     border: float  # share of the photo's edge pixels the cut-out touches
+    #: the cut-out's height / the object's height: a dress whose hem the cut-out lost is short
+    length: float = 1.0
 
     def findings(self) -> tuple[Verdict, list[str]]:
         """The verdict, and what led to it (empty when ok)."""
@@ -65,6 +67,8 @@ class CutoutMeasures:
             lost.append(f"the cut-out spans {self.box_ratio:.0%} of the garment's extent")
         elif self.box_ratio < 0.8:
             doubtful.append(f"the cut-out spans {self.box_ratio:.0%} of the garment's extent")
+        if self.length < 0.9:
+            lost.append(f"the cut-out keeps {self.length:.0%} of the garment's length")
         if self.solidity < 0.3 or self.fill < 0.15:
             lost.append("the cut-out is a thin outline (trims, seams), not a whole garment")
         elif self.spread < 0.12:
@@ -142,7 +146,13 @@ def measure_cutout(
         fragments_share=float(dropped_share),
         box_ratio=_box_area(garment) / max(_box_area(photo_object), 1.0),
         border=float(edge.mean()),
+        length=_height(garment) / max(_height(photo_object), 1.0),
     )
+
+
+def _height(mask: np.ndarray) -> float:
+    rows = np.flatnonzero(mask.any(axis=1))
+    return float(rows[-1] - rows[0] + 1) if rows.size else 0.0
 
 
 @dataclass(frozen=True)
