@@ -171,3 +171,18 @@ def test_a_garment_the_frame_would_shorten_is_refused() -> None:
     flat._refuse_shortened([(dress, "midi.jpg")], [0.91])
     with pytest.raises(EngineError, match=r"midi.jpg: the frame would cut 23% of the dress's"):
         flat._refuse_shortened([(dress, "midi.jpg")], [0.77])
+
+
+def test_a_dress_cut_out_without_its_hem_is_refused(engine: LocalEngine, monkeypatch) -> None:
+    """The cut-out lost the lower 15 % of a dress: refused, saying so (the demo's drawn shoes,
+    whose cut-out drops their shadow, are not: tests/cli's demo run)."""
+    prepare_once = flat._prepare_cached
+
+    def hem_lost(rgb, filename, note):  # noqa: ANN001
+        garment = prepare_once(rgb, filename, note)
+        return dataclasses.replace(garment, cutout=dataclasses.replace(garment.cutout, length=0.85))
+
+    monkeypatch.setattr(flat, "_prepare_cached", hem_lost)
+    dress = FlatGarment(samples.make_flat_lay("dress", (36, 110, 90)), "midi.jpg")
+    with pytest.raises(EngineError, match="the cut-out keeps 85% of the garment's length"):
+        engine.flat_to_model(_spec([dress]))

@@ -52,6 +52,7 @@ class CutoutMeasures:
     box_ratio: float  # the cut-out's box area / the object's box area
     border: float  # share of the photo's edge pixels the cut-out touches
     #: the cut-out's height / the object's height: a dress whose hem the cut-out lost is short
+    #: (judged by the engine, which knows the garment's kind: shoes lose their shadow here)
     length: float = 1.0
 
     def findings(self) -> tuple[Verdict, list[str]]:
@@ -67,8 +68,6 @@ class CutoutMeasures:
             lost.append(f"the cut-out spans {self.box_ratio:.0%} of the garment's extent")
         elif self.box_ratio < 0.8:
             doubtful.append(f"the cut-out spans {self.box_ratio:.0%} of the garment's extent")
-        if self.length < 0.9:
-            lost.append(f"the cut-out keeps {self.length:.0%} of the garment's length")
         if self.solidity < 0.3 or self.fill < 0.15:
             lost.append("the cut-out is a thin outline (trims, seams), not a whole garment")
         elif self.spread < 0.12:

@@ -156,6 +156,11 @@ def _on_white(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+#: A garment may lose at most this share of its length (to the cut-out or to the frame): a
+#: midi dress cut to a mini is another garment.
+MAX_LENGTH_LOST = 0.1
+
+
 def _garments(spec: FlatSpec, warnings: list[str]) -> list[tuple[Garment, str]]:
     """Each garment cut out, with its name for messages, in drawing order. A garment whose
     cut-out is not whole fails the output (it would be drawn broken); a doubtful one is drawn
@@ -173,6 +178,14 @@ def _garments(spec: FlatSpec, warnings: list[str]) -> list[tuple[Garment, str]]:
             warnings.append(f"{name}: footwear left out (barefoot)")
             continue
         verdict, reasons = garment.cutout.findings()
+        if garment.kind != "shoes" and 1.0 - garment.cutout.length > MAX_LENGTH_LOST:
+            verdict, reasons = (
+                "lost",
+                [
+                    *reasons,
+                    f"the cut-out keeps {garment.cutout.length:.0%} of the garment's length",
+                ],
+            )
         if verdict == "lost":
             raise EngineError(
                 f"{name}: the garment could not be cut out of its photo whole "
@@ -360,11 +373,6 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
             "layout_preview": True,
         },
     )
-
-
-#: A garment may lose at most this share of its length to the frame: a midi dress cut to a
-#: mini is another garment.
-MAX_LENGTH_LOST = 0.1
 
 
 def _refuse_shortened(named: list[tuple[Garment, str]], kept: list[float]) -> None:
