@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 from PIL import Image
@@ -69,3 +70,23 @@ def test_a_photo_of_two_people_is_refused(api: Api) -> None:
     assert body["error"] == "Several faces" and body["faces"] == 2
     assert "shows 2 faces" in body["message"] and "one person" in body["message"]
     assert api.http.get("/identity").json()["pagination"]["total"] == before
+
+
+def test_the_studio_says_it_at_upload(api: Api, server: ServerProcess) -> None:
+    from tests.studio.conftest import csrf_of, sign_in
+
+    studio = sign_in(server, server.username, server.password)
+    photo = make_portrait_identity_image().resize((400, 469))  # other bytes: a new identity
+    answer = studio.post(
+        "/studio/identities",
+        data={"csrf_token": csrf_of(studio, "/studio/identities"), "name": "Grace"},
+        files={"image": ("grace.jpg", _jpeg(photo), "image/jpeg")},
+    )
+    studio.close()
+    assert answer.status_code == 200, answer.text
+    assert "Note: wears glasses: the local engine cannot take them off" in answer.text
+    code = re.search(r"ready to use \((id_\w+)\)", answer.text)
+    assert code, answer.text
+    events = api.http.post("/notifications", json={"name_list": "identity_preprocessing"}).json()
+    [said] = [e["data"] for e in events if e["data"]["identity_code"] == code[1]]
+    assert "glasses" in said["findings"]

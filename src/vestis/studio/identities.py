@@ -136,7 +136,13 @@ def upload_identity(
         answer = _upload(state, db, user, data, image.filename, name)
     if answer.ok and state.runtime is not None:  # as the API's upload: the same event
         db.commit()  # before the event, so a client reacting to it finds the identity
-        event = {"identity_code": answer.code, "status": "completed", "face_detected": True}
+        check = identities.owned(db, user, answer.code or "").photo_check or {}
+        event = {
+            "identity_code": answer.code,
+            "status": "completed",
+            "face_detected": True,
+            "findings": [f["name"] for f in check.get("findings") or []],
+        }
         state.runtime.bus.emit(user.id, "identity_preprocessing", event)
     if answer.photo_url:
         answer.photo_url = answer.photo_url[len(state.signer.base_url) :]
