@@ -13,7 +13,7 @@ from tests.engines import drawn_garments as drawn
 from vestis.engines.base import EngineError, FlatGarment, FlatSpec
 from vestis.engines.local import LocalEngine, flat
 from vestis.engines.local.cutout import cut_out
-from vestis.engines.local.garments import prepare
+from vestis.engines.local.garments import Garment, prepare
 from vestis.quality.garments import DOUBTFUL_SCORE
 from vestis.runs import samples
 
@@ -135,7 +135,7 @@ def test_garment_lost_on_the_body_is_refused(engine: LocalEngine, monkeypatch) -
 
     def collar_only(canvas, g, body, layer=None):  # noqa: ANN001
         collar = g.rgba[: g.rgba.shape[0] // 12].copy()
-        place(canvas, dataclasses.replace(g, rgba=collar), body, layer)
+        return place(canvas, dataclasses.replace(g, rgba=collar), body, layer)
 
     monkeypatch.setattr(flat, "_place_upper", collar_only)
     items = [FlatGarment(drawn.white_shirt(0).image, "shirt.jpg")]
@@ -156,3 +156,33 @@ def test_a_top_hidden_under_a_closed_jacket_is_refused_saying_so(engine: LocalEn
     assert message.startswith("shirt.jpg: the top did not make it onto the body")
     assert "hidden under the garments drawn over it" in message
     assert "draws jacket.jpg closed over it" in message and "instruction of its own" in message
+
+
+def test_a_garment_the_frame_would_shorten_is_refused() -> None:
+    """More than a tenth of a garment's length below the frame is refused, saying what to ask
+    for; up to a tenth is drawn (a hem at the frame's edge)."""
+    matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 100.0]])  # 400 rows tall from row 100
+    assert flat.length_kept((400, 200), matrix, 500) == 1.0
+    assert flat.length_kept((400, 200), matrix, 400) == 0.75
+    dress = Garment(
+        rgba=np.zeros((4, 4, 4), np.uint8), kind="dress", kind_source="note", layer=1.0,
+        parts=[(0, 0, 4, 4)], cutout=None,  # type: ignore[arg-type]
+    )  # fmt: skip
+    flat._refuse_shortened([(dress, "midi.jpg")], [0.91])
+    with pytest.raises(EngineError, match=r"midi.jpg: the frame would cut 23% of the dress's"):
+        flat._refuse_shortened([(dress, "midi.jpg")], [0.77])
+
+
+def test_a_dress_cut_out_without_its_hem_is_refused(engine: LocalEngine, monkeypatch) -> None:
+    """The cut-out lost the lower 15 % of a dress: refused, saying so (the demo's drawn shoes,
+    whose cut-out drops their shadow, are not: tests/cli's demo run)."""
+    prepare_once = flat._prepare_cached
+
+    def hem_lost(rgb, filename, note):  # noqa: ANN001
+        garment = prepare_once(rgb, filename, note)
+        return dataclasses.replace(garment, cutout=dataclasses.replace(garment.cutout, length=0.85))
+
+    monkeypatch.setattr(flat, "_prepare_cached", hem_lost)
+    dress = FlatGarment(samples.make_flat_lay("dress", (36, 110, 90)), "midi.jpg")
+    with pytest.raises(EngineError, match="the cut-out keeps 85% of the garment's length"):
+        engine.flat_to_model(_spec([dress]))

@@ -37,9 +37,17 @@ def test_cutout_that_kept_half_the_object_is_lost() -> None:
 
 def test_cutout_that_kept_most_of_the_object_is_doubtful() -> None:
     photo_object = _box((400, 300), 60, 40, 240, 360)
-    verdict, reasons = measure_cutout(_box((400, 300), 60, 40, 240, 280), photo_object).findings()
+    verdict, reasons = measure_cutout(_box((400, 300), 60, 40, 195, 360), photo_object).findings()
     assert verdict == "doubtful"
     assert any("kept 75%" in reason for reason in reasons)
+
+
+def test_the_cutout_length_is_measured() -> None:
+    """A dress cut out without its lower 15 %: the engine refuses it (it knows the kind; a
+    pair of shoes may lose its shadow), so the measure records the share."""
+    photo_object = _box((400, 300), 60, 40, 240, 360)
+    assert measure_cutout(_box((400, 300), 60, 40, 240, 312), photo_object).length == 0.85
+    assert measure_cutout(photo_object, photo_object).length == 1.0
 
 
 def test_outline_of_trims_is_lost() -> None:

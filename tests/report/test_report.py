@@ -131,7 +131,7 @@ def test_page_and_console_show_the_measures(tmp_path: Path):
     draw(root / "ART" / "image2.jpg", "blue")
     client = FakeClient()
 
-    def measured(index: int, distance: float, identity: bool) -> dict:
+    def measured(index: int, distance: float, identity: bool, *defects: str) -> dict:
         return {
             "image_index": index,
             "group_index": 0,
@@ -149,10 +149,14 @@ def test_page_and_console_show_the_measures(tmp_path: Path):
                 "unchanged_outside_head": 1.0,
                 "sharpness_ratio": 0.93,
                 "attempts": 1 if identity else 3,
+                "realism": {"ok": not defects, "defects": list(defects), "sharpness_ratio": 0.93},
             },
         }
 
-    client.state.results_override = [measured(0, 0.41, True), measured(1, 0.71, False)]
+    client.state.results_override = [
+        measured(0, 0.41, True),
+        measured(1, 0.71, False, "skin_blotch", "glasses_fragments"),
+    ]
     ctx, console = make_ctx(client, RunSpec(kind="swap", identity_code="KnownIdentity"))
     out = tmp_path / "results"
     config = swap_configuration(
@@ -165,13 +169,36 @@ def test_page_and_console_show_the_measures(tmp_path: Path):
         identity_image=None,
     )
     run_batch(ctx, [root / "ART"], out, 1, config)
-    figures = "identity 1/2 (farthest 0.71), garments kept 100 %"
+    figures = (
+        "identity 1/2 (farthest 0.71), looks real 1/2 (1 with defects: skin_blotch x1, "
+        "glasses_fragments x1), garments kept 100 %"
+    )
     assert "ART: OK (" in console.getvalue()
     assert f" - {figures}" in console.getvalue()
     html = write_report(out).read_text()
     assert f"measures: {figures}" in html
-    assert "identity (0.41) · kept 100.0 % · sharp 0.93 · score 0.90" in html
-    assert '<div class="measures bad">NOT the identity (0.71)' in html
+    assert "identity (0.41) · looks real · kept 100.0 % · sharp 0.93 · score 0.90" in html
+    assert (
+        '<div class="measures bad">NOT the identity (0.71) · '
+        "UNREAL: skin_blotch, glasses_fragments · kept" in html
+    )
+
+
+def test_an_identity_face_with_a_realism_defect_is_marked_bad():
+    """The face is the identity, but nobody would publish it: the page says so in red."""
+    from vestis.report.collect import OutputImage
+    from vestis.report.html import _measures
+
+    metrics = {
+        "identity_distance": 0.42,
+        "is_identity": True,
+        "realism": {"ok": False, "defects": ["teeth_on_closed_mouth"]},
+    }
+    shown = _measures(OutputImage(Path("x.png"), 0, 0, 0, "local", 0.5, metrics))
+    assert shown == (
+        '<div class="measures bad">identity (0.42) · UNREAL: teeth_on_closed_mouth · '
+        "score 0.50</div>"
+    )
 
 
 # --- what a reviewer needs: large previews, face crops, the identity, the instructions ---------

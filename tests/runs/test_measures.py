@@ -27,6 +27,37 @@ def test_a_folder_of_measured_swaps():
     )
 
 
+def _real(*defects: str) -> dict:  # type: ignore[type-arg]
+    return {"ok": not defects, "defects": list(defects), "sharpness_ratio": 1.0}
+
+
+def test_unusable_faces_are_counted_beside_the_identity():
+    """Seven faces that are all the identity, five of them with realism defects: the line says
+    so instead of a bare "identity 7/7"."""
+    realism = [
+        _real(),
+        _real("skin_blotch", "sharpness"),
+        _real("skin_blotch"),
+        _real(),
+        _real("glasses_fragments"),
+        _real("skin_blotch"),
+        _real("sharpness"),
+    ]
+    body = {
+        "results": [
+            _result(is_identity=True, identity_distance=0.5, unchanged_outside_head=1.0, realism=r)
+            for r in realism
+        ],
+        "summary": {},
+    }
+    assert summarise(body) == (
+        "identity 7/7 (farthest 0.50), looks real 2/7 (5 with defects: skin_blotch x3, "
+        "sharpness x2, glasses_fragments x1), garments kept 100 %"
+    )
+    body["results"] = body["results"][:1]
+    assert summarise(body) == "identity 1/1 (farthest 0.50), looks real 1/1, garments kept 100 %"
+
+
 def test_flat_to_model_without_faces_and_unmeasured_servers():
     flat = {"results": [_result(face_found=False, is_identity=None)], "summary": {}}
     assert summarise(flat) is None

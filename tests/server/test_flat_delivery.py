@@ -3,6 +3,8 @@ the engine's low score for a doubtful garment is the delivered score."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PIL import Image
 
@@ -10,6 +12,7 @@ from vestis.contract import OutputMetrics
 from vestis.engines.base import FlatGarment, FlatSpec
 from vestis.engines.local import LocalEngine
 from vestis.quality.garments import DOUBTFUL_SCORE, wire_summary
+from vestis.quality.review import review_reasons
 from vestis.runs import samples
 from vestis.server import delivery
 
@@ -30,6 +33,21 @@ def test_garment_measures_in_the_metrics() -> None:
     assert garment.cutout_kept is not None and garment.cutout_kept > 0.85
     assert garment.coverage is not None and garment.coverage > 0.9
     assert garment.old_clothes == 0.0
+
+
+def test_a_local_flat_to_model_output_is_a_layout_preview() -> None:
+    """Flat garments on a drawn body: said to be a layout preview, scored at most 0.3, flagged
+    for review; an engine that does not call its output a preview is not capped."""
+    spec = _spec(samples.make_flat_lay("dress", (36, 110, 90)), "dress.jpg")
+    made = LocalEngine().flat_to_model(spec)
+    assert made.quality_score is not None and made.quality_score > delivery.LAYOUT_PREVIEW_CAP
+    delivered = delivery.deliver(spec, made, "jpg")
+    assert delivered.quality_score <= delivery.LAYOUT_PREVIEW_CAP
+    assert delivery.LAYOUT_PREVIEW in delivered.warnings
+    reasons = review_reasons(delivered.metrics, delivered.warnings, delivered.quality_score)
+    assert any(r.startswith("layout preview, not a photo") for r in reasons)
+    other = dataclasses.replace(made, metadata={**made.metadata, "layout_preview": False})
+    assert delivery.LAYOUT_PREVIEW not in delivery.deliver(spec, other, "jpg").warnings
 
 
 def test_a_doubtful_garment_is_delivered_with_a_low_score() -> None:

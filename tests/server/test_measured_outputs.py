@@ -23,6 +23,7 @@ from vestis.runs.samples import make_pdp_photo, make_portrait_identity_image
 
 UNCHANGED = "tests.support.identity_engines:UnchangedEngine"
 SECOND_TRY = "tests.support.identity_engines:SecondTryEngine"
+SMEARED = "tests.support.identity_engines:SmearedEngine"
 
 
 def _jpeg(image: Image.Image, **options: object) -> bytes:
@@ -122,3 +123,26 @@ def test_a_retry_that_is_the_identity_is_delivered(tmp_path: Path) -> None:
         assert result["quality_score"] > 0.4
     spread = body["summary"]["identity_consistency"]
     assert spread is not None and spread < 0.6  # both outputs show the same person
+
+
+def test_a_realism_defect_is_said_in_the_result_and_the_studio(tmp_path: Path) -> None:
+    """A smeared face: the result names the defect (metrics, warning, review reason), the score
+    is capped at 0.5, and the studio's card says the face does not look like a photo."""
+    from tests.studio.conftest import sign_in
+
+    with ServerProcess(tmp_path, engine=SMEARED, extra_args=["--identity-retries", "0"]) as s:
+        body = _swap(api_for(s), {"image1.png": _png(make_pdp_photo(1))})
+        (result,) = body["results"]
+        realism = result["metrics"]["realism"]
+        assert realism["ok"] is False and "sharpness" in realism["defects"], realism
+        assert realism["sharpness_ratio"] < 0.8
+        assert result["quality_score"] <= 0.5
+        assert any(w.startswith("face looks unreal (sharpness): ") for w in result["warnings"])
+        assert result["detail_needs_review"] is True
+        assert "face looks unreal (sharpness)" in result["detail_review_reason"]
+        studio = sign_in(s, s.username, s.password)
+        page = studio.get(f"/studio/jobs/{body['job_id']}")
+        studio.close()
+        assert page.status_code == 200
+        assert '<dt>looks like a photo</dt><dd class="flagged">no: sharpness</dd>' in page.text
+        assert "face looks unreal (sharpness): " in page.text

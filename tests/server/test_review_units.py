@@ -74,3 +74,26 @@ def test_a_redo_never_repeats_an_identity_retry() -> None:
             versions.append(redo_seed(versions[-1]))
         made = [{v, *(retry_seed(v, k) for k in range(1, 6))} for v in versions]
         assert sum(len(m) for m in made) == len(set().union(*made)) == 5 * 6
+
+
+def test_a_realism_defect_is_named_once() -> None:
+    metrics = {
+        "is_identity": True,
+        "identity_distance": 0.41,
+        "realism": {"ok": False, "defects": ["skin_blotch", "sharpness"], "sharpness_ratio": 1.6},
+    }
+    # A server's own output carries the warning that says why; the review names it once.
+    warned = _output(
+        quality_score=0.5,
+        warnings=["face looks unreal (skin_blotch, sharpness): a grey patch on the cheek"],
+        metrics=metrics,
+    )
+    assert review_reasons(warned) == [
+        "face looks unreal (skin_blotch, sharpness): a grey patch on the cheek"
+    ]
+    # An output measured without that warning (e.g. stored by an older version) is still flagged.
+    assert review_reasons(_output(quality_score=0.5, metrics=metrics)) == [
+        "face looks unreal: skin_blotch, sharpness"
+    ]
+    clean = {**metrics, "realism": {"ok": True, "defects": [], "sharpness_ratio": 1.0}}
+    assert review_reasons(_output(metrics=clean)) == []

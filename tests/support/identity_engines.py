@@ -6,7 +6,10 @@
 - `SecondTryEngine`: the target unchanged on the first call for a target, then the identity's
   face pasted over the target's (a crude but real swap) on every later call: one retry fixes it.
 
-Both are FakeEngines otherwise (flat-to-model, detect_face).
+- `SmearedEngine`: the target with its own face blurred (a swap that smears the face): the
+  realism measure must name the defect ("sharpness").
+
+All are FakeEngines otherwise (flat-to-model, detect_face).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from PIL import Image
+from PIL import Image, ImageFilter
 from tests.support.fake_engine import FakeEngine, paste_face
 
 from vestis.engines.base import EngineOutput, SwapSpec
@@ -51,3 +54,17 @@ class SecondTryEngine(FakeEngine):
         pasted = None if first else paste_face(spec.target, spec.identity)
         image = pasted if pasted is not None else _unchanged(spec)
         return EngineOutput(image=image, model_used="second-try", quality_score=0.95)
+
+
+class SmearedEngine(FakeEngine):
+    name = "smeared"
+
+    def model_swap(self, spec: SwapSpec) -> EngineOutput:
+        from vestis.quality import face_signature
+
+        self._wait()
+        out = spec.target.convert("RGB").copy()
+        face = face_signature(out)
+        if face is not None:
+            out.paste(out.crop(face.box).filter(ImageFilter.GaussianBlur(3)), face.box[:2])
+        return EngineOutput(image=out, model_used="smeared", quality_score=0.95)

@@ -63,6 +63,7 @@ COMMAND_MODULES = (
     "vestis.cli.demo_commands",
     "vestis.cli.studio_commands",
     "vestis.cli.data_commands",
+    "vestis.cli.measure_commands",
 )
 
 

@@ -120,11 +120,14 @@ def identities_upload(
         typer.echo(f"Error: identity image not found: {image}", err=True)
         raise typer.Exit(1)
     with _connected(ctx, base_url, token, username, password) as conn:
+        resolver = IdentityResolver(conn.client, None, image, name=name)
         try:
-            code = IdentityResolver(conn.client, None, image, name=name).resolve()
+            code = resolver.resolve()
         except IdentityError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(1) from exc
+    for line in resolver.advice:  # on stderr: stdout is the code alone, for scripts
+        typer.echo(f"Note: {line}", err=True)
     typer.echo(code)
 
 

@@ -12,6 +12,26 @@ PreprocessingStatus = Literal["pending", "processing", "completed", "failed"]
 Gender = Literal["male", "female", "non-binary"]
 
 
+class PhotoFinding(WireModel):
+    """Something in an identity photo that swaps carry over or stumble on (vestis extension)."""
+
+    #: Open-ended: "glasses", "facial_hair", "open_mouth", "lip_colour", "pose", "small_face",
+    #: "uneven_light", and more in later versions.
+    name: str
+    #: What it means for swaps, and what photo would do better.
+    message: str
+
+
+class IdentityPhotoCheck(WireModel):
+    """What vestis found in an identity photo when it was uploaded (vestis extension)."""
+
+    #: People in the photo (0: no face found).
+    faces: int
+    findings: list[PhotoFinding] = []
+    #: The measured values behind the findings (head pose in degrees, face width in pixels, ...).
+    figures: dict[str, float | None] = {}
+
+
 class IdentityInfo(WireModel):
     identity_code: str
     name: str
@@ -27,6 +47,8 @@ class IdentityInfo(WireModel):
     face_detected: bool | None = None
     locked: bool = False
     tier: str | None = None
+    #: vestis extension: what the photo shows that swaps carry over (None: not checked).
+    photo_check: IdentityPhotoCheck | None = None
 
 
 class IdentityUploadResponse(IdentityInfo):

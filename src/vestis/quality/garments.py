@@ -51,6 +51,9 @@ class CutoutMeasures:
     fragments_share: float  # their share of the area (with the kept pieces)
     box_ratio: float  # the cut-out's box area / the object's box area
     border: float  # share of the photo's edge pixels the cut-out touches
+    #: the cut-out's height / the object's height: a dress whose hem the cut-out lost is short
+    #: (judged by the engine, which knows the garment's kind: shoes lose their shadow here)
+    length: float = 1.0
 
     def findings(self) -> tuple[Verdict, list[str]]:
         """The verdict, and what led to it (empty when ok)."""
@@ -142,7 +145,13 @@ def measure_cutout(
         fragments_share=float(dropped_share),
         box_ratio=_box_area(garment) / max(_box_area(photo_object), 1.0),
         border=float(edge.mean()),
+        length=_height(garment) / max(_height(photo_object), 1.0),
     )
+
+
+def _height(mask: np.ndarray) -> float:
+    rows = np.flatnonzero(mask.any(axis=1))
+    return float(rows[-1] - rows[0] + 1) if rows.size else 0.0
 
 
 @dataclass(frozen=True)

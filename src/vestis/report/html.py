@@ -107,7 +107,8 @@ def thumbnail_uri(path: Path, edge: int = THUMB_EDGE) -> str | None:
 
 
 def _measures(output: OutputImage) -> str:
-    """One line under an output: its identity distance and verdict, pixels kept, sharpness."""
+    """One line under an output: its identity distance and verdict, whether the face looks
+    like a photo (the realism defects by name), pixels kept, sharpness."""
     m = output.metrics or {}
     parts = []
     if m.get("identity_distance") is not None:
@@ -115,6 +116,10 @@ def _measures(output: OutputImage) -> str:
         parts.append(f"{verdict} ({m['identity_distance']:.2f})")
     elif m.get("is_identity") is False:
         parts.append("NOT the identity (face lost)")
+    realism = m.get("realism") if isinstance(m.get("realism"), dict) else None
+    defects = [str(d) for d in (realism or {}).get("defects") or []]
+    if realism is not None:
+        parts.append(f"UNREAL: {', '.join(defects)}" if defects else "looks real")
     if m.get("unchanged_outside_head") is not None:
         parts.append(f"kept {100 * m['unchanged_outside_head']:.1f} %")
     if m.get("sharpness_ratio") is not None:
@@ -123,7 +128,7 @@ def _measures(output: OutputImage) -> str:
         parts.append(f"score {output.quality_score:.2f}")
     if not parts:
         return ""
-    bad = " bad" if m.get("is_identity") is False else ""
+    bad = " bad" if m.get("is_identity") is False or defects else ""
     return f'<div class="measures{bad}">{escape(" · ".join(parts))}</div>'
 
 

@@ -55,6 +55,8 @@ class IdentityResolver:
         self._lock = threading.Lock()
         self._resolved: str | None = None
         self.message: str | None = None
+        #: What the server found in an uploaded photo that swaps carry over, with advice.
+        self.advice: list[str] = []
 
     @property
     def resolved(self) -> bool:
@@ -126,6 +128,9 @@ class IdentityResolver:
             )
         where = f"{image.name}, uploaded before" if again else f"from {image.name}"
         self.message = f"Identity ready: {code} ({where})"
+        if not again:
+            self.advice = photo_advice(uploaded)
+            self.message += "".join(f"\n  note: {line}" for line in self.advice)
         return code
 
     def _settled(self, code: str, status: str) -> str:
@@ -154,6 +159,13 @@ class IdentityResolver:
         # Not keeping it is the wish; a failure to delete does not change the answer.
         with contextlib.suppress(errors.VestisError):
             self.client.identities.delete(code)
+
+
+def photo_advice(info: Any) -> list[str]:
+    """The server's findings on an identity photo (vestis extension `photo_check`), one
+    sentence each; empty from a server that does not check photos."""
+    check = getattr(info, "photo_check", None)
+    return [str(finding.message) for finding in (check.findings if check else [])]
 
 
 def _code_from_conflict(error: errors.ConflictError) -> str:

@@ -4,6 +4,7 @@ the set's faces are. Servers that do not measure (no `metrics` in the results) g
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 #: Two faces closer than this are the same person (the server's measure, dlib embeddings).
@@ -11,7 +12,8 @@ SAME_PERSON = 0.6
 
 
 def summarise(body: dict[str, Any]) -> str | None:
-    """E.g. "identity 3/4 (farthest 0.71), garments kept 99.9 %, set spread 0.42"."""
+    """E.g. "identity 3/4 (farthest 0.71), looks real 2/4 (2 with defects: skin_blotch x2),
+    garments kept 99.9 %, set spread 0.42"."""
     results = [r for r in body.get("results") or [] if isinstance(r, dict)]
     metrics = [
         r["metrics"]
@@ -28,6 +30,9 @@ def summarise(body: dict[str, Any]) -> str | None:
         if distances:
             part += f" (farthest {max(distances):.2f})"
         parts.append(part)
+    realism = _realism(metrics)
+    if realism:
+        parts.append(realism)
     kept = [m["unchanged_outside_head"] for m in metrics if m.get("unchanged_outside_head")]
     if kept:
         parts.append(f"garments kept {_percent(min(kept))}")
@@ -36,6 +41,21 @@ def summarise(body: dict[str, Any]) -> str | None:
         flag = "" if spread < SAME_PERSON else " (not one face)"
         parts.append(f"set spread {spread:.2f}{flag}")
     return ", ".join(parts) or None
+
+
+def _realism(metrics: list[dict[str, Any]]) -> str | None:
+    """How many measured faces look like a photo, and the defects of the others by count: an
+    identity count alone would pass faces nobody would publish."""
+    reports = [m["realism"] for m in metrics if isinstance(m.get("realism"), dict)]
+    if not reports:
+        return None
+    defects = Counter(str(d) for r in reports for d in dict.fromkeys(r.get("defects") or []))
+    flagged = sum(1 for r in reports if r.get("defects") or r.get("ok") is False)
+    part = f"looks real {len(reports) - flagged}/{len(reports)}"
+    if flagged:
+        named = ", ".join(f"{name} x{count}" for name, count in defects.most_common())
+        part += f" ({flagged} with defects: {named})" if named else f" ({flagged} flagged)"
+    return part
 
 
 def _percent(share: float) -> str:

@@ -21,9 +21,17 @@ from PIL import Image
 from vestis import quality
 from vestis.engines.base import EngineError, EngineOutput, FlatSpec, SwapSpec
 from vestis.quality.garments import wire_summary
+from vestis.quality.review import measured_warnings
 from vestis.server import images
 
 log = logging.getLogger("vestis.server.delivery")
+
+#: A layout preview never scores above this, and says what it is: nobody should publish it.
+LAYOUT_PREVIEW_CAP = 0.3
+LAYOUT_PREVIEW = (
+    "layout preview, not a photo: the local engine dresses a drawn figure in the flat garments "
+    "to show the layout; for a publishable on-model photo use a generative engine"
+)
 
 #: Seeds of the retries: far from the request's own seed and from each other.
 _RETRY_SEED_STEP = 7919
@@ -55,20 +63,21 @@ def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery
     data = images.encode(made.image, fmt, like=source)
     delivered = made.image.convert("RGB") if fmt == "png" else _decode(data)
     measures = _measure(spec, delivered)
-    warnings = list(made.warnings)
-    warning = quality.identity_warning(measures)
-    if warning is not None:
-        warnings.append(warning)
+    warnings = [*made.warnings, *measured_warnings(measures)]
     face = measures.signature
     metrics: dict[str, Any] = {**measures.as_dict(), "attempts": 1}
     garments = wire_summary(made.metadata.get("garments"))
     if isinstance(spec, FlatSpec) and garments is not None:
         metrics["garments"] = garments  # the engine's own measures (its score already caps)
+    score = quality.quality_score(measures, made.quality_score)
+    if _layout_preview(made, measures):
+        warnings.append(LAYOUT_PREVIEW)
+        score = min(score, LAYOUT_PREVIEW_CAP)
     return Delivery(
         data=data,
         image=delivered,
         model_used=made.model_used,
-        quality_score=quality.quality_score(measures, made.quality_score),
+        quality_score=score,
         warnings=warnings,
         metrics=metrics,
         face_embedding=[round(float(v), 6) for v in face.embedding] if face else None,
@@ -78,6 +87,13 @@ def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery
         upstream_credits=made.upstream_credits,
         garment_locked_share=made.garment_locked_share,
     )
+
+
+def _layout_preview(made: EngineOutput, measures: quality.OutputMeasures) -> bool:
+    """An engine that says its output is a layout preview (the local flat-to-model: flat
+    garments on a drawn body) is believed unless the realism measure passes the output."""
+    passed = measures.realism is not None and measures.realism.ok
+    return bool(made.metadata.get("layout_preview")) and not passed
 
 
 def _measure(spec: SwapSpec | FlatSpec, delivered: Image.Image) -> quality.OutputMeasures:

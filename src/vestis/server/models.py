@@ -102,6 +102,8 @@ class Identity(Base):
     face_detected: Mapped[bool] = mapped_column(Boolean, default=False)
     face_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     description: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: What the photo shows that swaps carry over (quality.identity_photo), checked at upload.
+    photo_check: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     preprocessing_status: Mapped[str] = mapped_column(String(16), default="pending")
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)

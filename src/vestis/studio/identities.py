@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.contract.common import PRINTABLE
+from vestis.contract.identities import IdentityUploadResponse
 from vestis.contract.uploads import MAX_UPLOAD_BYTES
 from vestis.server.deps import DbDep, StateDep
 from vestis.server.errors import ApiError
@@ -83,6 +84,12 @@ def identities_page(request: Request, state: StateDep, db: DbDep, user: StudioUs
     return _page(request, state, db, user)
 
 
+def _advice(made: IdentityUploadResponse) -> str:
+    """What the photo check found, said at upload so another photo can be chosen in time."""
+    findings = made.photo_check.findings if made.photo_check else []
+    return "".join(f" Note: {finding.message}." for finding in findings)
+
+
 def _upload(
     state: ServerState, db: Session, user: User, data: bytes, filename: str | None, name: str
 ) -> Answer:
@@ -107,7 +114,7 @@ def _upload(
     return Answer(
         True,
         f"Face found{detail}",
-        f"{made.name} is ready to use ({made.identity_code}).",
+        f"{made.name} is ready to use ({made.identity_code}).{_advice(made)}",
         made.link,
         made.identity_code,
     )
@@ -129,7 +136,13 @@ def upload_identity(
         answer = _upload(state, db, user, data, image.filename, name)
     if answer.ok and state.runtime is not None:  # as the API's upload: the same event
         db.commit()  # before the event, so a client reacting to it finds the identity
-        event = {"identity_code": answer.code, "status": "completed", "face_detected": True}
+        check = identities.owned(db, user, answer.code or "").photo_check or {}
+        event = {
+            "identity_code": answer.code,
+            "status": "completed",
+            "face_detected": True,
+            "findings": [f["name"] for f in check.get("findings") or []],
+        }
         state.runtime.bus.emit(user.id, "identity_preprocessing", event)
     if answer.photo_url:
         answer.photo_url = answer.photo_url[len(state.signer.base_url) :]

@@ -242,6 +242,11 @@ def measures(metrics: dict[str, Any]) -> list[tuple[str, str, bool]]:
     original = metrics.get("original_distance")
     if isinstance(original, float):
         rows.append(("distance to original model", f"{original:.2f}", False))
+    realism = metrics.get("realism")
+    if isinstance(realism, dict):
+        defects = [str(d) for d in realism.get("defects") or []]
+        words = f"no: {', '.join(defects)}" if defects else "yes"
+        rows.append(("looks like a photo", words, bool(defects)))
     kept = metrics.get("unchanged_outside_head")
     if isinstance(kept, float):
         rows.append(("kept outside the head", f"{kept:.1%}", kept < review.KEPT_ENOUGH))

@@ -52,7 +52,7 @@ def _central_width(mask: np.ndarray, lo: float, hi: float) -> float:
 
 def _place_upper(
     canvas: np.ndarray, g: Garment, body: Body, layer: np.ndarray | None = None
-) -> None:
+) -> float:
     hu = body.head_unit
     rgba, sleeves = g.rgba, []
     if g.kind in ("top", "outerwear") and body.arms is not None:
@@ -81,11 +81,12 @@ def _place_upper(
         for sleeve, arm in zip(sleeves, body.arms, strict=True):
             sleeve_mod.warp_along_arm(canvas, sleeve, arm, scale, matrix, layer)
     paste_affine(canvas, rgba, matrix, layer)
+    return length_kept(rgba.shape[:2], matrix, canvas.shape[0])
 
 
 def _place_bottom(
     canvas: np.ndarray, g: Garment, body: Body, layer: np.ndarray | None = None
-) -> None:
+) -> float:
     mask = g.mask
     h = mask.shape[0]
     hu = body.head_unit
@@ -99,6 +100,18 @@ def _place_bottom(
     dst = (float(body.hips[:, 0].mean()), waist_y)
     matrix = similarity(scale, 0.0, ((left + right) / 2, 0.0), dst, scale_y)
     paste_affine(canvas, g.rgba, matrix, layer)
+    return length_kept(g.rgba.shape[:2], matrix, canvas.shape[0])
+
+
+def length_kept(size: tuple[int, int], matrix: np.ndarray, height: int) -> float:
+    """The share of a garment's length (`size`: its cut-out's height and width, placed by
+    `matrix`) that lies within a canvas `height` rows tall: below 1 when the frame cuts it."""
+    h, w = size
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], dtype=np.float64)
+    ys = (corners @ matrix[:, :2].T + matrix[:, 2])[:, 1]
+    top, bottom = float(ys.min()), float(ys.max())
+    inside = min(bottom, float(height)) - max(top, 0.0)
+    return float(np.clip(inside / max(bottom - top, 1e-6), 0.0, 1.0))
 
 
 def _place_shoes(
@@ -143,6 +156,11 @@ def _on_white(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+#: A garment may lose at most this share of its length (to the cut-out or to the frame): a
+#: midi dress cut to a mini is another garment.
+MAX_LENGTH_LOST = 0.1
+
+
 def _garments(spec: FlatSpec, warnings: list[str]) -> list[tuple[Garment, str]]:
     """Each garment cut out, with its name for messages, in drawing order. A garment whose
     cut-out is not whole fails the output (it would be drawn broken); a doubtful one is drawn
@@ -160,6 +178,14 @@ def _garments(spec: FlatSpec, warnings: list[str]) -> list[tuple[Garment, str]]:
             warnings.append(f"{name}: footwear left out (barefoot)")
             continue
         verdict, reasons = garment.cutout.findings()
+        if garment.kind != "shoes" and 1.0 - garment.cutout.length > MAX_LENGTH_LOST:
+            verdict, reasons = (
+                "lost",
+                [
+                    *reasons,
+                    f"the cut-out keeps {garment.cutout.length:.0%} of the garment's length",
+                ],
+            )
         if verdict == "lost":
             raise EngineError(
                 f"{name}: the garment could not be cut out of its photo whole "
@@ -247,24 +273,29 @@ def _template(
     return body
 
 
-def _dress(canvas: np.ndarray, garments: list[Garment], body: Body) -> list[np.ndarray]:
-    """Draw every garment on the body, in order; the alpha each one drew (uint8 layers)."""
+def _dress(
+    canvas: np.ndarray, garments: list[Garment], body: Body, kept: list[float]
+) -> list[np.ndarray]:
+    """Draw every garment on the body, in order; the alpha each one drew (uint8 layers).
+    `kept` gets each garment's share of its length inside the frame (`length_kept`)."""
     layers = []
+    kept.clear()
     for garment in garments:
         layer = np.zeros(canvas.shape[:2], np.uint8)
         if garment.kind == "shoes":
             _place_shoes(canvas, garment, body, layer)
+            kept.append(1.0)  # a pair of shoes has no length to lose
         elif garment.kind == "bottom":
-            _place_bottom(canvas, garment, body, layer)
+            kept.append(_place_bottom(canvas, garment, body, layer))
         else:
-            _place_upper(canvas, garment, body, layer)
+            kept.append(_place_upper(canvas, garment, body, layer))
         layers.append(layer)
     return layers
 
 
 def _dressed(
     backdrop: np.ndarray, identity: np.ndarray, garments: list[Garment],
-    rng: np.random.Generator, warnings: list[str],
+    rng: np.random.Generator, warnings: list[str], kept: list[float],
 ) -> tuple[np.ndarray, Body, list[PlacementMeasures]]:  # fmt: skip
     """The dressed canvas, its body and each garment's measures: on the identity's own body
     when it can be, unless its own clothes would show where the new ones go (then, like a body
@@ -273,7 +304,7 @@ def _dressed(
     canvas = backdrop.copy()
     body = _identity_body(canvas, identity, kinds, rng, warnings)
     if body is not None:
-        placements = placement.measure(body, garments, _dress(canvas, garments, body))
+        placements = placement.measure(body, garments, _dress(canvas, garments, body, kept))
         if not any(p.shows_through for p in placements):
             return canvas, body, placements
         warnings.append(
@@ -282,7 +313,7 @@ def _dressed(
         )
         canvas = backdrop.copy()
     body = _template(canvas, identity, kinds, rng)
-    return canvas, body, placement.measure(body, garments, _dress(canvas, garments, body))
+    return canvas, body, placement.measure(body, garments, _dress(canvas, garments, body, kept))
 
 
 def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
@@ -306,8 +337,10 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
     named = _garments(spec, warnings)
     garments = [garment for garment, _ in named]
     identity = np.ascontiguousarray(np.asarray(spec.identity.convert("RGB")))
-    canvas, body, placements = _dressed(backdrop, identity, garments, rng, warnings)
+    kept: list[float] = []
+    canvas, body, placements = _dressed(backdrop, identity, garments, rng, warnings, kept)
     verdicts = _placement_verdicts(named, placements, warnings)
+    _refuse_shortened(named, kept)
 
     if (work_w, work_h) != (spec.width, spec.height):
         canvas = cv2.resize(canvas, (spec.width, spec.height), interpolation=cv2.INTER_CUBIC)
@@ -330,13 +363,25 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
                     "layer": g.layer,
                     "cutout": g.cutout.as_dict(),
                     "placement": measures.as_dict(),
+                    "length_kept": round(share, 4),
                 }
-                for (g, name), measures in zip(named, placements, strict=True)
+                for (g, name), measures, share in zip(named, placements, kept, strict=True)
             ],
             "background": {"colour": list(colour), "style": style},
             "render_size": [work_w, work_h],
+            # A drawn body in flat garments: delivered as a layout preview (server/delivery).
+            "layout_preview": True,
         },
     )
+
+
+def _refuse_shortened(named: list[tuple[Garment, str]], kept: list[float]) -> None:
+    for (garment, name), share in zip(named, kept, strict=True):
+        if 1.0 - share > MAX_LENGTH_LOST:
+            raise EngineError(
+                f"{name}: the frame would cut {1.0 - share:.0%} of the {garment.kind}'s length "
+                "(at most 10 % may go); ask for a full-body framing or a taller aspect ratio"
+            )
 
 
 def _placement_verdicts(

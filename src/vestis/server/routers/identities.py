@@ -58,6 +58,7 @@ def upload_identity(
             "identity_code": made.identity_code,
             "status": made.preprocessing_status,
             "face_detected": made.face_detected,
+            "findings": [f.name for f in made.photo_check.findings] if made.photo_check else [],
         }
         state.runtime.bus.emit(user.id, "identity_preprocessing", event)
     return made

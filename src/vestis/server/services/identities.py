@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from vestis.contract.identities import IdentityInfo, IdentityListResponse, IdentityUploadResponse
 from vestis.engines.base import FaceInfo
+from vestis.quality.identity_photo import IdentityPhotoCheck, check_identity_photo
 from vestis.server import images
 from vestis.server.errors import ApiError, not_found
 from vestis.server.models import Identity, User
@@ -39,6 +41,7 @@ def info(state: ServerState, identity: Identity, owner: User) -> dict[str, Any]:
         created_by=owner.username,
         image_description=identity.description or None,
         face_detected=identity.face_detected,
+        photo_check=identity.photo_check,
     ).model_dump()
 
 
@@ -59,6 +62,21 @@ def _face_metadata(face: FaceInfo) -> dict[str, Any]:
         meta["box"] = list(face.box)
     meta.update(face.metadata)
     return meta
+
+
+def _checked_photo(image: Image.Image) -> IdentityPhotoCheck:
+    """What the photo shows that swaps carry over; a photo of several people is refused (the
+    engine would use the largest face, which may not be the one meant)."""
+    check = check_identity_photo(image)
+    if check.faces > 1:
+        raise ApiError(
+            422,
+            "Several faces",
+            f"The identity photo shows {check.faces} faces; an identity is one person. Crop "
+            "it to the one face you mean, or upload a photo of that person alone.",
+            faces=check.faces,
+        )
+    return check
 
 
 def _refuse_duplicate(db: Session, user: User, digest: str) -> None:
@@ -96,7 +114,9 @@ def upload(
     digest = hashlib.sha256(data).hexdigest()
     _refuse_duplicate(db, user, digest)
     assert state.engine is not None
-    face = state.engine.detect_face(images.open_image(data))
+    image = images.open_image(data)
+    check = _checked_photo(image)
+    face = state.engine.detect_face(image)
     key = state.blobs.new_key("identities", facts.ext)
     state.blobs.write(key, data)
     # Two uploads of one image at once: the second waits here for the first to commit, then
@@ -118,6 +138,7 @@ def upload(
         face_detected=face.detected,
         face_metadata=_face_metadata(face),
         description={"tag": tag} if tag else {},
+        photo_check=check.as_dict(),
         preprocessing_status="completed" if face.detected else "failed",
         error_message=None if face.detected else "No face was found in the identity image.",
     )

@@ -5,24 +5,22 @@ measures flag for a reviewer, and the reviewer's verdict (spec §2.9's `feedback
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from vestis.contract.jobs import FeedbackRequest
+from vestis.quality import review as quality_review
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.jobqueue import OUTPUT, JobQueue
 from vestis.server.models import Job, JobOutput, utcnow
 from vestis.server.security import new_public_id
 from vestis.server.services import credits
 
-#: Below this `quality_score` a completed output is flagged for review.
-LOW_SCORE = 0.5
-#: A swapped face sharper than this share of the input's looks as sharp as the photo.
-SHARP_ENOUGH = 0.7
-#: A model swap keeps at least this share of the pixels outside the head.
-KEPT_ENOUGH = 0.99
+#: The review thresholds are the measures' own (`vestis measure` says the same as a result).
+LOW_SCORE = quality_review.LOW_SCORE
+SHARP_ENOUGH = quality_review.SHARP_ENOUGH
+KEPT_ENOUGH = quality_review.KEPT_ENOUGH
 
 LIKE, DISLIKE = "like", "dislike"
 
@@ -57,33 +55,9 @@ def review_reasons(output: JobOutput) -> list[str]:
     """Why a reviewer should look twice at a completed output (empty: nothing flagged)."""
     if output.status != "completed":
         return []
-    reasons = [str(w) for w in output.warnings or []]
-    if output.quality_score is not None and output.quality_score < LOW_SCORE:
-        reasons.append(f"quality score {output.quality_score:.2f} is below {LOW_SCORE:g}")
-    said = " ".join(reasons)
-    return reasons + [
-        r for r in _metric_reasons(output.metrics or {}) if r.split(":")[0] not in said
-    ]
-
-
-def _metric_reasons(metrics: dict[str, Any]) -> list[str]:
-    """What the quality measures (the result's `metrics`) say a reviewer should check."""
-    reasons = []
-    if metrics.get("is_identity") is False:
-        distance = metrics.get("identity_distance")
-        where = f" (distance {distance:.2f})" if isinstance(distance, float) else ""
-        reasons.append(f"not the identity: the face does not match{where}")
-    sharpness = metrics.get("sharpness_ratio")
-    if isinstance(sharpness, float) and sharpness < SHARP_ENOUGH:
-        reasons.append(f"smeared face: {sharpness:.0%} of the photo's sharpness")
-    kept = metrics.get("unchanged_outside_head")
-    if isinstance(kept, float) and kept < KEPT_ENOUGH:
-        reasons.append(f"garments changed: {kept:.1%} of the pixels outside the head kept")
-    for garment in metrics.get("garments") or []:
-        if isinstance(garment, dict) and garment.get("verdict") not in (None, "ok"):
-            why = "; ".join(garment.get("reasons") or []) or str(garment.get("verdict"))
-            reasons.append(f"garment {garment.get('name') or garment.get('kind')}: {why}")
-    return reasons
+    return quality_review.review_reasons(
+        output.metrics, output.warnings or [], output.quality_score
+    )
 
 
 def output_of(job: Job, output_id: str) -> JobOutput:
