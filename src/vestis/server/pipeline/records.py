@@ -160,8 +160,10 @@ def record(
     this one (the anchor's followers), for the caller to defer."""
     failed = stored is None or error is not None
     refund = claim.price if failed else 0.0
-    # Locks the job row first: recorders of one job go one at a time from here on. A redo is
-    # not one of the job's outputs to count.
+    if refund:  # the user's row before the job's, as every transaction takes them
+        credits.lock_user(db, claim.user_id)
+    # Locks the job row: recorders of one job go one at a time from here on. A redo is not one
+    # of the job's outputs to count.
     processed = db.execute(
         update(Job)
         .where(Job.id == claim.job_pk)
