@@ -75,7 +75,7 @@ class Runtime:
         from vestis.server.fashn.service import FashnService
 
         self.fashn = FashnService(state, self.queue)
-        self.login_guard = LoginGuard()
+        self.login_guard = LoginGuard(state.db)
         self.limiter = JobRateLimiter(
             state.db,
             state.settings.rate_limit_per_minute,
