@@ -41,7 +41,10 @@ def test_three_api_processes_and_two_workers_start_at_once_on_an_empty_database(
             )
             assert READY in worker.log(), worker.log()
         for api in apis:
-            assert httpx.get(api.base_url + "/health").status_code == 200
+            health = httpx.get(api.base_url + "/health")
+            assert health.status_code == 200
+            # `--workers 0`: the workers make the outputs, this process names no engine
+            assert health.json()["engine"] is None and health.json()["workers"] == 0
         logs = [api.log() for api in apis]
         assert sum("created user 'admin'" in log for log in logs) == 1, logs
         assert not any("Traceback" in log for log in logs + [w.log() for w in workers])

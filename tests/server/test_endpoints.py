@@ -17,6 +17,7 @@ from tests.support.server_process import ServerProcess
 def test_health_needs_no_auth(server: ServerProcess) -> None:
     body = httpx.get(server.base_url + "/health").json()
     assert body["status"] == "ok" and body["engine"] == "fake" and body["version"]
+    assert body["workers"] == 2
 
 
 def test_missing_and_bad_tokens_are_401(server: ServerProcess) -> None:
