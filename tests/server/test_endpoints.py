@@ -17,6 +17,7 @@ from tests.support.server_process import ServerProcess
 def test_health_needs_no_auth(server: ServerProcess) -> None:
     body = httpx.get(server.base_url + "/health").json()
     assert body["status"] == "ok" and body["engine"] == "fake" and body["version"]
+    assert body["workers"] == 2
 
 
 def test_missing_and_bad_tokens_are_401(server: ServerProcess) -> None:
@@ -118,6 +119,8 @@ def test_identity_lifecycle(api: Api) -> None:
     )
     assert patched.json()["image_description"] == {"tag": "summer", "gender": "female", "age": 31}
     assert api.http.patch(f"/identity/{code}/metadata", json={"gender": "x"}).status_code == 422
+    for tag in ("nul\x00", "esc\x1b[31m"):  # control characters, as in every other text field
+        assert api.http.patch(f"/identity/{code}/metadata", json={"tag": tag}).status_code == 422
 
     api.identity(person_image(22), name="Adam")
     by_name = api.http.get("/identity", params={"sort_by": "name", "order": "asc"}).json()

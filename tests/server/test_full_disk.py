@@ -165,3 +165,18 @@ def test_a_full_disk_mid_job_fails_and_refunds_its_outputs_and_the_worker_lives_
         assert _wait(api, again)["status"] == "completed"
         assert _balance(server) == before - 3
     assert server.running
+
+
+def test_the_request_after_a_507_on_the_same_connection_is_answered(
+    server: ServerProcess, small_disk: Path
+) -> None:
+    """Was: the 507 was followed by an unhandled exception, and the client's next request on
+    the same keep-alive connection was reset without an answer."""
+    with server.client() as api:
+        reserved = api.post("/upload", json={"filename": "big.png"}).json()
+        filler = fill(small_disk, leave_bytes=2 * 1024 * 1024)
+        refused = api.put(reserved["upload_url"], content=noise_png(5), timeout=60)
+        assert refused.status_code == 507, refused.text
+        assert api.get("/project").status_code == 200
+        filler.unlink()
+    assert "Exception in ASGI application" not in server.log()

@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import os
 import stat
 import time
 import zipfile
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -212,3 +214,29 @@ def test_data_dir_is_0700_and_the_database_0600(server: ServerProcess) -> None:
     assert files or server.database_url  # SQLite: the database and its WAL files
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_blobs_are_0600_in_0700_folders_whatever_the_umask(tmp_path: Path) -> None:
+    """The users' photos and outputs; was 0644 in 0755 folders (0666/0777 under umask 000)."""
+    process = ServerProcess(tmp_path)
+    before = os.umask(0)  # the server inherits it
+    try:
+        process.start()
+    finally:
+        os.umask(before)
+    with process:
+        api = api_for(process)
+        body = {
+            "identity_code": api.identity(person_image(1), "private"),
+            "project_id": api.project("private"),
+            "images": [api.upload("a.jpg", person_image(2))],
+        }
+        job_id = api.http.post("/model-swap", json=body).json()["job_id"]
+        assert api.wait(job_id)["status"] == "completed"
+        api.http.close()
+    blobs = process.data_dir / "blobs"
+    kinds = {path.relative_to(blobs).parts[0] for path in blobs.rglob("*.*")}
+    assert {"inputs", "identities", "outputs", "thumbnails"} <= kinds, kinds
+    for path in [blobs, *blobs.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))

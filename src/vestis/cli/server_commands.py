@@ -56,6 +56,23 @@ BlobStoreOpt = Annotated[
 ]
 
 
+def _scratch_data_dir() -> Path:
+    """A data dir for a process that keeps nothing in one (PostgreSQL and S3): a temporary
+    folder for files still arriving, said on stderr and removed when the process ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="vestis-"))
+    typer.echo(
+        f"No --data-dir: files still arriving are kept in {folder} until they go to the "
+        "bucket; the folder is removed when this process stops (not when it is killed).",
+        err=True,
+    )
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def _settings(
     data_dir: Path | None,
     database_url: str | None,
@@ -68,9 +85,7 @@ def _settings(
     except ValueError as exc:
         if not (database_url and blob_store):
             raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
-        import tempfile
-
-        folder = Path(tempfile.mkdtemp(prefix="vestis-"))
+        folder = _scratch_data_dir()
     if blob_store:
         from vestis.server.blobs_s3 import BlobStoreError, parse_s3_url
 

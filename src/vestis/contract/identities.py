@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vestis.contract.common import Pagination, RequestModel, WireModel
+from vestis.contract.common import Pagination, PrintableText, RequestModel, WireModel
 
 PreprocessingStatus = Literal["pending", "processing", "completed", "failed"]
 Gender = Literal["male", "female", "non-binary"]
@@ -70,7 +70,7 @@ class IdentityListResponse(WireModel):
 
 
 class IdentityMetadataRequest(RequestModel):
-    tag: str | None = Field(default=None, max_length=128)
+    tag: PrintableText | None = Field(default=None, max_length=128)
     gender: Gender | None = None
     age: int | None = Field(default=None, ge=1, le=120)
 

@@ -114,6 +114,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     if settings.studio:
         _install_web_apps(app)
     app.add_middleware(BodyCap, token_check=partial(token_is_valid, state))
+    app.add_middleware(errors.ErrorAnswers)  # outside every other middleware but the faults'
     if settings.faults:
         faults.install(app, settings.faults)
     return app

@@ -2,7 +2,8 @@
 (`blobs_s3.S3BlobStore` keeps the same keys in a bucket).
 
 Keys are `<kind>/<2 hex>/<32 hex>.<ext>`; client-supplied names never reach the file system, and
-every key is checked against that shape and resolved inside the root before use.
+every key is checked against that shape and resolved inside the root before use. Folders are
+0700 and files 0600 whatever the umask: the images are the users' photos.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from vestis.server.disk import remove_quietly
 
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
 _KEY = re.compile(r"^[a-z]{2,16}/[0-9a-f]{2}/[0-9a-f]{32}\.(jpg|png|webp|bin|zip)$")
 
 
@@ -26,6 +29,13 @@ def check_key(key: str) -> str:
     if not _KEY.match(key):
         raise BlobKeyError(f"not a blob key: {key!r}")
     return key
+
+
+def private_folder(folder: Path) -> None:
+    """`folder` and the parents it needs, 0700 (mkdir's mode only narrows the umask's)."""
+    if not folder.is_dir():
+        private_folder(folder.parent)
+        folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
 
 
 def fsync_path(path: Path) -> None:
@@ -44,7 +54,8 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_folder(self.root)
+        os.chmod(self.root, FOLDER_MODE)
 
     @staticmethod
     def new_key(kind: str, ext: str) -> str:
@@ -60,10 +71,11 @@ class BlobStore:
     def write(self, key: str, data: bytes) -> None:
         """Write atomically (temp file + rename), so a crash never leaves half a file."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         tmp = path.with_suffix(path.suffix + ".part")
         try:
-            with open(tmp, "wb") as handle:
+            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with open(descriptor, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -75,13 +87,14 @@ class BlobStore:
     def temp_path(self) -> Path:
         """A fresh file name for bytes still arriving (see `adopt`)."""
         folder = self.root / "tmp"
-        folder.mkdir(exist_ok=True)
+        private_folder(folder)
         return folder / f"{secrets.token_hex(16)}.part"
 
     def adopt(self, temp: Path, key: str) -> None:
         """Move a fully written and fsynced temp file to `key` (atomic rename)."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
+        os.chmod(temp, FILE_MODE)  # made by whoever wrote it, with the umask's mode
         os.replace(temp, path)
 
     def read(self, key: str) -> bytes:

@@ -7,8 +7,11 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
+import tenacity
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 #: Constraint names as PostgreSQL makes them, so a database made by `create_all` before the
@@ -26,6 +29,13 @@ BASELINE_REVISION = "0001"
 _AFTER_COMMIT = "vestis.after_commit"
 
 log = logging.getLogger("vestis.server.db")
+T = TypeVar("T")
+
+#: SQLSTATEs with which PostgreSQL ends a transaction to break a deadlock (40P01) or to keep
+#: transactions serialisable (40001): the same work, run again, succeeds.
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
+#: Runs of one unit of work before its conflict is let through (as a 500).
+CONFLICT_ATTEMPTS = 6
 
 
 class Base(DeclarativeBase):
@@ -123,6 +133,44 @@ def _run_after_commit(session: Session) -> None:
 
 def _forget_after_commit(session: Session) -> None:
     session.info.pop(_AFTER_COMMIT, None)
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether the database ended the transaction for a conflict with another one."""
+    orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
+    return getattr(orig, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
+def _log_conflict(state: tenacity.RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "transaction conflict (attempt %d), running it again: %s", state.attempt_number, error
+    )
+
+
+def retry_conflicts(session: Session, work: Callable[[], T]) -> T:
+    """Run `work` (which uses `session`) and commit; when the database ends the transaction
+    for a deadlock or a serialisation failure, roll back and run the whole of it again, a few
+    times, after a short random pause: a client never sees a 500 for another request's
+    locks. `work` must be safe to run again after a rollback (side effects outside the
+    database go in `after_commit`)."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_conflict),
+        stop=tenacity.stop_after_attempt(CONFLICT_ATTEMPTS),
+        wait=tenacity.wait_random_exponential(multiplier=0.02, max=0.5),
+        before_sleep=_log_conflict,
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            try:
+                result = work()
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            return result
+    raise AssertionError("unreachable: tenacity reraises the last conflict")
 
 
 class Database:

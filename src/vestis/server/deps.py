@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from vestis.server.db import retry_conflicts
 from vestis.server.errors import ApiError
 from vestis.server.models import User
 from vestis.server.services import accounts
@@ -59,15 +60,24 @@ class SessionRoute(APIRoute):
 
 
 def _commit_on_return(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """The route runs as one unit of work on its session: committed as it returns, and run
+    again as a whole when PostgreSQL ends it for a deadlock or serialisation failure."""
+
     @functools.wraps(endpoint)
     def call(*args: Any, **kwargs: Any) -> Any:
-        result = endpoint(*args, **kwargs)
-        for value in kwargs.values():
-            if isinstance(value, Session) and value.in_transaction():
-                value.commit()
-        return result
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+        if len(sessions) != 1:
+            return _commit_all(endpoint(*args, **kwargs), sessions)
+        return retry_conflicts(sessions[0], lambda: endpoint(*args, **kwargs))
 
     return call
+
+
+def _commit_all(result: Any, sessions: list[Session]) -> Any:
+    for session in sessions:
+        if session.in_transaction():
+            session.commit()
+    return result
 
 
 def _unauthorized(message: str) -> ApiError:

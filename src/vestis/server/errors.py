@@ -6,6 +6,7 @@ Validation errors answer **422** with the spec's body
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,10 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vestis.server.disk import is_out_of_space
 
 VALIDATION_STATUS = 422
+
+log = logging.getLogger("vestis.server.errors")
 
 
 class ApiError(Exception):
@@ -154,3 +158,36 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+
+
+class ErrorAnswers:
+    """Pure ASGI middleware: an exception no handler took becomes its answer here (507 for a
+    full disk, else 500), logged once. Starlette's last-resort handler (`_unexpected_handler`
+    behind `ServerErrorMiddleware`) answers too, but then raises the exception again, and
+    uvicorn closes the connection for it: the client's next request on that keep-alive
+    connection was reset without an answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:  # half an answer sent: only closing the connection can end it
+                raise
+            if is_out_of_space(exc):
+                log.warning("%s %s: the disk is full (%s)", scope["method"], scope["path"], exc)
+            else:
+                log.exception("%s %s failed", scope["method"], scope["path"])
+            await _unexpected_handler(Request(scope), exc)(scope, receive, send)

@@ -1,5 +1,8 @@
 """Password logins under attack: failed attempts are throttled per user name and per client
-address (moving windows of the `limits` library), and argon2 work is done one at a time.
+address (moving windows counted in the database, `login_failures`: every API process sees the
+same windows, and a restart does not lift a lock-out), and argon2 work is done one at a time.
+Every way to sign in with a password goes through the one guard of its process (`/auth/login`,
+the studio's sign-in form).
 
 argon2 is made to be expensive (about 0.15 s of CPU and 64 MiB per check): a flood of
 logins, right or wrong, must not take the CPU and memory that status polls and uploads need.
@@ -20,9 +23,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage, Storage
-from limits.strategies import MovingWindowRateLimiter
+from anyio import to_thread
+from sqlalchemy import delete, select
+
+from vestis.server.db import Database
+from vestis.server.models import LoginFailure
 
 T = TypeVar("T")
 
@@ -43,10 +48,51 @@ class LoginRefused(Exception):
         self.retry_after = retry_after
 
 
+class FailureWindows:
+    """Failed logins per (scope, key) in a moving window, in the database."""
+
+    def __init__(self, db: Database, limits: dict[str, int], window_seconds: int) -> None:
+        self.db = db
+        self.limits = limits
+        self.window_seconds = window_seconds
+
+    def retry_after(self, keys: list[tuple[str, str]]) -> int | None:
+        """Seconds until every window of `keys` allows another attempt; None when they do."""
+        now = time.time()
+        waits = []
+        with self.db.session() as db:
+            for scope, key in keys:
+                times = db.scalars(
+                    select(LoginFailure.at)
+                    .where(LoginFailure.scope == scope, LoginFailure.key == key[:255])
+                    .where(LoginFailure.at > now - self.window_seconds)
+                    .order_by(LoginFailure.at)
+                ).all()
+                limit = self.limits[scope]
+                if len(times) >= limit:
+                    frees_at = times[len(times) - limit] + self.window_seconds
+                    waits.append(max(1, math.ceil(frees_at - now)))
+        return max(waits) if waits else None
+
+    def count(self, keys: list[tuple[str, str]]) -> None:
+        """Count one failure in each window of `keys` (and forget the ones out of them)."""
+        now = time.time()
+        with self.db.session() as db:
+            for scope, key in keys:
+                db.execute(
+                    delete(LoginFailure).where(
+                        LoginFailure.scope == scope,
+                        LoginFailure.key == key[:255],
+                        LoginFailure.at <= now - self.window_seconds,
+                    )
+                )
+                db.add(LoginFailure(scope=scope, key=key[:255], at=now))
+
+
 class LoginGuard:
     def __init__(
         self,
-        storage: Storage | None = None,
+        db: Database,
         *,
         per_user: int = FAILURES_PER_USER,
         per_address: int = FAILURES_PER_ADDRESS,
@@ -55,9 +101,8 @@ class LoginGuard:
         max_waiting: int = 32,
         refusal_pause: float = REFUSAL_PAUSE_SECONDS,
     ) -> None:
-        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
-        self._per_user = RateLimitItemPerSecond(per_user, window_seconds)
-        self._per_address = RateLimitItemPerSecond(per_address, window_seconds)
+        limits = {"user": per_user, "address": per_address}
+        self._windows = FailureWindows(db, limits, window_seconds)
         self._concurrent = concurrent_checks
         self._semaphore: asyncio.Semaphore | None = None
         self._waiting = 0
@@ -78,12 +123,12 @@ class LoginGuard:
             await self._semaphore.acquire()
         finally:
             self._waiting -= 1
+        keys = [("user", username), ("address", address)]
         try:  # decided in turn, so the failures of the checks before this one count
-            wait = self._retry_after(username, address)
+            wait = await to_thread.run_sync(self._windows.retry_after, keys)
             result = None if wait is not None else await check()
             if wait is None and result is None:
-                self._limiter.hit(self._per_user, "login-user", username)
-                self._limiter.hit(self._per_address, "login-address", address)
+                await to_thread.run_sync(self._windows.count, keys)
         finally:
             self._semaphore.release()
         if wait is not None:
@@ -93,17 +138,6 @@ class LoginGuard:
                 wait,
             )
         return result
-
-    def _retry_after(self, username: str, address: str) -> int | None:
-        waits = []
-        for item, scope, key in (
-            (self._per_user, "login-user", username),
-            (self._per_address, "login-address", address),
-        ):
-            if not self._limiter.test(item, scope, key):
-                stats = self._limiter.get_window_stats(item, scope, key)
-                waits.append(max(1, math.ceil(stats.reset_time - time.time())))
-        return max(waits) if waits else None
 
     async def _refuse(self, message: str, retry_after: int) -> None:
         await asyncio.sleep(self.refusal_pause)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -203,6 +204,22 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """One wrong password, counted in the moving windows of its user name and of its client
+    address (`login_guard.py`); in the database so every API process sees it and a restart
+    does not forget it. Not a foreign key: unknown user names count the same."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_scope_key", "scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "user" or "address"
+    scope: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(255))
+    #: Unix time of the attempt.
+    at: Mapped[float] = mapped_column(Float)
 
 
 class RateLimitHit(Base):

@@ -17,7 +17,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vestis.server.db import Database
-from vestis.server.models import RateLimitHit, User
+from vestis.server.models import RateLimitHit
+from vestis.server.services import credits
 
 
 class JobRateLimiter:
@@ -50,7 +51,7 @@ class JobRateLimiter:
     def _hit(self, db: Session, user_id: int) -> int | None:
         now = time.time()
         since = now - self.window_seconds
-        db.execute(select(User.id).where(User.id == user_id).with_for_update())
+        credits.lock_user(db, user_id)  # a no-op when the caller's transaction holds it
         mine = RateLimitHit(scope=self.scope, user_id=user_id, at=now)
         db.add(mine)
         db.flush()

@@ -70,10 +70,12 @@ class Runtime:
         self.webhooks = WebhookSender(state.db, self.queue, policy=policy)
         self.bus.listeners.append(self.webhooks.defer)
         self.pipeline = OutputPipeline(state, self.bus, self.queue)
+        self.queue.sweeper = self.pipeline.sweep
+        self.queue.sweep_seconds = state.settings.stalled_after_seconds
         from vestis.server.fashn.service import FashnService
 
         self.fashn = FashnService(state, self.queue)
-        self.login_guard = LoginGuard()
+        self.login_guard = LoginGuard(state.db)
         self.limiter = JobRateLimiter(
             state.db,
             state.settings.rate_limit_per_minute,

@@ -56,7 +56,8 @@ class ServerSettings:
     #: fails instead of being tried again.
     max_job_attempts: int = 3
     #: PostgreSQL: a worker whose heartbeat is older than this is presumed dead and its tasks
-    #: are given to another (heartbeats every sixth of it).
+    #: are given to another (heartbeats every sixth of it). Both queues also sweep this often
+    #: for unfinished work no task attends (`OutputPipeline.sweep`).
     stalled_after_seconds: float = 30.0
     #: An output whose face is not the identity is made again with another seed up to this
     #: many times (the best kept; delivered with a warning if none is the identity).

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from vestis.server.blobs import BlobStore
 from vestis.server.db import Database
-from vestis.server.models import ServerSecret
+from vestis.server.server_secrets import put_once
 from vestis.server.settings import DATABASE_FILE, ServerSettings
 from vestis.server.signing import UrlSigner
 
@@ -23,11 +23,8 @@ if TYPE_CHECKING:
 def _signing_key(db: Database) -> bytes:
     """The HMAC key of signed links, created once and kept in the database."""
     with db.session() as session:
-        row = session.get(ServerSecret, "url_signing")
-        if row is None:
-            row = ServerSecret(name="url_signing", value=secrets.token_hex(32))
-            session.add(row)
-        return bytes.fromhex(row.value)
+        value, _ = put_once(session, "url_signing", secrets.token_hex(32))
+        return bytes.fromhex(value)
 
 
 def open_blob_store(settings: ServerSettings) -> BlobStore:

@@ -22,8 +22,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from vestis.server.deps import DbDep, StateDep
-from vestis.server.models import ServerSecret, User
+from vestis.server.models import User
 from vestis.server.security import token_hash
+from vestis.server.server_secrets import put_once
 from vestis.server.services import accounts
 from vestis.server.state import ServerState
 
@@ -55,11 +56,8 @@ def _key(state: ServerState) -> bytes:
     if cached is not None:
         return cached
     with state.db.session() as db:
-        row = db.get(ServerSecret, "studio_csrf")
-        if row is None:
-            row = ServerSecret(name="studio_csrf", value=secrets.token_hex(32))
-            db.add(row)
-        key = bytes.fromhex(row.value)
+        value, _ = put_once(db, "studio_csrf", secrets.token_hex(32))
+        key = bytes.fromhex(value)
     state._studio_key = key  # type: ignore[attr-defined]
     return key
 

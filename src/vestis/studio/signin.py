@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from vestis.server.deps import DbDep, StateDep
+from vestis.server.login_guard import LoginRefused
 from vestis.server.models import User
 from vestis.server.services import accounts
 from vestis.studio import auth
@@ -54,24 +55,43 @@ def login_page(
     return response
 
 
-def _user_for(db: DbDep, username: str, password: str, token: str) -> User | None:
+async def _user_for(
+    request: Request, db: DbDep, state: StateDep, username: str, password: str, token: str
+) -> User | None:
+    """The user of a token, or of a password checked through the process's one login guard
+    (the same throttle as `/auth/login`: a refusal raises `LoginRefused`)."""
     if token.strip():
-        return accounts.user_for_token(db, token.strip(), ("access", "api"))
-    if username and password:
-        return accounts.login(db, username, password)
-    return None
+        return await run_in_threadpool(
+            accounts.user_for_token, db, token.strip(), ("access", "api")
+        )
+    if not (username and password):
+        return None
+    assert state.runtime is not None
+    address = request.client.host if request.client else "unknown"
+    return await state.runtime.login_guard.attempt(
+        username, address, lambda: run_in_threadpool(accounts.login, db, username, password)
+    )
 
 
 @router.post("/login", dependencies=[CsrfChecked])
 async def login(
     request: Request,
     db: DbDep,
+    state: StateDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/studio/",
 ) -> Response:
-    user = await run_in_threadpool(_user_for, db, username, password, token)
+    try:
+        user = await _user_for(request, db, state, username, password, token)
+    except LoginRefused as refused:
+        refusal = page(
+            request, "login.html", status_code=429, next=auth.safe_next(next),
+            error=refused.message,
+        )  # fmt: skip
+        refusal.headers["Retry-After"] = str(refused.retry_after)
+        return refusal
     if user is None:
         message = "Wrong user name or password, or an invalid token."
         return page(

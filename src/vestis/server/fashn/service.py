@@ -47,7 +47,7 @@ from vestis.server.fashn.models import FashnPrediction
 from vestis.server.fashn.webhooks import WebhookSender
 from vestis.server.images import encode
 from vestis.server.jobqueue import PREDICTION, JobQueue
-from vestis.server.models import User, utcnow
+from vestis.server.models import utcnow
 from vestis.server.security import new_public_id
 from vestis.server.services import credits
 from vestis.server.state import ServerState
@@ -126,7 +126,7 @@ class FashnService:
             with self._admission or contextlib.nullcontext(), self.state.db.session() as db:
                 # The user's row first: the in-flight count and the credit reservation of two
                 # requests of one user (in any processes) go one after the other.
-                db.execute(select(User.id).where(User.id == facts.user_id).with_for_update())
+                credits.lock_user(db, facts.user_id)
                 self._check_concurrency(db, facts.user_id)
                 self._reserve(db, facts.user_id, price)
                 prediction = FashnPrediction(

@@ -19,6 +19,11 @@ Rules every caller relies on:
 - `exclusive(name)` holds a lock across processes for as long as a task works on something
   (an output): no output is ever made by two workers at once. It is released if the holder
   dies, so another worker can take the work over.
+- A task that raises (the database restarted or unreachable, a full disk: engine errors are
+  recorded as the output's failure, never raised) runs again after a growing pause, up to
+  `TASK_ATTEMPTS` runs. A queue that runs tasks also calls its `sweeper` every
+  `sweep_seconds`: work that no task attends (its task failed for good, or was lost) is deferred
+  again from the database, so every output ends without a restart (`OutputPipeline.sweep`).
 """
 
 from __future__ import annotations
@@ -41,12 +46,17 @@ WEBHOOK = "webhook"
 TASKS = (JOB, OUTPUT, PREDICTION, WEBHOOK)
 
 Handler = Callable[[str], None]
+#: Runs of a task that raises, before it is left to the sweep.
+TASK_ATTEMPTS = 5
 
 
 class JobQueue(ABC):
     #: True when deferred tasks live only in this process (lost when it stops), so the
     #: unfinished work is deferred again from the database at start-up.
     volatile: bool = False
+    #: Finds and defers again the work no task attends (set by the runtime; None: no sweep).
+    sweeper: Callable[[], None] | None = None
+    sweep_seconds: float = 30.0
 
     @abstractmethod
     def defer(self, db: Session, task: str, arg: str, *, lock: str | None = None) -> None:
@@ -55,6 +65,10 @@ class JobQueue(ABC):
     @abstractmethod
     def exclusive(self, name: str) -> AbstractContextManager[bool]:
         """Try to hold `name` for the duration of the block; yields False if another holds it."""
+
+    @abstractmethod
+    def live_tasks(self) -> set[tuple[str, str]]:
+        """(task, arg) of every task waiting, due to run again or running, in any process."""
 
     @abstractmethod
     def start(self, handlers: Mapping[str, Handler]) -> None:

@@ -15,6 +15,9 @@ and worker processes on any number of machines.
   process dies. A task put back in the queue while its first worker is in fact still alive (a
   heartbeat late, not dead) finds the output held and ends; so no output is ever made by two
   workers at once, and a result is recorded only under the claim it was made for.
+- **Retries**: a task that raises runs again after 2, 4, 8, 16 s (`TASK_ATTEMPTS` runs), once
+  the database is back; `sweeper` (`OutputPipeline.sweep`) runs every `sweep_seconds` beside
+  the workers and defers again the work whose task failed for good.
 - **Schema**: `ensure_schema` applies Procrastinate's schema on a database that has none, and
   Procrastinate's own migration files newer than the one recorded on one that has an older one
   (`queue_schema` table), under an advisory lock so processes starting together do not race.
@@ -40,7 +43,16 @@ from procrastinate.schema import SchemaManager
 from sqlalchemy import Connection, make_url, text
 from sqlalchemy.orm import Session
 
-from vestis.server.jobqueue import JOB, OUTPUT, PREDICTION, TASKS, WEBHOOK, Handler, JobQueue
+from vestis.server.jobqueue import (
+    JOB,
+    OUTPUT,
+    PREDICTION,
+    TASK_ATTEMPTS,
+    TASKS,
+    WEBHOOK,
+    Handler,
+    JobQueue,
+)
 
 log = logging.getLogger("vestis.server.jobqueue")
 
@@ -51,6 +63,8 @@ QUEUES = (JOBS_QUEUE, WEBHOOKS_QUEUE)
 #: (queues, concurrency) of the worker a `vestis serve --workers N` process runs: engine work on
 #: N threads, and deliveries on their own two so a long job never holds a webhook back.
 Pools = list[tuple[tuple[str, ...], int]]
+#: Runs 2..TASK_ATTEMPTS of a task that raised wait 2, 4, 8, 16 s (Procrastinate: 2 ** attempt).
+RETRY = procrastinate.RetryStrategy(max_attempts=TASK_ATTEMPTS - 1, exponential_wait=2)
 
 
 def conninfo(url: str) -> str:
@@ -62,7 +76,8 @@ def _app(connector: Any, handlers: Mapping[str, Handler] | None = None) -> procr
     app = procrastinate.App(connector=connector)
     for name in TASKS:
         handler = handlers.get(name) if handlers else None
-        app.task(name=name, queue=QUEUE_OF[name])(_task_function(name, handler))
+        task = _task_function(name, handler)
+        app.task(name=name, queue=QUEUE_OF[name], retry=RETRY)(task)
     return app
 
 
@@ -70,7 +85,11 @@ def _task_function(name: str, handler: Handler | None):  # type: ignore[no-untyp
     def run(arg: str) -> None:
         if handler is None:
             raise RuntimeError(f"this process does not run {name} tasks")
-        handler(arg)
+        try:
+            handler(arg)
+        except Exception:
+            log.exception("task %s(%s) failed; Procrastinate runs it again (RETRY)", name, arg)
+            raise
 
     run.__name__ = name
     return run
@@ -113,6 +132,14 @@ class ProcrastinateQueue(JobQueue):
             yield bool(row and row[0])
         # closing the connection releases the lock
 
+    def live_tasks(self) -> set[tuple[str, str]]:
+        with psycopg.connect(self.conninfo, autocommit=True) as connection:
+            rows = connection.execute(
+                "SELECT task_name, args->>'arg' FROM procrastinate_jobs "
+                "WHERE status IN ('todo', 'doing')"
+            ).fetchall()
+        return {(str(task), str(arg)) for task, arg in rows}
+
     # --- working ----------------------------------------------------------------------------
 
     def start(self, handlers: Mapping[str, Handler]) -> None:
@@ -149,6 +176,7 @@ class ProcrastinateQueue(JobQueue):
         app = _app(procrastinate.PsycopgConnector(conninfo=self.conninfo), handlers)
         async with app.open_async():
             recovery = asyncio.create_task(self._put_back_stalled(app))
+            sweeping = asyncio.create_task(self._sweep()) if self.sweeper else None
             workers = [
                 app.run_worker_async(
                     queues=list(queues),
@@ -165,9 +193,19 @@ class ProcrastinateQueue(JobQueue):
             try:
                 await asyncio.gather(*workers)
             finally:
-                recovery.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recovery
+                for helper in filter(None, (recovery, sweeping)):
+                    helper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await helper
+
+    async def _sweep(self) -> None:
+        assert self.sweeper is not None
+        while True:
+            await asyncio.sleep(self.sweep_seconds)
+            try:
+                await asyncio.to_thread(self.sweeper)
+            except Exception:  # the database away for a moment: the next sweep tries again
+                log.exception("the sweep for unattended work failed")
 
     async def _put_back_stalled(self, app: procrastinate.App) -> None:
         manager = app.job_manager

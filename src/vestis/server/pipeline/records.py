@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from vestis.server.jobqueue import JOB, OUTPUT
 from vestis.server.models import Job, JobOutput, utcnow
 from vestis.server.pipeline.inputs import anchor_position
 from vestis.server.services import credits
@@ -160,8 +161,10 @@ def record(
     this one (the anchor's followers), for the caller to defer."""
     failed = stored is None or error is not None
     refund = claim.price if failed else 0.0
-    # Locks the job row first: recorders of one job go one at a time from here on. A redo is
-    # not one of the job's outputs to count.
+    if refund:  # the user's row before the job's, as every transaction takes them
+        credits.lock_user(db, claim.user_id)
+    # Locks the job row: recorders of one job go one at a time from here on. A redo is not one
+    # of the job's outputs to count.
     processed = db.execute(
         update(Job)
         .where(Job.id == claim.job_pk)
@@ -282,3 +285,25 @@ def finish_if_done(db: Session, bus: NotificationBus, job: Job) -> None:
         if job.error_message:
             data["error_message"] = job.error_message
         bus.publish(db, job.user_id, name, data)
+
+
+def unattended(db: Session, live: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The work no task attends (`live`: the queue's tasks): `("job", id)` for each unfinished
+    job without a task for it or for any of its unfinished outputs, `("output", id)` for each
+    unfinished redo of an ended job without a task."""
+    rows = db.execute(
+        select(Job.public_id, Job.status, JobOutput.public_id)
+        .outerjoin(JobOutput, and_(JobOutput.job_id == Job.id, JobOutput.status.in_(UNFINISHED)))
+        .where(or_(Job.status.in_(UNFINISHED), JobOutput.id.is_not(None)))
+    ).all()
+    jobs: dict[str, list[str]] = {}
+    found: set[tuple[str, str]] = set()
+    for job_id, status, output_id in rows:
+        if status in UNFINISHED:
+            jobs.setdefault(job_id, []).extend([output_id] if output_id else [])
+        elif (OUTPUT, output_id) not in live:
+            found.add((OUTPUT, output_id))
+    for job_id, outputs in jobs.items():
+        if (JOB, job_id) not in live and all((OUTPUT, o) not in live for o in outputs):
+            found.add((JOB, job_id))
+    return found

@@ -45,6 +45,8 @@ class OutputPipeline:
         self.queue = queue
         #: Set when the process stops: an engine working on a whole job leaves the rest.
         self.stopping = threading.Event()
+        #: Work the last sweep found unattended (see `sweep`).
+        self._suspects: set[tuple[str, str]] = set()
 
     @property
     def engine(self) -> Engine:
@@ -66,8 +68,28 @@ class OutputPipeline:
                 return
             records.start_job(db, self.bus, job.id)
             db.refresh(job)
-            for output in records.next_outputs(job):
+            left = records.next_outputs(job)
+            for output in left:
                 self.queue.defer(db, OUTPUT, output.public_id)
+            if not left:  # its last output was recorded, the job's end was not (the sweep)
+                db.execute(select(Job.id).where(Job.id == job.id).with_for_update())
+                db.refresh(job)
+                records.finish_if_done(db, self.bus, job)
+
+    def sweep(self) -> None:
+        """Defer again the work no task attends (its task failed for good: the database or
+        the disk away for longer than the retries; or the task was lost). Only what was found
+        so on two sweeps in a row: work handed from one task to the next between the queue's
+        answer and the database's is not taken for lost."""
+        live = self.queue.live_tasks()
+        with self.state.db.session() as db:
+            found = records.unattended(db, live)
+            lost = found & self._suspects
+            for task, arg in sorted(lost):
+                self.queue.defer(db, task, arg)
+        self._suspects = found - lost
+        if lost:
+            log.warning("the sweep deferred again %d unattended task(s)", len(lost))
 
     def make_output(self, output_id: str) -> None:
         """OUTPUT task: make one output."""

@@ -1,4 +1,5 @@
-"""`GET /health`: liveness, engine name and version (no auth)."""
+"""`GET /health`: liveness, the engine and worker threads making outputs here, version (no
+auth)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ def health(state: StateDep) -> JSONResponse:
     when less than `MIN_FREE_BYTES` are free (it says 200 again once space is freed)."""
     free = disk.free_bytes(state.settings.data_dir)
     full = free < disk.MIN_FREE_BYTES
+    workers = state.settings.workers
     body = {
         "status": "disk_full" if full else "ok",
-        "engine": state.engine_name,
+        # an API process that makes no outputs (`--workers 0`) names no engine: the workers'
+        # engines make them, and they may differ from the one it loaded for face checks
+        "engine": state.engine_name if workers > 0 else None,
+        "workers": workers,
         "version": __version__,
         "disk": {"free_bytes": free, "min_free_bytes": disk.MIN_FREE_BYTES},
     }

@@ -27,7 +27,7 @@ from vestis.server.deps import (
 from vestis.server.errors import ApiError
 from vestis.server.models import User
 from vestis.server.runtime import Runtime
-from vestis.server.services import jobs, uploads
+from vestis.server.services import credits, jobs, uploads
 from vestis.server.services.idempotency import KeyedRequest
 from vestis.server.services.jobs import Created
 
@@ -80,6 +80,9 @@ def _create(
     create the job within the user's rate limit. Only a job that is really created counts
     against the limit: a request refused for its content (404, 422, 402) does not."""
     keyed = KeyedRequest.of(idempotency_key, "POST", PATHS[kind], body)
+    # The user's row before any other (the uploads' rows, the job's): one lock order with every
+    # transaction that charges or refunds, and the rate limit's count goes one at a time.
+    credits.lock_user(db, user.id)
     replayed = jobs.replay(db, user, keyed)
     if replayed is not None:
         return _answer(replayed)

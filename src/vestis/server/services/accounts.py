@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from vestis.contract.auth import MAX_ACTIVE_TOKENS
 from vestis.server.errors import ApiError
-from vestis.server.models import ServerSecret, Token, User, utcnow
+from vestis.server.models import Token, User, utcnow
 from vestis.server.security import (
     hash_password,
     new_public_id,
@@ -19,6 +19,7 @@ from vestis.server.security import (
     token_hash,
     verify_password,
 )
+from vestis.server.server_secrets import put_once
 
 ADMIN_USERNAME = "admin"
 #: Token kinds and the prefix that tells them apart in logs. `session` and `ticket` (a
@@ -201,9 +202,9 @@ class AdminCredentials:
 def ensure_admin(db: Session, credits: float) -> AdminCredentials | None:
     """On the very first start of a data dir: the `admin` user with a random password and an
     API token (None on later starts, or when an `admin` was made beforehand with the CLI)."""
-    if db.get(ServerSecret, "bootstrapped") is not None:
+    _, first = put_once(db, "bootstrapped", utcnow().isoformat())
+    if not first:  # a start before this one (or beside it) did it
         return None
-    db.add(ServerSecret(name="bootstrapped", value=utcnow().isoformat()))
     if find_user(db, ADMIN_USERNAME) is not None:
         return None
     password = random_password()

@@ -5,6 +5,13 @@ requests of one user interleave (both read 4, both write 2). Here the database d
 arithmetic: a charge is `UPDATE ... SET credits = credits - cost WHERE credits >= cost`, which
 either takes the whole price or changes nothing, whatever runs beside it (row lock on
 PostgreSQL, one writer at a time on SQLite). v2 jobs and FASHN predictions both use these.
+
+One lock order for every transaction that touches a user's row: `lock_user` first (before any
+other row it locks: files, jobs, outputs), once, at the strength of the balance update that
+follows (`FOR NO KEY UPDATE`). Taking `FOR UPDATE` after an `UPDATE users` of the same
+transaction upgrades the lock, and two job creations of one user deadlocked on that upgrade;
+a job row locked before the user's row (a worker's refund) against a user row locked before
+a job row (a redo's charge) was a second cycle.
 """
 
 from __future__ import annotations
@@ -13,6 +20,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vestis.server.models import User
+
+
+def lock_user(db: Session, user_id: int) -> None:
+    """Lock the user's row for the rest of the transaction (PostgreSQL; on SQLite the first
+    write takes the database's one write lock). Not `FOR UPDATE`: that strength also waits for
+    every uncommitted insert that references the user (an upload, a token), for nothing."""
+    db.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
 
 
 def charge(db: Session, user_id: int, cost: float) -> bool:

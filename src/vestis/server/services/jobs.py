@@ -267,7 +267,9 @@ def count_outputs(db: Session, job: Job, finished: int, refunded: float = 0.0) -
 def abort(db: Session, job: Job) -> list[tuple[str, dict[str, Any]]]:
     """Stop a job: outputs not started yet fail and are refunded, an output being made is
     finished; the job ends `aborted`. Returns the events to emit once committed."""
-    # The job's row first, as workers recording an output do: no deadlock between the two.
+    # The user's row (for the refund), then the job's, as workers recording an output and job
+    # creations take them: no deadlock between them.
+    credits.lock_user(db, job.user_id)
     db.execute(select(Job.id).where(Job.id == job.id).with_for_update())
     db.refresh(job)
     if job.status not in ("pending", "processing"):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from vestis.contract.uploads import UPLOAD_URL_TTL_SECONDS, UploadResponse
 from vestis.server import images
 from vestis.server.blobs import fsync_path
+from vestis.server.db import after_commit
 from vestis.server.errors import ApiError, not_found
 from vestis.server.models import File, User
 from vestis.server.security import new_public_id
@@ -157,19 +158,45 @@ def settle(state: ServerState, db: Session, user_id: int, file_ids: list[str]) -
         # same new upload at once, one adopts it and the others find it adopted.
         db.execute(update(File).where(File.id == row.id).values(blob_key=File.blob_key))
         db.refresh(row)
-        staging = row.blob_key
-        if row.uploaded or staging is None or not state.blobs.exists(staging):
-            continue
-        data = state.blobs.read(staging)
-        try:
-            facts = images.inspect_image(data)
-        except images.ImageRejected as exc:
-            raise ApiError(exc.status_code, images.rejection_title(exc), str(exc)) from exc
-        key = state.blobs.new_key("inputs", facts.ext)
-        state.blobs.write(key, data)
-        state.blobs.delete(staging)
-        row.blob_key = key
-        row.image_format = facts.ext
-        row.width, row.height, row.size_bytes = facts.width, facts.height, len(data)
-        row.uploaded = True
+        if not row.uploaded and row.blob_key is not None:
+            _settle_one(state, db, row, row.blob_key)
     db.flush()
+
+
+def settled_key(staging: str, ext: str) -> str:
+    """The input's own key, named after its staging key: every run of a settle of one upload
+    (a retried transaction, a request after a rollback) writes the same object."""
+    _kind, shard, name = staging.split("/")
+    return f"inputs/{shard}/{name.rsplit('.', 1)[0]}.{ext}"
+
+
+def _staged_bytes(state: ServerState, staging: str) -> bytes | None:
+    """The PUT bytes: at the staging key, or, when a settle whose transaction then rolled back
+    already moved them, at their own key (a vestis before this one deleted the staging object
+    before its commit). None when nothing was PUT yet."""
+    if state.blobs.exists(staging):
+        return state.blobs.read(staging)
+    for ext in images.ACCEPTED_FORMATS.values():
+        key = settled_key(staging, ext)
+        if state.blobs.exists(key):
+            return state.blobs.read(key)
+    return None
+
+
+def _settle_one(state: ServerState, db: Session, row: File, staging: str) -> None:
+    data = _staged_bytes(state, staging)
+    if data is None:
+        return
+    try:
+        facts = images.inspect_image(data)
+    except images.ImageRejected as exc:
+        raise ApiError(exc.status_code, images.rejection_title(exc), str(exc)) from exc
+    key = settled_key(staging, facts.ext)
+    state.blobs.write(key, data)
+    row.blob_key = key
+    row.image_format = facts.ext
+    row.width, row.height, row.size_bytes = facts.width, facts.height, len(data)
+    row.uploaded = True
+    # Only once the row says where the bytes are: a rollback keeps the staging object, which
+    # the next settle finds as it was.
+    after_commit(db, lambda: state.blobs.delete(staging))

@@ -1,0 +1,57 @@
+"""SQLite (the thread queue): a task that fails for a reason outside the engine (here the
+database locked by another program for longer than the busy timeout, as a full disk or a
+backup tool would) runs again once the database is usable, and the output ends without a
+restart: done, or failed and refunded. The lock is held by this test; each step waits for what
+the server logs or answers, never for a time."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import httpx
+from tests.server.conftest import api_for, person_image
+from tests.support.gate import Gate, wait_until
+from tests.support.server_process import GATED_FAKE_ENGINE, ServerProcess
+
+
+def _balance(server: ServerProcess) -> float:
+    login = httpx.post(server.base_url + "/auth/login", auth=(server.username, server.password))
+    return float(login.json()["user"]["credits"])
+
+
+def test_a_task_that_could_not_record_runs_again(tmp_path: Path) -> None:
+    gate = Gate(tmp_path / "gate")
+    with ServerProcess(tmp_path, engine=GATED_FAKE_ENGINE, workers=1, env=gate.env) as server:
+        if server.database_url:
+            return  # the PostgreSQL variant is tests/scaleout/test_outages.py
+        api = api_for(server)
+        body = {
+            "identity_code": api.identity(person_image(1), "locked"),
+            "project_id": api.project("locked"),
+            "images": [api.upload("a.jpg", person_image(10))],
+        }
+        before = _balance(server)
+        job_id = api.http.post("/model-swap", json=body).json()["job_id"]
+        wait_until(
+            lambda: api.http.get(f"/jobs/{job_id}/status").json()["status"] == "processing",
+            what="the output held at the gate",
+        )
+        other = sqlite3.connect(server.data_dir / "vestis.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the write lock, until this test lets it go
+        gate.open()
+        # the traceback of the recording that gave up waiting for the lock (`records.record`)
+        wait_until(lambda: "in record" in server.log(), what="recording failed", timeout=180)
+        other.execute("ROLLBACK")
+        other.close()
+
+        final = api.wait(job_id, timeout=120)
+        results = api.http.get(f"/jobs/{job_id}/results").json()
+        statuses = [r["status"] for r in results["results"]]
+        assert final["status"] in ("completed", "failed") and set(statuses) <= {
+            "completed",
+            "failed",
+        }
+        assert results["credits_used"] == statuses.count("completed")
+        assert before - _balance(server) == statuses.count("completed")
+        api.http.close()
