@@ -1,0 +1,199 @@
+"""Garment recolour on a CPU: the garment's mask, then a shift in Lab that moves the garment's
+median colour onto the target and keeps everything around it.
+
+Why Lab and a shift rather than painting a colour: shading, folds, texture and a print are
+the garment's deviations from its median colour; moving the median (a and b by the difference,
+lightness scaled around it) keeps those deviations, so the garment still looks like fabric.
+Lightness is scaled, not shifted, toward a darker or lighter target: a white shirt turned navy
+keeps its folds without its shadows going below black.
+
+Everything outside the mask is the input's pixels bit for bit (the composite copies them).
+
+The mask: a packshot's garment from the packshot cut-out (`cutout.cut_out`); a worn garment
+from the person segmentation and the body's own clothes (`clothes.own_clothes`), upper or
+lower body by `garment_label`. A mask that is not a whole garment is refused, not recoloured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vestis.engines.base import EngineError
+from vestis.quality import colour
+
+#: Words of a `garment_label` that name a lower-body garment, and a whole-body one.
+_LOWER = ("pant", "trouser", "jean", "skirt", "short", "legging", "chino", "jogger")
+_WHOLE = ("dress", "jumpsuit", "overall", "romper", "gown")
+#: Smallest worn garment recoloured, as a share of the photo.
+MIN_WORN_SHARE = 0.02
+#: Lightness is scaled around the garment's median by at least this much (a black garment
+#: turned white would otherwise lose all its folds).
+MIN_LIGHTNESS_SCALE = 0.35
+
+
+@dataclass
+class GarmentMask:
+    alpha: np.ndarray  # uint8 0..255, the photo's size; 0 = not garment, untouched
+    source: str  # "packshot" or "worn"
+    notes: list[str]
+
+
+def _packshot_mask(rgb: np.ndarray) -> GarmentMask:
+    from vestis.engines.local.cutout import cut_out
+
+    cut = cut_out(rgb)
+    verdict, reasons = cut.measures.findings()
+    if verdict == "lost":
+        raise EngineError(
+            "The garment could not be cut out of this photo well enough to recolour it ("
+            + "; ".join(reasons)
+            + "). Use a photo of the garment on a plain backdrop, or a remote engine."
+        )
+    return GarmentMask(cut.alpha, "packshot", reasons)
+
+
+def _part(label: str | None) -> str:
+    words = (label or "").lower()
+    if any(w in words for w in _WHOLE):
+        return "whole"
+    if any(w in words for w in _LOWER):
+        return "lower"
+    return "upper" if words else "largest"
+
+
+def _worn_mask(rgb: np.ndarray, face: object, label: str | None) -> GarmentMask:
+    from vestis.engines.local import models
+    from vestis.engines.local.clothes import own_clothes
+    from vestis.engines.local.faces import body_landmarks
+
+    landmarks = body_landmarks(rgb)
+    assert landmarks is not None
+    person = models.person_mask(rgb)
+    own = own_clothes(rgb, face, landmarks, person)  # type: ignore[arg-type]
+    part = _part(label)
+    if part == "whole":
+        mask = own.upper | own.lower
+    elif part == "largest":
+        mask = own.upper if own.upper.sum() >= own.lower.sum() else own.lower
+    else:
+        mask = own.upper if part == "upper" else own.lower
+    if part == "largest":
+        part = "upper" if mask is own.upper else "lower"
+    mask = _grown(rgb, _main_piece(mask), person > 0.5, own.skin, part)
+    share = float(mask.mean())
+    if share < MIN_WORN_SHARE:
+        raise EngineError(
+            f"The {'garment' if part in ('whole', 'largest') else part + '-body garment'} "
+            f"could not be found on the model well enough to recolour it (it covers "
+            f"{share:.1%} of the photo; at least {MIN_WORN_SHARE:.0%} is needed). Name it with "
+            "garment_label, or use a remote engine."
+        )
+    # Inset by a pixel and feather: the outermost pixels are mixed with skin or backdrop.
+    inset = cv2.erode(mask.astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+    alpha = cv2.GaussianBlur(inset, (0, 0), 1.0)
+    alpha[inset == 0] = np.minimum(alpha[inset == 0], 254)  # feathered edge, never core
+    return GarmentMask(alpha, "worn", [])
+
+
+def _grown(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    person: np.ndarray,
+    skin: np.ndarray,
+    part: str,
+) -> np.ndarray:
+    """The garment mask grown over the person's pixels of the garment's own colour that touch
+    it: the body's clothes leave out a hood and the collar beside the face, which a recolour
+    must not leave in the old colour. Not into skin, nor below an upper garment's hem or above
+    a lower garment's waist (trousers of the same colour would be taken along)."""
+    if mask.sum() < 50:
+        return mask
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    base = np.median(lab[mask], axis=0)
+    spread = np.median(np.abs(lab[mask] - base), axis=0) * 3.0 + np.array([14.0, 6.0, 6.0])
+    near = (np.abs(lab - base) <= spread).all(axis=2) & person & ~skin
+    rows = np.nonzero(mask.any(axis=1))[0]
+    ys = np.arange(mask.shape[0])[:, None]
+    if part == "upper":
+        near &= np.broadcast_to(ys <= rows.max(), near.shape)
+    elif part == "lower":
+        near &= np.broadcast_to(ys >= rows.min(), near.shape)
+    near |= mask
+    count, labels = cv2.connectedComponents(near.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[mask])
+    return np.isin(labels, touching[touching > 0])
+
+
+def _main_piece(mask: np.ndarray) -> np.ndarray:
+    """The largest connected piece and every piece at least a tenth of its size."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    if count <= 1:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = [i + 1 for i, a in enumerate(areas) if a >= 0.1 * areas.max()]
+    return np.isin(labels, keep)
+
+
+def garment_mask(rgb: np.ndarray, label: str | None = None) -> GarmentMask:
+    """The garment's alpha: a model photo (a face and a body in it) by the body's clothes,
+    else by the packshot cut-out."""
+    from vestis.engines.local.faces import body_landmarks, find_face
+
+    face = find_face(rgb)
+    # a face with no body is a printed face or a portrait: a packshot's cut-out decides
+    if face is not None and body_landmarks(rgb) is not None:
+        return _worn_mask(rgb, face, label)
+    return _packshot_mask(rgb)
+
+
+def _lightness_scale(median_l: float, target_l: float) -> float:
+    """How much the garment's lightness deviations shrink so that they fit above black and
+    below white around the new median."""
+    if target_l < median_l:
+        scale = target_l / max(median_l, 1.0)
+    else:
+        scale = (100.0 - target_l) / max(100.0 - median_l, 1.0)
+    return float(np.clip(scale, MIN_LIGHTNESS_SCALE, 1.0))
+
+
+def shift_to(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray) -> np.ndarray:
+    """Move the garment's median Lab colour onto `target_lab`, deviations kept; composite by
+    `alpha` with every pixel where alpha is 0 copied from `rgb` unchanged."""
+    inside = alpha > 0
+    median = colour.median_lab(rgb, alpha)
+    if median is None:
+        raise EngineError("The garment mask has no solid pixels to recolour.")
+    lab = colour.to_lab(rgb[inside])
+    scale = _lightness_scale(float(median[0]), float(target_lab[0]))
+    new = np.empty_like(lab)
+    new[:, 0] = target_lab[0] + (lab[:, 0] - median[0]) * scale
+    new[:, 1:] = lab[:, 1:] + (target_lab[1:] - median[1:])
+    from skimage.color import lab2rgb
+
+    painted = np.clip(lab2rgb(new[None, ...])[0] * 255.0, 0, 255)
+    weight = alpha[inside].astype(np.float32)[:, None] / 255.0
+    mixed = weight * painted + (1.0 - weight) * rgb[inside].astype(np.float32)
+    out = rgb.copy()
+    out[inside] = np.round(mixed).astype(np.uint8)
+    return out
+
+
+def reference_colour(rgb: np.ndarray) -> tuple[int, int, int]:
+    """The colour a reference image shows: its garment's median when one can be cut out, else
+    the median of its central half (a swatch)."""
+    try:
+        mask = garment_mask(rgb).alpha
+        lab = colour.median_lab(rgb, mask)
+    except EngineError:
+        lab = None
+    if lab is None:
+        h, w = rgb.shape[:2]
+        centre = rgb[h // 4 : h - h // 4, w // 4 : w - w // 4].reshape(-1, 3)
+        lab = np.median(colour.to_lab(centre), axis=0)
+    from skimage.color import lab2rgb
+
+    r, g, b = np.clip(np.round(lab2rgb(lab[None, None, :])[0, 0] * 255), 0, 255).astype(int)
+    return int(r), int(g), int(b)
