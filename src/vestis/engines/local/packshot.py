@@ -19,8 +19,6 @@ from vestis.quality import colour
 
 LOCAL_STYLES = ("white_cutout", "flat_lay")
 GENERATIVE_STYLES = ("ghost_mannequin", "marketing_ready", "free")
-#: Aspect ratio of each framing when the instruction's options name none.
-FRAMING_AR = {"square_packshot": "1:1", "tall_3_4": "3:4", "wide_4_3": "4:3"}
 #: Share of the canvas's tighter side the garment spans.
 FILL = {"full_frame": 0.94}
 DEFAULT_FILL = 0.80

@@ -174,6 +174,8 @@ class OnModelEngine(RemoteEngineBase):
     # --- one job --------------------------------------------------------------------------------
 
     def run_job(self, work: JobWork, context: JobContext) -> None:
+        if work.job_type not in self.models:
+            raise UpstreamError(f"The onmodel engine does not pass {work.job_type} jobs on yet.")
         state = dict(work.state)
         try:
             if not state.get("remote_job_id"):
