@@ -30,9 +30,18 @@ class ColourError(ValueError):
     """A colour that cannot be read: the message says what was given and what is accepted."""
 
 
+def _xkcd(name: str) -> str | None:
+    """The hex code of one of the 949 colour names of the xkcd survey (matplotlib's table):
+    the names people use for fabric (burgundy, mustard, teal, sage) that CSS lacks."""
+    from matplotlib.colors import XKCD_COLORS
+
+    words = re.sub(r"[\s_-]+", " ", name.strip().lower())
+    return XKCD_COLORS.get(f"xkcd:{words}")
+
+
 def parse_colour(text: str) -> tuple[int, int, int]:
-    """`#2E5A3B`, `2E5A3B`, `#abc`, `rgb(46, 90, 59)` or a CSS colour name, spaces and case
-    ignored (`forest green` is `forestgreen`)."""
+    """`#2E5A3B`, `2E5A3B`, `#abc`, `rgb(46, 90, 59)`, a CSS colour name (spaces and case
+    ignored: `forest green` is `forestgreen`), else an xkcd colour name (`burgundy`)."""
     raw = text.strip()
     if re.fullmatch(r"[0-9a-fA-F]{6}|[0-9a-fA-F]{3}", raw):
         raw = "#" + raw
@@ -40,10 +49,13 @@ def parse_colour(text: str) -> tuple[int, int, int]:
     try:
         rgb = ImageColor.getrgb(name)
     except ValueError as exc:
-        raise ColourError(
-            f"{text!r} is not a colour: give a hex code (#2E5A3B) or a CSS colour name "
-            "(navy, forest green, burgundy)."
-        ) from exc
+        code = _xkcd(raw)
+        if code is None:
+            raise ColourError(
+                f"{text!r} is not a colour: give a hex code (#2E5A3B) or a colour name "
+                "(navy, forest green, burgundy)."
+            ) from exc
+        rgb = ImageColor.getrgb(code)
     return int(rgb[0]), int(rgb[1]), int(rgb[2])
 
 
