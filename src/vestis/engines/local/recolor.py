@@ -159,9 +159,25 @@ def _lightness_scale(median_l: float, target_l: float) -> float:
     return float(np.clip(scale, MIN_LIGHTNESS_SCALE, 1.0))
 
 
+def base_weight(lab: np.ndarray, median: np.ndarray) -> np.ndarray:
+    """How much each garment pixel (Lab rows) belongs to the garment's own colour, 0..1: a
+    print, a trim or a button departs from it by far more than the garment's shading and
+    texture do (measured by their median departure), and keeps its colour. Lightness counts
+    less below the median: a shadow is the garment's colour in the dark."""
+    # darker is mostly shade (folds, the inside of a collar), which takes the new colour too
+    below = lab[:, 0] < median[0]
+    light = np.abs(lab[:, 0] - median[0]) * np.where(below, 0.4, 1.0)
+    chroma = np.hypot(lab[:, 1] - median[1], lab[:, 2] - median[2])
+    light_scale = 3.0 * float(np.median(light)) + 6.0
+    chroma_scale = 3.0 * float(np.median(chroma)) + 6.0
+    distance2 = (light / light_scale) ** 2 + (chroma / chroma_scale) ** 2
+    return np.exp(-2.0 * np.maximum(distance2 - 1.0, 0.0))
+
+
 def shift_to(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray) -> np.ndarray:
     """Move the garment's median Lab colour onto `target_lab`, deviations kept; composite by
-    `alpha` with every pixel where alpha is 0 copied from `rgb` unchanged."""
+    `alpha` (times how much a pixel is the garment's own colour, `base_weight`) with every
+    pixel where alpha is 0 copied from `rgb` unchanged."""
     inside = alpha > 0
     median = colour.median_lab(rgb, alpha)
     if median is None:
@@ -174,8 +190,8 @@ def shift_to(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray) -> np.n
     from skimage.color import lab2rgb
 
     painted = np.clip(lab2rgb(new[None, ...])[0] * 255.0, 0, 255)
-    weight = alpha[inside].astype(np.float32)[:, None] / 255.0
-    mixed = weight * painted + (1.0 - weight) * rgb[inside].astype(np.float32)
+    weight = alpha[inside].astype(np.float32) / 255.0 * base_weight(lab, median)
+    mixed = weight[:, None] * painted + (1.0 - weight[:, None]) * rgb[inside].astype(np.float32)
     out = rgb.copy()
     out[inside] = np.round(mixed).astype(np.uint8)
     return out
