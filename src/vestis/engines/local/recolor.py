@@ -16,6 +16,7 @@ lower body by `garment_label`. A mask that is not a whole garment is refused, no
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -91,6 +92,7 @@ def _worn_mask(rgb: np.ndarray, face: object, label: str | None) -> GarmentMask:
             f"{share:.1%} of the photo; at least {MIN_WORN_SHARE:.0%} is needed). Name it with "
             "garment_label, or use a remote engine."
         )
+    _check_mask(rgb, mask, person > 0.5)
     # Inset by a pixel and feather: the outermost pixels are mixed with skin or backdrop.
     inset = cv2.erode(mask.astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
     alpha = cv2.GaussianBlur(inset, (0, 0), 1.0)
@@ -127,6 +129,47 @@ def _grown(
     return np.isin(labels, touching[touching > 0])
 
 
+#: Least share of a worn garment's pixels within `_NEAR` of its median colour in a and b.
+MIN_OWN_COLOUR = 0.6
+#: Most of the ring just outside a worn garment's mask that may be of the garment's colour.
+MAX_OPEN_EDGE = 0.35
+#: Chroma distance (a*, b*) within which a pixel is of the garment's colour; lightness is free
+#: (folds and shadows) within `_NEAR_L`.
+_NEAR = 12.0
+_NEAR_L = 35.0
+
+
+def _of_colour(lab: np.ndarray, base: np.ndarray) -> np.ndarray:
+    chroma = np.hypot(lab[..., 1] - base[1], lab[..., 2] - base[2])
+    return (chroma < _NEAR) & (np.abs(lab[..., 0] - base[0]) < _NEAR_L)
+
+
+def _check_mask(rgb: np.ndarray, mask: np.ndarray, person: np.ndarray) -> None:
+    """A worn garment's mask is refused when it is not one garment: most of it is not one
+    colour (it took in other garments, skin or things held), or its edge runs through the
+    garment's own colour on the person (it stops in the middle of the garment, and a recolour
+    would leave a seam)."""
+    lab = colour.to_lab(rgb[mask])
+    base = np.median(lab, axis=0)
+    share = float(_of_colour(lab, base).mean())
+    ring = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    ring &= ~mask & person
+    open_edge = float(_of_colour(colour.to_lab(rgb[ring]), base).mean()) if ring.any() else 0.0
+    if share >= MIN_OWN_COLOUR and open_edge <= MAX_OPEN_EDGE:
+        return
+    why = (
+        f"only {share:.0%} of what was found is of one colour (it runs into other garments or "
+        "things held)"
+        if share < MIN_OWN_COLOUR
+        else f"{open_edge:.0%} of its edge runs through the garment's own colour (it stops in "
+        "the middle of the garment)"
+    )
+    raise EngineError(
+        f"The garment could not be told apart on the model well enough to recolour it: {why}. "
+        "Name it with garment_label, use a packshot of the garment, or a remote engine."
+    )
+
+
 def _main_piece(mask: np.ndarray) -> np.ndarray:
     """The largest connected piece and every piece at least a tenth of its size."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
@@ -159,6 +202,17 @@ def _lightness_scale(median_l: float, target_l: float) -> float:
     return float(np.clip(scale, MIN_LIGHTNESS_SCALE, 1.0))
 
 
+def to_rgb(lab: np.ndarray) -> np.ndarray:
+    """RGB in [0, 1] of Lab rows. A target far outside what the garment's shading allows gives
+    colours outside sRGB: they are clipped, as skimage says in a warning meant for us (the
+    measured ΔE2000 tells the user)."""
+    from skimage.color import lab2rgb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return np.asarray(lab2rgb(lab[None, ...])[0])
+
+
 def base_weight(lab: np.ndarray, median: np.ndarray) -> np.ndarray:
     """How much each garment pixel (Lab rows) belongs to the garment's own colour, 0..1: a
     print, a trim or a button departs from it by far more than the garment's shading and
@@ -187,9 +241,7 @@ def shift_to(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray) -> np.n
     new = np.empty_like(lab)
     new[:, 0] = target_lab[0] + (lab[:, 0] - median[0]) * scale
     new[:, 1:] = lab[:, 1:] + (target_lab[1:] - median[1:])
-    from skimage.color import lab2rgb
-
-    painted = np.clip(lab2rgb(new[None, ...])[0] * 255.0, 0, 255)
+    painted = np.clip(to_rgb(new) * 255.0, 0, 255)
     weight = alpha[inside].astype(np.float32) / 255.0 * base_weight(lab, median)
     mixed = weight[:, None] * painted + (1.0 - weight[:, None]) * rgb[inside].astype(np.float32)
     out = rgb.copy()
@@ -209,7 +261,5 @@ def reference_colour(rgb: np.ndarray) -> tuple[int, int, int]:
         h, w = rgb.shape[:2]
         centre = rgb[h // 4 : h - h // 4, w // 4 : w - w // 4].reshape(-1, 3)
         lab = np.median(colour.to_lab(centre), axis=0)
-    from skimage.color import lab2rgb
-
-    r, g, b = np.clip(np.round(lab2rgb(lab[None, None, :])[0, 0] * 255), 0, 255).astype(int)
+    r, g, b = np.clip(np.round(to_rgb(lab[None, :])[0] * 255), 0, 255).astype(int)
     return int(r), int(g), int(b)

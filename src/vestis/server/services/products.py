@@ -30,10 +30,11 @@ __all__ = ["CREATE_PACKSHOT", "GARMENT_RECOLOR", "packshot_outputs", "recolor_ou
 
 #: What a server whose engines cannot draw a person answers `POST /identity/create`.
 NO_IDENTITY_CREATION = (
-    "This server's engines ({engines}) cannot draw a new person from a brief: the local engine "
-    "only transfers real faces. Identity creation runs on the hosted On-Model service: point "
-    "the client at it, or at a vestis gateway in front of it (vestis serve --engine "
-    "onmodel,local). Or upload a photo of a real person with POST /identity/upload."
+    "This server (engines: {engines}) does not create identities from a brief: the local "
+    "engine cannot draw a new person, and vestis does not pass identity creation on to another "
+    "service. Identity creation runs on the hosted On-Model service (its generative engines): "
+    "point the client at it. Or upload a photo of a real person with POST /identity/upload, or "
+    "promote a generated output with POST /identity/promote-generated."
 )
 
 
