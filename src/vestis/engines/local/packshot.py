@@ -76,14 +76,17 @@ def _shadow(alpha: np.ndarray, kind: str) -> np.ndarray:
         moved = np.zeros_like(alpha)
         moved[shift:, shift // 2 :] = alpha[:-shift, : alpha.shape[1] - shift // 2]
         return cv2.GaussianBlur(moved, (0, 0), max(2.0, h * 0.012)) * 0.35
-    # contact: a thin dark ellipse where the garment's hem meets the floor
+    # contact: a thin dark ellipse where the hem meets the floor, as wide as the hem (the
+    # lowest rows), not as the sleeves
     ys, xs = np.nonzero(alpha > 0.5)
     shade = np.zeros_like(alpha)
     if len(ys) == 0:
         return shade
-    bottom, left, right = int(ys.max()), int(xs.min()), int(xs.max())
-    centre = ((left + right) // 2, bottom)
-    axes = (max(1, (right - left) // 2), max(1, round(h * 0.012)))
+    bottom = int(ys.max())
+    hem = ys >= bottom - max(2, int(0.04 * (bottom - ys.min())))
+    left, right = int(xs[hem].min()), int(xs[hem].max())
+    centre = ((left + right) // 2, bottom - 1)
+    axes = (max(1, (right - left) // 2 + 4), max(1, round(h * 0.008)))
     cv2.ellipse(shade, centre, axes, 0, 0, 360, 1.0, -1)
     return cv2.GaussianBlur(shade, (0, 0), max(1.5, h * 0.008)) * 0.45
 

@@ -83,7 +83,8 @@ def _worn_mask(rgb: np.ndarray, face: object, label: str | None) -> GarmentMask:
         mask = own.upper if part == "upper" else own.lower
     if part == "largest":
         part = "upper" if mask is own.upper else "lower"
-    mask = _grown(rgb, _main_piece(mask), person > 0.5, own.skin, part)
+    other = own.lower if part == "upper" else own.upper if part == "lower" else None
+    mask = _grown(rgb, _main_piece(mask), person > 0.5, own.skin, part, other)
     share = float(mask.mean())
     if share < MIN_WORN_SHARE:
         raise EngineError(
@@ -106,11 +107,13 @@ def _grown(
     person: np.ndarray,
     skin: np.ndarray,
     part: str,
+    other: np.ndarray | None,
 ) -> np.ndarray:
     """The garment mask grown over the person's pixels of the garment's own colour that touch
-    it: the body's clothes leave out a hood and the collar beside the face, which a recolour
-    must not leave in the old colour. Not into skin, nor below an upper garment's hem or above
-    a lower garment's waist (trousers of the same colour would be taken along)."""
+    it: the body's clothes leave out a hood and the collar beside the face, and cut a top at
+    the waist line, which a recolour must not leave in the old colour. Not into skin, and past
+    the waist line (below an upper garment, above a lower one) not into the `other` garment's
+    colour (trousers of the top's colour would be taken along)."""
     if mask.sum() < 50:
         return mask
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -119,10 +122,15 @@ def _grown(
     near = (np.abs(lab - base) <= spread).all(axis=2) & person & ~skin
     rows = np.nonzero(mask.any(axis=1))[0]
     ys = np.arange(mask.shape[0])[:, None]
-    if part == "upper":
-        near &= np.broadcast_to(ys <= rows.max(), near.shape)
-    elif part == "lower":
-        near &= np.broadcast_to(ys >= rows.min(), near.shape)
+    if part in ("upper", "lower"):
+        beyond = np.broadcast_to(
+            ys > rows.max() if part == "upper" else ys < rows.min(), near.shape
+        )
+        if other is not None and other.sum() >= 50:
+            other_base = np.median(lab[other], axis=0)
+            near &= ~(beyond & (np.abs(lab - other_base) <= spread).all(axis=2))
+        else:
+            near &= ~beyond
     near |= mask
     count, labels = cv2.connectedComponents(near.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[mask])
