@@ -28,6 +28,8 @@ from vestis.quality import colour
 #: Words of a `garment_label` that name a lower-body garment, and a whole-body one.
 _LOWER = ("pant", "trouser", "jean", "skirt", "short", "legging", "chino", "jogger")
 _WHOLE = ("dress", "jumpsuit", "overall", "romper", "gown")
+#: ΔE2000 under which the upper and lower clothes are one colour (one dress, or a set).
+SAME_COLOUR = 8.0
 #: Smallest worn garment recoloured, as a share of the photo.
 MIN_WORN_SHARE = 0.02
 #: Lightness is scaled around the garment's median by at least this much (a black garment
@@ -75,6 +77,8 @@ def _worn_mask(rgb: np.ndarray, face: object, label: str | None) -> GarmentMask:
     person = models.person_mask(rgb)
     own = own_clothes(rgb, face, landmarks, person)  # type: ignore[arg-type]
     part = _part(label)
+    if part == "largest" and _one_colour(rgb, own.upper, own.lower):
+        part = "whole"  # a dress, or a set: cut at the waist line, it would show a seam
     if part == "whole":
         mask = own.upper | own.lower
     elif part == "largest":
@@ -94,11 +98,21 @@ def _worn_mask(rgb: np.ndarray, face: object, label: str | None) -> GarmentMask:
             "garment_label, or use a remote engine."
         )
     _check_mask(rgb, mask, person > 0.5)
-    # Inset by a pixel and feather: the outermost pixels are mixed with skin or backdrop.
-    inset = cv2.erode(mask.astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
-    alpha = cv2.GaussianBlur(inset, (0, 0), 1.0)
-    alpha[inset == 0] = np.minimum(alpha[inset == 0], 254)  # feathered edge, never core
+    # Feathered a pixel or two past the mask: the body's clothes stop short of the garment's
+    # rim, which would stay a thin line of the old colour. The skin or backdrop the feather
+    # reaches is far from the garment's colour, and `base_weight` leaves it as it is.
+    solid = mask.astype(np.uint8) * 255
+    alpha = cv2.GaussianBlur(cv2.dilate(solid, np.ones((3, 3), np.uint8)), (0, 0), 1.0)
+    alpha[solid == 0] = np.minimum(alpha[solid == 0], 254)  # feathered edge, never core
     return GarmentMask(alpha, "worn", [])
+
+
+def _one_colour(rgb: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> bool:
+    """The body's upper and lower clothes are of one colour (ΔE2000 of their medians)."""
+    if upper.sum() < 50 or lower.sum() < 50:
+        return False
+    medians = [np.median(colour.to_lab(rgb[part]), axis=0) for part in (upper, lower)]
+    return colour.delta_e(medians[0], medians[1]) < SAME_COLOUR
 
 
 def _grown(
@@ -221,11 +235,13 @@ def to_rgb(lab: np.ndarray) -> np.ndarray:
         return np.asarray(lab2rgb(lab[None, ...])[0])
 
 
-def base_weight(lab: np.ndarray, median: np.ndarray) -> np.ndarray:
+def base_weight(lab: np.ndarray, median: np.ndarray, edge: np.ndarray | None = None) -> np.ndarray:
     """How much each garment pixel (Lab rows) belongs to the garment's own colour, 0..1: a
     print, a trim or a button departs from it by far more than the garment's shading and
     texture do (measured by their median departure), and keeps its colour. Lightness counts
-    less below the median: a shadow is the garment's colour in the dark."""
+    less below the median: a shadow is the garment's colour in the dark. On the garment's
+    `edge` (its feathered rim) a pixel is a mix of the garment and what lies beside it, far
+    from either colour: there the garment's colour reaches three times as far."""
     # darker is mostly shade (folds, the inside of a collar), which takes the new colour too
     below = lab[:, 0] < median[0]
     light = np.abs(lab[:, 0] - median[0]) * np.where(below, 0.4, 1.0)
@@ -233,6 +249,8 @@ def base_weight(lab: np.ndarray, median: np.ndarray) -> np.ndarray:
     light_scale = 3.0 * float(np.median(light)) + 6.0
     chroma_scale = 3.0 * float(np.median(chroma)) + 6.0
     distance2 = (light / light_scale) ** 2 + (chroma / chroma_scale) ** 2
+    if edge is not None:
+        distance2 = np.where(edge, distance2 / 9.0, distance2)
     return np.exp(-2.0 * np.maximum(distance2 - 1.0, 0.0))
 
 
@@ -250,7 +268,8 @@ def shift_to(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray) -> np.n
     new[:, 0] = target_lab[0] + (lab[:, 0] - median[0]) * scale
     new[:, 1:] = lab[:, 1:] + (target_lab[1:] - median[1:])
     painted = np.clip(to_rgb(new) * 255.0, 0, 255)
-    weight = alpha[inside].astype(np.float32) / 255.0 * base_weight(lab, median)
+    rim = alpha[inside] < 250
+    weight = alpha[inside].astype(np.float32) / 255.0 * base_weight(lab, median, rim)
     mixed = weight[:, None] * painted + (1.0 - weight[:, None]) * rgb[inside].astype(np.float32)
     out = rgb.copy()
     out[inside] = np.round(mixed).astype(np.uint8)
