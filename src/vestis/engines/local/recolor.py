@@ -29,7 +29,7 @@ from vestis.quality import colour
 _LOWER = ("pant", "trouser", "jean", "skirt", "short", "legging", "chino", "jogger")
 _WHOLE = ("dress", "jumpsuit", "overall", "romper", "gown")
 #: ΔE2000 under which the upper and lower clothes are one colour (one dress, or a set).
-SAME_COLOUR = 8.0
+SAME_COLOUR = 4.0
 #: Smallest worn garment recoloured, as a share of the photo.
 MIN_WORN_SHARE = 0.02
 #: Lightness is scaled around the garment's median by at least this much (a black garment
@@ -88,7 +88,8 @@ def _worn_mask(rgb: np.ndarray, face: object, label: str | None) -> GarmentMask:
     if part == "largest":
         part = "upper" if mask is own.upper else "lower"
     other = own.lower if part == "upper" else own.upper if part == "lower" else None
-    mask = _grown(rgb, _main_piece(mask), person > 0.5, own.skin, part, other)
+    chin = int(face.landmarks[152][1])  # type: ignore[attr-defined]
+    mask = _grown(rgb, _main_piece(mask), person > 0.5, own.skin, part, other, chin)
     share = float(mask.mean())
     if share < MIN_WORN_SHARE:
         raise EngineError(
@@ -122,6 +123,7 @@ def _grown(
     skin: np.ndarray,
     part: str,
     other: np.ndarray | None,
+    chin: int,
 ) -> np.ndarray:
     """The garment mask grown over the person's pixels of the garment's own colour that touch
     it: the body's clothes leave out a hood and the collar beside the face, and cut a top at
@@ -134,6 +136,9 @@ def _grown(
     base = np.median(lab[mask], axis=0)
     spread = np.median(np.abs(lab[mask] - base), axis=0) * 3.0 + np.array([14.0, 6.0, 6.0])
     near = (np.abs(lab - base) <= spread).all(axis=2) & person & ~skin
+    # above the chin only a hood or a collar of the very colour, never hair of a dark garment
+    strict = (np.abs(lab - base) <= spread / 2).all(axis=2) if part == "upper" else False
+    near[:chin] &= strict[:chin] if part == "upper" else False
     rows = np.nonzero(mask.any(axis=1))[0]
     ys = np.arange(mask.shape[0])[:, None]
     if part in ("upper", "lower"):
@@ -268,7 +273,7 @@ def shift_to(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray) -> np.n
     new[:, 0] = target_lab[0] + (lab[:, 0] - median[0]) * scale
     new[:, 1:] = lab[:, 1:] + (target_lab[1:] - median[1:])
     painted = np.clip(to_rgb(new) * 255.0, 0, 255)
-    rim = alpha[inside] < 250
+    rim = (alpha[inside] < 250) & (alpha[inside] >= 128)  # the garment's own edge, not beside it
     weight = alpha[inside].astype(np.float32) / 255.0 * base_weight(lab, median, rim)
     mixed = weight[:, None] * painted + (1.0 - weight[:, None]) * rgb[inside].astype(np.float32)
     out = rgb.copy()
