@@ -15,7 +15,7 @@ import sqlalchemy
 from PIL import Image
 from tests.engines.drawn_garments import BACKDROPS, draw_garment
 from tests.server.product_scripts import ProductScript
-from tests.server.reference_client import Run
+from tests.server.reference_client import Run, ScriptFailed
 from tests.support.server_process import ServerProcess
 
 from vestis.quality import colour
@@ -214,3 +214,30 @@ def test_promote_a_generated_output(
     assert api.get(f"/identity/{code}").json()["name"] == "Packshot"
     missing = api.post("/identity/promote-generated", json={"image_result_id": "out_nope"})
     assert missing.status_code == 404
+
+
+def test_the_scripts_ride_out_429s_and_give_up_on_a_job_that_never_appears(
+    tmp_path: Path,
+) -> None:
+    """On a server answering 429 to a third of the API calls (Retry-After), the scripts' 429
+    backoff gets both job types through; polling a job that does not exist ends after the
+    scripts' ten 404 retries."""
+    seen: list[int] = []
+    with ServerProcess(tmp_path / "faulty", engine="local", faults="429=0.3,seed=11") as server:
+        script = ProductScript(server.base_url, token=server.token)
+        send = script.http.request
+
+        def request(method: str, url: str, **kwargs: object) -> httpx.Response:
+            response = send(method, url, **kwargs)  # type: ignore[arg-type]
+            seen.append(response.status_code)
+            return response
+
+        script.http.request = request  # type: ignore[method-assign]
+        folder = _garment_folder(tmp_path)
+        run, _body = script.create_packshot(folder, tmp_path / "p", [{"style": "white_cutout"}])
+        assert run.files == ["output_0_0_v0.jpg"]
+        run, _body = script.garment_recolor(folder, tmp_path / "r", reference_text="navy")
+        assert run.files == ["output_0_0_v0.jpg"]
+        assert 429 in seen  # the faults were met, and waited out
+        with pytest.raises(ScriptFailed, match="not found after 10 retries"):
+            script.wait("job_does_not_exist", Run(), poll=0.01)
