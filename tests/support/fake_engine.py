@@ -44,6 +44,8 @@ from vestis.engines.base import (
     FlatSpec,
     JobContext,
     JobWork,
+    PackshotSpec,
+    RecolorSpec,
     SwapSpec,
 )
 from vestis.quality import face_signature
@@ -142,6 +144,28 @@ class FakeEngine:
         model = "nano_banana_pro" if spec.model == "auto" else spec.model
         warnings = ["fake engine: followed the anchor"] if spec.anchor is not None else []
         return EngineOutput(image=canvas, model_used=model, quality_score=0.8, warnings=warnings)
+
+    def create_packshot(self, spec: PackshotSpec) -> EngineOutput:
+        """Every style (the hosted service draws them all): the first photo on a plain canvas,
+        a refusal for a prompt saying FAIL."""
+        self._wait()
+        if "FAIL" in str(spec.instruction.get("prompt") or ""):
+            raise EngineError("The instruction asked the fake engine to fail.")
+        canvas = Image.new("RGB", (spec.width, spec.height), (250, 250, 250))
+        piece = spec.garments[0].image.convert("RGB").copy()
+        piece.thumbnail((spec.width * 3 // 4, spec.height * 3 // 4))
+        canvas.paste(piece, ((spec.width - piece.width) // 2, (spec.height - piece.height) // 2))
+        model = "nano_banana_pro" if spec.model == "auto" else spec.model
+        return EngineOutput(image=canvas, model_used=model, quality_score=0.8)
+
+    def garment_recolor(self, spec: RecolorSpec) -> EngineOutput:
+        """The lower half of the image painted the target (or mid-grey without one)."""
+        self._wait()
+        out = spec.image.convert("RGB").copy()
+        box = (0, out.height // 2, out.width, out.height)
+        ImageDraw.Draw(out).rectangle(box, fill=spec.target or (128, 128, 128))
+        model = "nano_banana_2" if spec.model == "auto" else spec.model
+        return EngineOutput(image=out, model_used=model, quality_score=0.7)
 
     def generate_identity(self, spec: SwapSpec) -> EngineOutput:
         self._wait()

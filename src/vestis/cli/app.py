@@ -60,6 +60,7 @@ COMMAND_MODULES = (
     "vestis.cli.server_commands",
     "vestis.cli.run_commands",
     "vestis.cli.resource_commands",
+    "vestis.cli.product_commands",
     "vestis.cli.demo_commands",
     "vestis.cli.studio_commands",
     "vestis.cli.data_commands",

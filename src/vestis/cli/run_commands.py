@@ -96,6 +96,8 @@ def _identity_first(ctx: RunContext) -> int:
     """Resolve (and check) the identity before any folder uploads a photo: a wrong code, a
     photo without a face, a refused token or an unreachable server end the run here, in one
     line. 0 when the run may go on, else the exit code."""
+    if not ctx.spec.needs_identity:
+        return 0
     try:
         code = ctx.identity.resolve()
     except IdentityError as exc:

@@ -10,7 +10,9 @@ from pydantic import Field, model_validator
 from vestis.contract.common import RequestModel, WireModel
 
 JobStatus = Literal["pending", "processing", "completed", "failed", "aborted"]
-JobType = Literal["model_swap", "flat_2_model", "identity_preprocessing"]
+JobType = Literal[
+    "model_swap", "flat_2_model", "identity_preprocessing", "create_packshot", "garment_recolor"
+]
 ResultStatus = Literal["pending", "processing", "completed", "failed"]
 
 #: States after which a job never changes again. The reference scripts stop on all three.
@@ -311,6 +313,24 @@ class OutputMetrics(WireModel):
         default=None,
         description="Flat-to-model: each garment as the engine measured it, when it measures "
         "them (the local engine does).",
+    )
+    target_colour: str | None = Field(
+        default=None, description="Garment recolour: the colour asked for, as a hex code."
+    )
+    delta_e2000: float | None = Field(
+        default=None,
+        description="Garment recolour: CIEDE2000 difference between the colour asked for and "
+        "the recoloured garment's median colour, in the delivered file (below 5: that colour).",
+    )
+    unchanged_outside_garment: float | None = Field(
+        default=None,
+        description="Garment recolour: share of the pixels outside the garment within 3 levels "
+        "of the input photo, in the delivered file (the engine's own image: 1.0 bit for bit).",
+    )
+    garment_whole: bool | None = Field(
+        default=None,
+        description="Packshot: the garment was cut out whole (not cut by the photo's edge, "
+        "the cut-out keeping the garment the photo shows).",
     )
 
 

@@ -7,6 +7,12 @@ every output that fails is refunded.
 from __future__ import annotations
 
 from vestis.contract.jobs import Flat2ModelRequest, Instruction, ModelSwapRequest
+from vestis.contract.products import (
+    PROCESSING_SIZE_NAME,
+    CreatePackshotRequest,
+    GarmentRecolorRequest,
+    PackshotInstruction,
+)
 
 #: One model-swap output (one input image x one variation).
 MODEL_SWAP_CREDITS_PER_OUTPUT = 1.0
@@ -49,3 +55,33 @@ def fashn_cost(num_images: int, face_reference: bool) -> float:
         FASHN_CREDITS_PER_IMAGE_WITH_FACE_REFERENCE if face_reference else FASHN_CREDITS_PER_IMAGE
     )
     return num_images * per_image
+
+
+#: One packshot or recolour output, by named size (the hosted API's prices).
+PRODUCT_CREDITS_BY_SIZE: dict[str, float] = {"1K": 3.0, "2K": 5.0, "4K": 10.0}
+#: Turning a generated draft into an identity (`POST /identity/promote-generated`).
+PROMOTION_CREDITS = 50.0
+
+
+def _size_of(width: int | None, height: int | None, size: str | None) -> str:
+    if width is not None and height is not None:
+        pixels = width * height
+        return next((n for n, e in (("1K", 1024), ("2K", 2048)) if pixels <= e * e), "4K")
+    return size or "1K"
+
+
+def packshot_output_cost(instruction: PackshotInstruction) -> float:
+    options = instruction.options
+    return PRODUCT_CREDITS_BY_SIZE[_size_of(options.width, options.height, options.size)]
+
+
+def packshot_cost(request: CreatePackshotRequest) -> float:
+    return sum(packshot_output_cost(i) * i.num_variations for i in request.instructions)
+
+
+def recolor_output_cost(request: GarmentRecolorRequest) -> float:
+    return PRODUCT_CREDITS_BY_SIZE[PROCESSING_SIZE_NAME[request.processing_size]]
+
+
+def recolor_cost(request: GarmentRecolorRequest) -> float:
+    return request.total_outputs() * recolor_output_cost(request)

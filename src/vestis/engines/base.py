@@ -89,6 +89,43 @@ class FlatSpec:
     anchor: Image.Image | None = None
 
 
+@dataclass(frozen=True)
+class PackshotSpec:
+    """One packshot output: the garment of `garments` (1 to 10 photos of one garment) as
+    `instruction` (the wire packshot instruction as a dict) asks, `width` x `height` pixels."""
+
+    garments: list[FlatGarment]
+    width: int
+    height: int
+    seed: int
+    variation: int = 0
+    instruction: dict[str, Any] = field(default_factory=dict)
+    add_ai_watermark: bool = False
+    model: str = "auto"
+
+
+@dataclass(frozen=True)
+class RecolorSpec:
+    """One garment recolour: the garment in `image` to `target` (RGB) when the request gave a
+    colour, or the colour of `reference` (an image); everything else left as it is."""
+
+    image: Image.Image
+    seed: int
+    variation: int = 0
+    target: tuple[int, int, int] | None = None
+    reference: Image.Image | None = None
+    garment_label: str | None = None
+    instruction: str | None = None
+    #: Long edge of the output in pixels (the request's `processing_size`).
+    processing_size: int = 2048
+    add_ai_watermark: bool = False
+    model: str = "auto"
+
+
+#: The spec of one output of any job type.
+AnySpec = SwapSpec | FlatSpec | PackshotSpec | RecolorSpec
+
+
 @dataclass
 class EngineOutput:
     image: Image.Image
@@ -147,11 +184,12 @@ class JobWork:
     """A whole job for a job-level engine."""
 
     job_id: str
-    job_type: str  # "model_swap" | "flat_2_model"
+    job_type: str  # "model_swap" | "flat_2_model" | "create_packshot" | "garment_recolor"
     #: The wire request as the server validated it (file ids and identity code are the server's).
     request: dict[str, Any]
     project_name: str
-    identity: JobIdentity
+    #: None for the job types that show no person (packshots, recolours).
+    identity: JobIdentity | None
     #: Every file the request names, by file id.
     files: dict[str, JobFile]
     slots: list[OutputSlot]
@@ -219,3 +257,19 @@ class Engine(Protocol):
         """Invent an identity from `spec.prompt` and swap it in (FASHN model-swap without a
         face reference). Engines that cannot generate raise `EngineError` saying so."""
         ...
+
+
+def call_engine(engine: object, spec: AnySpec) -> EngineOutput:
+    """The engine's method for `spec`'s job type. Packshots and recolours are optional: an
+    engine without them refuses the output, naming itself."""
+    if isinstance(spec, SwapSpec):
+        return engine.model_swap(spec)  # type: ignore[attr-defined,no-any-return]
+    if isinstance(spec, FlatSpec):
+        return engine.flat_to_model(spec)  # type: ignore[attr-defined,no-any-return]
+    method = "create_packshot" if isinstance(spec, PackshotSpec) else "garment_recolor"
+    call = getattr(engine, method, None)
+    if call is None:
+        name = getattr(engine, "name", type(engine).__name__)
+        # not the user's fault: the next engine of a chain may make it
+        raise UpstreamError(f"The {name} engine does not make {method.replace('_', ' ')} outputs.")
+    return call(spec)  # type: ignore[no-any-return]

@@ -31,6 +31,7 @@ from typing import Any
 from PIL import Image
 
 from vestis.engines.base import (
+    AnySpec,
     Engine,
     EngineError,
     EngineOutput,
@@ -40,15 +41,18 @@ from vestis.engines.base import (
     JobEngine,
     JobWork,
     OutputSlot,
+    PackshotSpec,
+    RecolorSpec,
     SwapSpec,
     UpstreamError,
+    call_engine,
 )
 from vestis.engines.garment_lock import lock_if_repainted, prepare
 
 log = logging.getLogger("vestis.engines.chain")
 
 #: What the server gives `run_job_on_chain` to call a per-output engine on one slot.
-SpecFor = Callable[[OutputSlot], SwapSpec | FlatSpec]
+SpecFor = Callable[[OutputSlot], AnySpec]
 
 
 def offers(engine: object, job_type: str, model: str) -> bool:
@@ -108,6 +112,12 @@ class EngineChain:
 
     def generate_identity(self, spec: SwapSpec) -> EngineOutput:
         return self._one("model_swap", spec.model, lambda e: e.generate_identity(spec), spec.target)
+
+    def create_packshot(self, spec: PackshotSpec) -> EngineOutput:
+        return self._one("create_packshot", spec.model, lambda e: call_engine(e, spec))
+
+    def garment_recolor(self, spec: RecolorSpec) -> EngineOutput:
+        return self._one("garment_recolor", spec.model, lambda e: call_engine(e, spec))
 
     def _one(
         self,
@@ -276,11 +286,7 @@ def _each(engine: Engine, slots: list[OutputSlot], step: _EngineStep, spec_for: 
         if step.stopping():
             return
         try:
-            spec = spec_for(slot)
-            if isinstance(spec, SwapSpec):
-                output = engine.model_swap(spec)
-            else:
-                output = engine.flat_to_model(spec)
+            output = call_engine(engine, spec_for(slot))
         except EngineError as exc:
             step.fail(slot.key, exc)
             continue

@@ -29,9 +29,20 @@ def job_credits(spec: RunSpec, images: int) -> float | None:
     """Credits the job would cost (`vestis.contract.pricing`, the server's own price list); None
     when an instruction is not valid enough to be priced."""
     from vestis.contract import Instruction, pricing
+    from vestis.contract.products import GarmentRecolorRequest, PackshotInstruction
 
     if spec.kind == "swap":
         return images * pricing.model_swap_output_cost()
+    if spec.kind == "recolor":
+        fields = {"reference_text": "#000000", **spec.recolor}  # a target, for the price only
+        request = GarmentRecolorRequest(project_id="p", images=["f"] * images, **fields)
+        return pricing.recolor_cost(request)
+    if spec.kind == "packshot":
+        try:
+            parsed = [PackshotInstruction.model_validate(raw) for raw in spec.instructions]
+        except ValueError:
+            return None
+        return sum(pricing.packshot_output_cost(i) * i.num_variations for i in parsed)
     total = 0.0
     try:
         for raw in spec.instructions or [{}]:
@@ -45,6 +56,8 @@ def job_credits(spec: RunSpec, images: int) -> float | None:
 def count_job_outputs(spec: RunSpec, images: int) -> int:
     if spec.kind == "swap":
         return images
+    if spec.kind == "recolor":
+        return images * int(spec.recolor.get("num_variations", 1))
     return count_outputs(spec.instructions)
 
 

@@ -24,10 +24,14 @@ UNPREFIXED = frozenset({"folder_done", "folder_failed", "batch_summary"})
 QUIET_EVENTS = frozenset({"error", "batch_summary", "folder_failed", "output_failed", "incomplete"})
 
 
+#: How each reference script names its inputs ("Found 3 SKU images to upload").
+IMAGE_WORDS = {"flat": "SKU images", "packshot": "garment images", "recolor": "product images"}
+
+
 def plain_message(name: str, f: dict[str, Any]) -> str | None:
     """The console line of an event, worded as the reference scripts word it."""
     swap = f.get("kind") == "swap"
-    images = "images" if swap else "SKU images"
+    images = IMAGE_WORDS.get(str(f.get("kind")), "images")
     match name:
         case "banner":
             return f"{BANNER}\n{f['title']}\n{BANNER}"

@@ -98,6 +98,15 @@ def scan_folder(
     return usable, refused
 
 
+#: The SDK's job creation call of each run kind.
+CREATE_METHODS = {
+    "swap": "model_swap",
+    "flat": "flat_to_model",
+    "packshot": "create_packshot",
+    "recolor": "garment_recolor",
+}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -146,15 +155,17 @@ class FolderRun:
     def _run(self, files: list[Path], journal: Journal) -> str | None:
         spec = self.ctx.spec
         checksums = {p.name: sha256_file(p) for p in files}
+        reference = spec.reference_image
         config = fingerprint(
             {
                 "spec": {k: v for k, v in spec.__dict__.items() if k != "instructions_file"},
                 "inputs": checksums,
+                **({"reference": sha256_file(reference)} if reference else {}),
             }
         )
         # what the review page shows beside the outputs: the identity photo, the instructions
         identity_image = str(spec.identity_image.resolve()) if spec.identity_image else None
-        instructions = spec.instructions if self.kind == "flat" else []
+        instructions = spec.instructions if self.kind in ("flat", "packshot") else []
         review = {"identity_image": identity_image, "instructions": instructions}
         if journal.get("review") != review:  # a finished run's journal stays untouched
             journal.set("review", review)
@@ -176,13 +187,15 @@ class FolderRun:
             timings["total_seconds"] = round(time.monotonic() - t0, 1)
             journal.set("timings", timings)
 
-        identity_code = self._identity(journal)
+        identity_code = self._identity(journal) if spec.needs_identity else ""
         project_id = self._project(journal)
         file_ids = self._uploads(files, checksums, journal)
+        reference_id = self._reference(journal)
         lap("upload_seconds", t0)
         names = list(file_ids)
         notes = self._notes(files, names)
-        body = spec.job_body(project_id, identity_code, list(file_ids.values()), notes)
+        values = list(file_ids.values())
+        body = spec.job_body(project_id, identity_code, values, notes, reference_id)
         t1 = time.monotonic()
         job_id = self._submit(body, names, journal)
         status = self._wait(job_id, journal)
@@ -327,6 +340,27 @@ class FolderRun:
             self.emit("upload_failed", name=name, message=why)
             self.missing.append(f"{name}: refused by the server, {why}")
 
+    def _reference(self, journal: Journal) -> str | None:
+        """The recolour's --reference-image, uploaded once (after the folder's images, as the
+        reference script does) and remembered in the journal by its checksum."""
+        path = self.ctx.spec.reference_image
+        if path is None:
+            return None
+        checksum = sha256_file(path)
+        saved = journal.get("reference")
+        if isinstance(saved, dict) and saved.get("sha256") == checksum:
+            return str(saved["file_id"])
+        self.emit("upload_started", name=path.name)
+        try:
+            file_id = self.ctx.client.uploads.upload_file(path)
+        except errors.VestisError as exc:
+            raise FolderFailed(
+                f"Failed to upload the reference image: {exc.reason}", transient=_transient(exc)
+            ) from exc
+        journal.set("reference", {"sha256": checksum, "file_id": file_id})
+        self.emit("uploaded", name=path.name, file_id=file_id, reused=False)
+        return file_id
+
     def _identity(self, journal: Journal) -> str:
         announced = self.ctx.identity.resolved  # the run said it once, before any folder
         try:
@@ -352,11 +386,7 @@ class FolderRun:
         if job.get("job_id"):
             self.emit("job_submitted", job_id=job["job_id"], resumed=True, total_outputs=None)
             return str(job["job_id"])
-        create = (
-            self.ctx.client.jobs.model_swap
-            if self.kind == "swap"
-            else self.ctx.client.jobs.flat_to_model
-        )
+        create = getattr(self.ctx.client.jobs, CREATE_METHODS[self.kind])
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             self.ctx.pacer.acquire(on_wait=lambda s: self.emit("pacing", seconds=s))
             try:
@@ -374,7 +404,7 @@ class FolderRun:
                 ) from exc
         journal.update_job(job_id=created.job_id, status="pending", submitted_at=_now())
         total = created.total_outputs
-        if total is None and self.kind == "flat":
+        if total is None and self.kind in ("flat", "packshot"):
             total = len(body.get("instructions") or [{}])
         self.emit("job_submitted", job_id=created.job_id, resumed=False, total_outputs=total)
         return str(created.job_id)
@@ -510,7 +540,7 @@ class FolderRun:
         image, group = result.get("image_index", 0), result.get("group_index", 0)
         where = (
             f"image {image}, variation {group}"
-            if self.kind == "swap"
+            if self.kind in ("swap", "recolor")
             else f"instruction {group}, variation {image}"
         )
         name = result.get("original_filename")

@@ -36,6 +36,7 @@ def summarise(body: dict[str, Any]) -> str | None:
     kept = [m["unchanged_outside_head"] for m in metrics if m.get("unchanged_outside_head")]
     if kept:
         parts.append(f"garments kept {_percent(min(kept))}")
+    parts += _product_parts(metrics)
     spread = (body.get("summary") or {}).get("identity_consistency")
     if isinstance(spread, int | float):
         flag = "" if spread < SAME_PERSON else " (not one face)"
@@ -56,6 +57,26 @@ def _realism(metrics: list[dict[str, Any]]) -> str | None:
         named = ", ".join(f"{name} x{count}" for name, count in defects.most_common())
         part += f" ({flagged} with defects: {named})" if named else f" ({flagged} flagged)"
     return part
+
+
+def _product_parts(metrics: list[dict[str, Any]]) -> list[str]:
+    """Recolours: the farthest ΔE2000 from the colour asked for and the least share kept
+    outside the garment; packshots: how many garments came out whole."""
+    parts = []
+    deltas = [m["delta_e2000"] for m in metrics if isinstance(m.get("delta_e2000"), int | float)]
+    if deltas:
+        parts.append(f"colour ΔE2000 ≤ {max(deltas):.1f}")
+    outside = [
+        m["unchanged_outside_garment"]
+        for m in metrics
+        if isinstance(m.get("unchanged_outside_garment"), int | float)
+    ]
+    if outside:
+        parts.append(f"outside the garment kept {_percent(min(outside))}")
+    whole = [m["garment_whole"] for m in metrics if m.get("garment_whole") is not None]
+    if whole:
+        parts.append(f"garments whole {sum(1 for w in whole if w)}/{len(whole)}")
+    return parts
 
 
 def _percent(share: float) -> str:

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Kind = Literal["swap", "flat"]
+Kind = Literal["swap", "flat", "packshot", "recolor"]
+#: The kinds that show a person: their runs resolve an identity first.
+IDENTITY_KINDS = ("swap", "flat")
+TITLES = {
+    "swap": "Model Swap",
+    "flat": "Flat-to-Model",
+    "packshot": "Create Packshot",
+    "recolor": "Garment Recolor",
+}
 
 DEFAULT_BASE_URL = "https://v2.api.piktid.com"
 #: --model choices: the union of every reference version's choices.
@@ -37,17 +45,52 @@ class RunSpec:
     image_notes: list[str] | None = None
     enhance_consistency: bool = True
     barefoot: bool = False
+    # create-packshot (also: instructions, image_notes, post_process, use_anchor)
+    anchor_index: int = 0
+    # garment-recolor: the job's flat fields as the script sends them (num_variations, model,
+    # processing_size, post_process, use_anchor, add_ai_watermark, the targets)
+    recolor: dict[str, Any] = field(default_factory=dict)
+    reference_image: Path | None = None
 
     @property
     def title(self) -> str:
-        return "Model Swap" if self.kind == "swap" else "Flat-to-Model"
+        return TITLES[self.kind]
+
+    @property
+    def needs_identity(self) -> bool:
+        return self.kind in IDENTITY_KINDS
 
     def job_body(
-        self, project_id: str, identity_code: str, file_ids: list[str], notes: list[str] | None
+        self,
+        project_id: str,
+        identity_code: str,
+        file_ids: list[str],
+        notes: list[str] | None,
+        reference_id: str | None = None,
     ) -> dict[str, Any]:
-        """The job request exactly as the newest reference script sends it (MS-5 / FM-5).
+        """The job request exactly as the newest reference script sends it (MS-5 / FM-5,
+        create_packshot.py, garment_recolor.py).
 
-        `notes` (flat, --image-notes) are already matched to `file_ids` by file."""
+        `notes` (flat, packshot: --image-notes) are already matched to `file_ids` by file;
+        `reference_id` is the uploaded --reference-image of a recolour."""
+        if self.kind == "recolor":
+            body = {"project_id": project_id, "images": file_ids, **self.recolor}
+            if reference_id:
+                body["reference_image"] = reference_id
+            return body
+        if self.kind == "packshot":
+            options: dict[str, Any] = {"model": self.model}
+            if self.use_anchor:
+                options["use_anchor"] = True
+                if self.anchor_index:
+                    options["anchor_index"] = self.anchor_index
+            return {
+                "project_id": project_id,
+                "images": _annotated(file_ids, notes),
+                "instructions": self.instructions,
+                "post_process": self.post_process,
+                "options": options,
+            }
         if self.kind == "swap":
             swap_options: dict[str, Any] = {"model": self.model}
             if self.use_anchor:
@@ -59,15 +102,8 @@ class RunSpec:
                 "post_process": self.post_process,
                 "swap_options": swap_options,
             }
-        images: list[Any] = list(file_ids)
-        if notes is not None:
-            images = []
-            for file_id, note in zip(file_ids, notes, strict=True):
-                item: dict[str, Any] = {"file_id": file_id}
-                if note:
-                    item["note"] = note
-                images.append(item)
-        options: dict[str, Any] = {"model": self.model}
+        images = _annotated(file_ids, notes)
+        options = {"model": self.model}
         if not self.enhance_consistency:
             options["use_anchor"] = False
         if self.barefoot:
@@ -79,6 +115,19 @@ class RunSpec:
             "instructions": self.instructions,
             "options": options,
         }
+
+
+def _annotated(file_ids: list[str], notes: list[str] | None) -> list[Any]:
+    """Plain file ids, or `{file_id, note?}` objects when --image-notes were given."""
+    if notes is None:
+        return list(file_ids)
+    images: list[Any] = []
+    for file_id, note in zip(file_ids, notes, strict=True):
+        item: dict[str, Any] = {"file_id": file_id}
+        if note:
+            item["note"] = note
+        images.append(item)
+    return images
 
 
 def clamp_parallel(value: int) -> int:

@@ -82,6 +82,50 @@ def flat_configuration(
     }
 
 
+def packshot_configuration(
+    *,
+    parallel: int,
+    model: str,
+    style: str,
+    use_anchor: bool,
+    anchor_index: int,
+    post_process: bool,
+    base_url: str,
+    instructions_file: str | None,
+) -> dict[str, Any]:
+    """`configuration` of batch_create_packshot (reference key order)."""
+    return {
+        "parallel": parallel,
+        "model": model,
+        "style": style,
+        "use_anchor": use_anchor,
+        "anchor_index": anchor_index,
+        "post_process": post_process,
+        "base_url": base_url,
+        "instructions_file": instructions_file,
+    }
+
+
+def recolor_configuration(
+    *, parallel: int, recolor: dict[str, Any], reference_image: str | None, base_url: str
+) -> dict[str, Any]:
+    """`configuration` of batch_garment_recolor (reference key order)."""
+    return {
+        "parallel": parallel,
+        "model": recolor.get("model", "auto"),
+        "garment_label": recolor.get("garment_label"),
+        "reference_image": reference_image,
+        "reference_text": recolor.get("reference_text"),
+        "instruction": recolor.get("instruction"),
+        "num_variations": recolor.get("num_variations", 1),
+        "processing_size": recolor.get("processing_size", 2048),
+        "use_anchor": recolor.get("use_anchor", True),
+        "post_process": recolor.get("post_process", True),
+        "add_ai_watermark": recolor.get("add_ai_watermark", False),
+        "base_url": base_url,
+    }
+
+
 def build_summary(
     configuration: dict[str, Any], outcomes: list[FolderOutcome], total_seconds: float
 ) -> dict[str, Any]:

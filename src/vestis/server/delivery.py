@@ -16,11 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from vestis import quality
-from vestis.engines.base import EngineError, EngineOutput, FlatSpec, SwapSpec
+from vestis.engines.base import (
+    AnySpec,
+    EngineError,
+    EngineOutput,
+    FlatSpec,
+    PackshotSpec,
+    RecolorSpec,
+    SwapSpec,
+)
+from vestis.quality import colour
 from vestis.quality.garments import wire_summary
+from vestis.quality.pixels import TOLERANCE
 from vestis.quality.review import measured_warnings
 from vestis.server import images
 
@@ -56,9 +67,11 @@ class Delivery:
     garment_locked_share: float | None = None
 
 
-def deliver(spec: SwapSpec | FlatSpec, made: EngineOutput, fmt: str) -> Delivery:
+def deliver(spec: AnySpec, made: EngineOutput, fmt: str) -> Delivery:
     """Encode `made` as delivered (a model swap from a JPEG keeps the source's JPEG settings),
     then measure and score it."""
+    if isinstance(spec, (PackshotSpec, RecolorSpec)):
+        return _deliver_product(spec, made, fmt)
     source = spec.target if isinstance(spec, SwapSpec) else None
     data = images.encode(made.image, fmt, like=source)
     delivered = made.image.convert("RGB") if fmt == "png" else _decode(data)
@@ -96,6 +109,40 @@ def _layout_preview(made: EngineOutput, measures: quality.OutputMeasures) -> boo
     return bool(made.metadata.get("layout_preview")) and not passed
 
 
+def _deliver_product(spec: PackshotSpec | RecolorSpec, made: EngineOutput, fmt: str) -> Delivery:
+    """A packshot or a recolour: no face to measure; a recolour is measured in the delivered
+    file against the colour the engine aimed at, within the garment mask it used."""
+    source = spec.image if isinstance(spec, RecolorSpec) else None
+    data = images.encode(made.image, fmt, like=source)
+    delivered = made.image.convert("RGB") if fmt == "png" else _decode(data)
+    metrics: dict[str, Any] = {"attempts": 1}
+    if isinstance(spec, PackshotSpec) and "garment_whole" in made.metadata:
+        metrics["garment_whole"] = bool(made.metadata["garment_whole"])
+    mask, target = made.metadata.get("garment_mask"), made.metadata.get("target")
+    if isinstance(spec, RecolorSpec) and mask is not None and target is not None:
+        original = np.asarray(spec.image.convert("RGB"))
+        got = np.asarray(delivered)
+        if got.shape == original.shape:
+            measured = colour.measure_recolour(original, got, mask, tuple(target), TOLERANCE)
+            metrics.update(measured.as_dict())
+            metrics.pop("garment_share", None)
+        metrics["target_colour"] = colour.hex_code(tuple(target))
+    kind = "create_packshot" if isinstance(spec, PackshotSpec) else "garment_recolor"
+    return Delivery(
+        data=data,
+        image=delivered,
+        model_used=made.model_used,
+        quality_score=round(float(made.quality_score), 4),
+        warnings=list(made.warnings),
+        metrics=metrics,
+        face_embedding=None,
+        measures=quality.OutputMeasures(kind=kind, face_found=False),
+        engine=made.engine,
+        upstream_id=made.upstream_id,
+        upstream_credits=made.upstream_credits,
+    )
+
+
 def _measure(spec: SwapSpec | FlatSpec, delivered: Image.Image) -> quality.OutputMeasures:
     if isinstance(spec, SwapSpec):
         return quality.measure_swap(spec.target, spec.identity, delivered)
@@ -113,8 +160,8 @@ def retry_seed(seed: int, attempt: int) -> int:
 
 
 def make(
-    engine_call: Callable[[SwapSpec | FlatSpec], EngineOutput],
-    spec: SwapSpec | FlatSpec,
+    engine_call: Callable[[AnySpec], EngineOutput],
+    spec: AnySpec,
     fmt: str,
     retries: int,
 ) -> Delivery:
@@ -154,7 +201,7 @@ def make(
     return best
 
 
-def _reseeded(spec: SwapSpec | FlatSpec, attempt: int) -> SwapSpec | FlatSpec:
+def _reseeded(spec: AnySpec, attempt: int) -> AnySpec:
     if isinstance(spec, SwapSpec):
         return dataclasses.replace(spec, seed=retry_seed(spec.seed, attempt), retry=attempt)
     return dataclasses.replace(spec, seed=retry_seed(spec.seed, attempt))

@@ -119,7 +119,8 @@ class Job(Base):
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    #: None for jobs that show no person (packshots, garment recolours).
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"), nullable=True)
     job_type: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -135,7 +136,7 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(lazy="joined")
-    identity: Mapped[Identity] = relationship(lazy="joined")
+    identity: Mapped[Identity | None] = relationship(lazy="joined")
     outputs: Mapped[list[JobOutput]] = relationship(
         back_populates="job", order_by="[JobOutput.position, JobOutput.version]", lazy="select"
     )

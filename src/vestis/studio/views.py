@@ -48,8 +48,11 @@ def parse_stamp(value: str | None) -> datetime | None:
         return None
 
 
+_KINDS = {MODEL_SWAP: "model swap", "create_packshot": "packshot", "garment_recolor": "recolour"}
+
+
 def kind_label(job_type: str) -> str:
-    return "model swap" if job_type == MODEL_SWAP else "flat-to-model"
+    return _KINDS.get(job_type, "flat-to-model")
 
 
 def when(value: datetime | None) -> str:
@@ -90,7 +93,7 @@ def job_row(job: Job) -> JobRow:
         job_id=job.public_id,
         project=job.project.name,
         kind=kind_label(job.job_type),
-        identity=job.identity.name,
+        identity=job.identity.name if job.identity else "",
         status=job.status,
         processed=job.processed,
         total=job.total_outputs,
@@ -182,7 +185,7 @@ def _inputs(db: Session, signer: UrlSigner, job: Job) -> dict[str, Picture]:
 
 
 def _label(job: Job, output: JobOutput) -> str:
-    if job.job_type == MODEL_SWAP:
+    if "file_id" in output.spec:  # one input per output: model swap, recolour
         return f"{output.original_filename} · variation {output.variation}"
     return f"instruction {output.group_index + 1} · variation {output.variation}"
 
@@ -191,7 +194,7 @@ def card(db: Session, signer: UrlSigner, job: Job, output: JobOutput, inputs=Non
     inputs = inputs if inputs is not None else _inputs(db, signer, job)
     versions = review.versions_of(job, output)
     is_swap = job.job_type == MODEL_SWAP
-    if is_swap:
+    if "file_id" in output.spec:
         shown = [inputs[output.spec["file_id"]]] if output.spec.get("file_id") in inputs else []
         instruction: list[tuple[str, str]] = []
     else:
@@ -295,14 +298,14 @@ def job_view(db: Session, signer: UrlSigner, job: Job, show: str) -> JobView:
     inputs = _inputs(db, signer, job)
     cards = [card(db, signer, job, o, inputs) for o in review.current_outputs(job.outputs)]
     show = show if show in FILTERS else "all"
-    identity: Identity = job.identity
+    identity: Identity | None = job.identity
     return JobView(
         job=job,
         row=job_row(job),
         kind=kind_label(job.job_type),
-        identity_name=identity.name,
-        identity_code=identity.code,
-        identity_url=signed(signer, f"/files/identities/{identity.code}"),
+        identity_name=identity.name if identity else "",
+        identity_code=identity.code if identity else "",
+        identity_url=signed(signer, f"/files/identities/{identity.code}") if identity else "",
         cards=cards,
         shown=[c for c in cards if matches(c, show)],
         show=show,

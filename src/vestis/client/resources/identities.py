@@ -15,6 +15,12 @@ from vestis.contract import (
     IdentityStatusResponse,
     IdentityUploadResponse,
 )
+from vestis.contract.products import (
+    IdentityCreateRequest,
+    IdentityCreateResponse,
+    PresetExtractResponse,
+    PromoteGeneratedResponse,
+)
 
 #: The scripts give the identity upload 30 seconds.
 IDENTITY_UPLOAD_TIMEOUT = 30.0
@@ -55,6 +61,23 @@ def _list_params(
 
 def _metadata(tag: str | None, gender: str | None, age: int | None) -> dict[str, Any]:
     return {k: v for k, v in {"tag": tag, "gender": gender, "age": age}.items() if v is not None}
+
+
+def _brief(brief: IdentityCreateRequest | dict[str, Any]) -> dict[str, Any]:
+    parsed = brief if isinstance(brief, IdentityCreateRequest) else IdentityCreateRequest(**brief)
+    return parsed.model_dump(mode="json", exclude_none=True)
+
+
+def _promotion(image_result_id: str, name: str | None) -> dict[str, Any]:
+    return {"image_result_id": image_result_id, **({"name": name} if name else {})}
+
+
+def _promoted(error: ConflictError) -> PromoteGeneratedResponse:
+    """A 409 names the identity the draft already is."""
+    body = error.body if isinstance(error.body, dict) else {}
+    if not body.get("identity_code"):
+        raise error
+    return PromoteGeneratedResponse(identity_code=str(body["identity_code"]))
 
 
 class Identities(SyncAPIResource):
@@ -121,6 +144,29 @@ class Identities(SyncAPIResource):
     def delete(self, code: str) -> None:
         self._call("DELETE", f"/identity/{code}")
 
+    def create(self, brief: IdentityCreateRequest | dict[str, Any]) -> IdentityCreateResponse:
+        """Draft identities from a brief (`POST /identity/create`, 202): a job whose results
+        are the drafts; `promote` one of them."""
+        response = self._call("POST", "/identity/create", json=_brief(brief))
+        return IdentityCreateResponse.model_validate(response.json())
+
+    def promote(self, image_result_id: str, name: str | None = None) -> PromoteGeneratedResponse:
+        """Make a generated image (a result's `output_id` / `image_result_id`) an identity; one
+        promoted before answers with its identity (no `preprocessing_job_id`)."""
+        try:
+            response = self._call(
+                "POST", "/identity/promote-generated", json=_promotion(image_result_id, name)
+            )
+        except ConflictError as exc:
+            return _promoted(exc)
+        return PromoteGeneratedResponse.model_validate(response.json())
+
+    def extract_preset(self, file_id: str) -> PresetExtractResponse:
+        """A brief's attributes read from an uploaded photo of a person."""
+        body = {"file_id": file_id, "type": "identity_creation"}
+        response = self._call("POST", "/preset/extract-from-image", json=body)
+        return PresetExtractResponse.model_validate(response.json())
+
 
 class AsyncIdentities(AsyncAPIResource):
     async def get(self, code: str) -> IdentityInfo:
@@ -183,3 +229,28 @@ class AsyncIdentities(AsyncAPIResource):
 
     async def delete(self, code: str) -> None:
         await self._call("DELETE", f"/identity/{code}")
+
+    async def create(self, brief: IdentityCreateRequest | dict[str, Any]) -> IdentityCreateResponse:
+        """Draft identities from a brief (`POST /identity/create`, 202): a job whose results
+        are the drafts; `promote` one of them."""
+        response = await self._call("POST", "/identity/create", json=_brief(brief))
+        return IdentityCreateResponse.model_validate(response.json())
+
+    async def promote(
+        self, image_result_id: str, name: str | None = None
+    ) -> PromoteGeneratedResponse:
+        """Make a generated image (a result's `output_id` / `image_result_id`) an identity; one
+        promoted before answers with its identity (no `preprocessing_job_id`)."""
+        try:
+            response = await self._call(
+                "POST", "/identity/promote-generated", json=_promotion(image_result_id, name)
+            )
+        except ConflictError as exc:
+            return _promoted(exc)
+        return PromoteGeneratedResponse.model_validate(response.json())
+
+    async def extract_preset(self, file_id: str) -> PresetExtractResponse:
+        """A brief's attributes read from an uploaded photo of a person."""
+        body = {"file_id": file_id, "type": "identity_creation"}
+        response = await self._call("POST", "/preset/extract-from-image", json=body)
+        return PresetExtractResponse.model_validate(response.json())

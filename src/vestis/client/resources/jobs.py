@@ -38,6 +38,7 @@ from vestis.contract import (
     JobStatusResponse,
     ModelSwapRequest,
 )
+from vestis.contract.products import CreatePackshotRequest, GarmentRecolorRequest
 
 logger = logging.getLogger("vestis.client")
 
@@ -92,6 +93,20 @@ class Jobs(SyncAPIResource):
     ) -> JobCreatedResponse:
         """Start a flat-lay-to-model job (202), idempotently like `model_swap`."""
         return self._create("/flat-2-model", _payload(request, Flat2ModelRequest), idempotency_key)
+
+    def create_packshot(
+        self, request: CreatePackshotRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a create-packshot job (202), idempotently like `model_swap`."""
+        body = _payload(request, CreatePackshotRequest)
+        return self._create("/create-packshot", body, idempotency_key)
+
+    def garment_recolor(
+        self, request: GarmentRecolorRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a garment-recolor job (202), idempotently like `model_swap`."""
+        body = _payload(request, GarmentRecolorRequest)
+        return self._create("/garment-recolor", body, idempotency_key)
 
     def _create(self, path: str, body: dict[str, Any], key: str | None) -> JobCreatedResponse:
         response = self._call("POST", path, json=body, headers=_creation_headers(key))
@@ -259,6 +274,20 @@ class AsyncJobs(AsyncAPIResource):
         """Start a flat-lay-to-model job (202), idempotently."""
         body = _payload(request, Flat2ModelRequest)
         return await self._create("/flat-2-model", body, idempotency_key)
+
+    async def create_packshot(
+        self, request: CreatePackshotRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a create-packshot job (202), idempotently."""
+        body = _payload(request, CreatePackshotRequest)
+        return await self._create("/create-packshot", body, idempotency_key)
+
+    async def garment_recolor(
+        self, request: GarmentRecolorRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> JobCreatedResponse:
+        """Start a garment-recolor job (202), idempotently."""
+        body = _payload(request, GarmentRecolorRequest)
+        return await self._create("/garment-recolor", body, idempotency_key)
 
     async def _create(self, path: str, body: dict[str, Any], key: str | None) -> JobCreatedResponse:
         response = await self._call("POST", path, json=body, headers=_creation_headers(key))

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from vestis.engines.base import EngineError, EngineOutput, FaceInfo, FlatSpec, SwapSpec
+from vestis.engines.base import (
+    EngineError,
+    EngineOutput,
+    FaceInfo,
+    FlatSpec,
+    PackshotSpec,
+    RecolorSpec,
+    SwapSpec,
+)
 from vestis.quality.face_traits import FaceTraits, traits
 
 if TYPE_CHECKING:  # the engine module stays cheap to import: OpenCV loads on first use
@@ -241,3 +249,13 @@ class LocalEngine:
             "face. Provide a face_reference image, or configure a generative (GPU or remote) "
             "engine for prompt-only model swaps."
         )
+
+    def create_packshot(self, spec: PackshotSpec) -> EngineOutput:
+        from vestis.engines.local.products import packshot_output
+
+        return packshot_output(spec, self.model_used)
+
+    def garment_recolor(self, spec: RecolorSpec) -> EngineOutput:
+        from vestis.engines.local.products import recolor_output
+
+        return recolor_output(spec, self.model_used)

@@ -172,6 +172,8 @@ class FashnEngine(RemoteEngineBase):
     # --- one job --------------------------------------------------------------------------------
 
     def run_job(self, work: JobWork, context: JobContext) -> None:
+        if work.job_type not in self.models:
+            raise UpstreamError(f"The fashn engine does not make {work.job_type} outputs.")
         runs = self._plan(work)
         state = dict(work.state)
         known: dict[str, Any] = state.setdefault("runs", {})
@@ -243,6 +245,7 @@ class FashnEngine(RemoteEngineBase):
         for slot in sorted(work.slots, key=lambda s: (s.image_index, s.variation)):
             by_photo.setdefault(slot.spec["file_id"], []).append(slot)
         runs = []
+        assert work.identity is not None, "run_job takes only job types with an identity"
         identity = data_uri(work.identity.data)
         for file_id, slots in by_photo.items():
             photo = work.files[file_id]
@@ -268,6 +271,7 @@ class FashnEngine(RemoteEngineBase):
                 (item, None) if isinstance(item, str) else (item["file_id"], item.get("note"))
             )
             garments.append((_open(work.files[file_id].data), note))
+        assert work.identity is not None, "run_job takes only job types with an identity"
         identity = _open(work.identity.data)
         references = {fid: f.data for fid, f in work.files.items()}
         total = len(work.slots)

@@ -5,9 +5,10 @@ One gateway job becomes one remote job (the hosted API allows 5 job creations a 
 one per output). Each input is uploaded once per job, each identity once per remote account (its
 remote `identity_code` is remembered; a 409 `existing_identity_code` is reuse). The request's
 options (`model`, `post_process`, `use_anchor`, instructions, notes, `barefoot`, `consistency`)
-go through unchanged; only the ids are translated. The remote job is followed over SSE with a
-polling fallback, and each finished output is downloaded and delivered with the remote result's
-fields (`model_used`, `quality_score`, warnings).
+go through unchanged; only the ids are translated. Packshots and recolours go the same way
+(no identity; a recolour's `reference_image` is uploaded like an input). The remote job is
+followed over SSE with a polling fallback, and each finished output is downloaded and delivered
+with the remote result's fields (`model_used`, `quality_score`, warnings).
 
 Exactly once: the Idempotency-Key of the remote creation is checkpointed before it is sent and
 the remote job id as soon as the upstream accepts it, so a gateway restarted mid-job re-sends
@@ -38,7 +39,8 @@ from vestis.client import (
     RetryPolicy,
 )
 from vestis.contract import pricing
-from vestis.contract.jobs import Instruction, JobResult, JobStatusResponse
+from vestis.contract.jobs import Instruction, JobCreatedResponse, JobResult, JobStatusResponse
+from vestis.contract.products import GarmentRecolorRequest, PackshotInstruction
 from vestis.engines.base import (
     EngineError,
     EngineOutput,
@@ -60,6 +62,15 @@ T = TypeVar("T")
 
 SWAP_MODELS = frozenset({"auto", "onda", "nano_banana_pro", "nano_banana_2"})
 FLAT_MODELS = frozenset({"auto", "nano_banana_pro", "seedream"})
+PACKSHOT_MODELS = frozenset({"auto", "nano_banana_pro", "seedream"})
+RECOLOR_MODELS = frozenset({"auto", "nano_banana_2", "nano_banana_pro", "seedream", "gpt_image"})
+#: The SDK's creation call of each job type the engine passes on.
+CREATE_METHODS = {
+    "model_swap": "model_swap",
+    "flat_2_model": "flat_to_model",
+    "create_packshot": "create_packshot",
+    "garment_recolor": "garment_recolor",
+}
 #: Words of a remote error message that say the input, not the service, is at fault.
 USER_FAULTS = (
     "no face",
@@ -93,12 +104,15 @@ def _strip_none(value: Any) -> Any:
 
 
 def remote_request(
-    work: JobWork, project_id: str, identity_code: str, files: dict[str, str]
+    work: JobWork, project_id: str, identity_code: str | None, files: dict[str, str]
 ) -> dict[str, Any]:
     """The gateway's request with the remote ids: everything else goes through as it came."""
     body: dict[str, Any] = _strip_none(dict(work.request))
     body["project_id"] = project_id
-    body["identity_code"] = identity_code
+    if identity_code is not None:
+        body["identity_code"] = identity_code
+    if isinstance(body.get("reference_image"), str):
+        body["reference_image"] = files[body["reference_image"]]
     images: list[Any] = []
     for item in body.get("images", []):
         if isinstance(item, str):
@@ -116,7 +130,12 @@ def remote_request(
 def _price(work: JobWork, slot: OutputSlot) -> float:
     if work.job_type == "model_swap":
         return pricing.model_swap_output_cost()
+    if work.job_type == "garment_recolor":
+        return pricing.recolor_output_cost(GarmentRecolorRequest.model_validate(work.request))
     instructions = work.request.get("instructions") or [{}]
+    if work.job_type == "create_packshot":
+        index = slot.spec.get("instruction_index", 0)
+        return pricing.packshot_output_cost(PackshotInstruction.model_validate(instructions[index]))
     return pricing.flat_output_cost(
         Instruction.model_validate(instructions[slot.spec.get("instruction_index", 0)])
     )
@@ -128,7 +147,12 @@ class OnModelEngine(RemoteEngineBase):
     name = "onmodel"
     #: A generative service repaints the whole photo: the server locks the garments.
     repaints = True
-    models = {"model_swap": SWAP_MODELS, "flat_2_model": FLAT_MODELS}
+    models = {
+        "model_swap": SWAP_MODELS,
+        "flat_2_model": FLAT_MODELS,
+        "create_packshot": PACKSHOT_MODELS,
+        "garment_recolor": RECOLOR_MODELS,
+    }
 
     def __init__(self, account: OnModelAccount | None = None) -> None:
         self.account = account or OnModelAccount.from_env()
@@ -174,6 +198,8 @@ class OnModelEngine(RemoteEngineBase):
     # --- one job --------------------------------------------------------------------------------
 
     def run_job(self, work: JobWork, context: JobContext) -> None:
+        if work.job_type not in self.models:
+            raise UpstreamError(f"The onmodel engine does not pass {work.job_type} jobs on yet.")
         state = dict(work.state)
         try:
             if not state.get("remote_job_id"):
@@ -233,12 +259,15 @@ class OnModelEngine(RemoteEngineBase):
         context.save_state(state)
         log.info("job %s: remote job %s on %s", work.job_id, created, self.host)
 
-    def _identity(self, work: JobWork, context: JobContext, fresh: bool = False) -> str:
-        key = f"{self.memo_prefix}:identity:{work.identity.sha256}"
+    def _identity(self, work: JobWork, context: JobContext, fresh: bool = False) -> str | None:
+        """The remote code of the job's identity; None for the job types without one."""
+        identity = work.identity
+        if identity is None:
+            return None
+        key = f"{self.memo_prefix}:identity:{identity.sha256}"
         known = None if fresh else context.recall(key)
         if known:
             return known
-        identity = work.identity
         code = self._call(
             context,
             lambda: self.client().identities.ensure(
@@ -250,8 +279,8 @@ class OnModelEngine(RemoteEngineBase):
 
     def _create(self, work: JobWork, context: JobContext, state: dict[str, Any]) -> str:
         client = self.client()
-        create = (
-            client.jobs.model_swap if work.job_type == "model_swap" else client.jobs.flat_to_model
+        create: Callable[..., JobCreatedResponse] = getattr(
+            client.jobs, CREATE_METHODS[work.job_type]
         )
         fresh_identity = False
         while True:

@@ -34,6 +34,8 @@ _memory_lock = threading.Lock()
 def referenced_files(request: dict[str, Any]) -> list[str]:
     """The file ids a request names: its images, then its instructions' reference images."""
     ids = [i if isinstance(i, str) else i["file_id"] for i in request.get("images", [])]
+    if isinstance(request.get("reference_image"), str):  # a recolour's colour reference
+        ids.append(request["reference_image"])
     for instruction in request.get("instructions", []) or []:
         for value in instruction.values():
             if isinstance(value, dict) and isinstance(value.get("image"), str):

@@ -11,14 +11,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.contract.jobs import Flat2ModelRequest, Instruction, ModelSwapRequest
+from vestis.contract.products import (
+    CREATE_PACKSHOT,
+    GARMENT_RECOLOR,
+    CreatePackshotRequest,
+    GarmentRecolorRequest,
+)
+from vestis.engines import base
 from vestis.engines.base import (
+    AnySpec,
     Engine,
     EngineError,
     EngineOutput,
     FlatGarment,
     FlatSpec,
+    PackshotSpec,
+    RecolorSpec,
     SwapSpec,
 )
+from vestis.quality.colour import ColourError, parse_colour
 from vestis.server import images
 from vestis.server.blobs import BlobStore
 from vestis.server.models import File, Job, JobOutput
@@ -32,7 +43,7 @@ class InputError(EngineError):
 
 @dataclass
 class Inputs:
-    identity: Image.Image
+    identity: Image.Image | None  # None for packshots and recolours
     uploads: dict[str, Image.Image] = field(default_factory=dict)
     garments: list[FlatGarment] = field(default_factory=list)
     #: The anchor output's image (flat-to-model with `use_anchor`), once it exists.
@@ -42,7 +53,7 @@ class Inputs:
 def anchor_position(job: Job) -> int | None:
     """The output every other output of a flat-to-model job follows (`use_anchor`), if any."""
     options = job.request.get("options") or {}
-    if job.job_type == MODEL_SWAP or not options.get("use_anchor", True):
+    if job.job_type in (MODEL_SWAP, GARMENT_RECOLOR) or not options.get("use_anchor", True):
         return None
     wanted = options.get("anchor_index", 0)
     for output in job.outputs:
@@ -70,12 +81,20 @@ def _file(db: Session, blobs: BlobStore, file_id: str) -> tuple[File, Image.Imag
 def load(db: Session, blobs: BlobStore, job: Job, file_ids: set[str], follower: bool) -> Inputs:
     """The images the outputs of `job` need: the identity, the uploads `file_ids` (model swap)
     or every garment (flat-to-model), and the anchor image for a `follower` of the anchor."""
-    inputs = Inputs(identity=_open(blobs, job.identity.blob_key, "identity photo"))
-    if job.job_type == MODEL_SWAP:
-        for file_id in sorted(file_ids):
+    identity = job.identity
+    inputs = Inputs(
+        identity=_open(blobs, identity.blob_key, "identity photo") if identity else None
+    )
+    if job.job_type in (MODEL_SWAP, GARMENT_RECOLOR):
+        reference = job.request.get("reference_image")
+        for file_id in sorted(file_ids | ({reference} if reference else set())):
             inputs.uploads[file_id] = _file(db, blobs, file_id)[1]
         return inputs
-    request = Flat2ModelRequest.model_validate(job.request)
+    request: Flat2ModelRequest | CreatePackshotRequest = (
+        CreatePackshotRequest.model_validate(job.request)
+        if job.job_type == CREATE_PACKSHOT
+        else Flat2ModelRequest.model_validate(job.request)
+    )
     for item in request.annotated_images():
         row, image = _file(db, blobs, item.file_id)
         inputs.garments.append(FlatGarment(image=image, filename=row.filename, note=item.note))
@@ -87,10 +106,51 @@ def load(db: Session, blobs: BlobStore, job: Job, file_ids: set[str], follower: 
     return inputs
 
 
+def _product_spec(
+    job_type: str, request: dict[str, Any], spec: dict[str, Any], variation: int, inputs: Inputs
+) -> PackshotSpec | RecolorSpec:
+    if job_type == CREATE_PACKSHOT:
+        packshot = CreatePackshotRequest.model_validate(request)
+        instruction = packshot.instructions[spec["instruction_index"]]
+        return PackshotSpec(
+            garments=inputs.garments,
+            width=spec["width"],
+            height=spec["height"],
+            seed=spec["seed"],
+            variation=variation,
+            instruction=instruction.model_dump(mode="json", exclude_none=True),
+            add_ai_watermark=packshot.options.add_ai_watermark,
+            model=packshot.options.model,
+        )
+    recolor = GarmentRecolorRequest.model_validate(request)
+    target = None
+    if recolor.reference_text:
+        try:
+            target = parse_colour(recolor.reference_text)
+        except ColourError:
+            target = None  # a pattern in words: the engine reads it with the instruction
+    reference = recolor.reference_image
+    return RecolorSpec(
+        image=inputs.uploads[spec["file_id"]],
+        seed=spec["seed"],
+        variation=variation,
+        target=target,
+        reference=inputs.uploads.get(reference) if reference else None,
+        garment_label=recolor.garment_label,
+        instruction=recolor.instruction or recolor.reference_text,
+        processing_size=recolor.processing_size,
+        add_ai_watermark=recolor.add_ai_watermark,
+        model=recolor.model,
+    )
+
+
 def engine_spec(
     job_type: str, request: dict[str, Any], spec: dict[str, Any], variation: int, inputs: Inputs
-) -> SwapSpec | FlatSpec:
+) -> AnySpec:
     """The engine's view of one output."""
+    if job_type in (CREATE_PACKSHOT, GARMENT_RECOLOR):
+        return _product_spec(job_type, request, spec, variation, inputs)
+    assert inputs.identity is not None, "model swaps and flat-to-model jobs have an identity"
     if job_type == MODEL_SWAP:
         swap = ModelSwapRequest.model_validate(request)
         return SwapSpec(
@@ -119,7 +179,5 @@ def engine_spec(
     )
 
 
-def call_engine(engine: Engine, spec: SwapSpec | FlatSpec) -> EngineOutput:
-    if isinstance(spec, SwapSpec):
-        return engine.model_swap(spec)
-    return engine.flat_to_model(spec)
+def call_engine(engine: Engine, spec: AnySpec) -> EngineOutput:
+    return base.call_engine(engine, spec)

@@ -9,7 +9,7 @@ from contextlib import ExitStack
 
 from sqlalchemy import select
 
-from vestis.engines.base import Engine, EngineError, EngineOutput, FlatSpec, OutputSlot, SwapSpec
+from vestis.engines.base import AnySpec, Engine, EngineError, EngineOutput, OutputSlot
 from vestis.engines.chain import run_job_on_chain
 from vestis.server import delivery, disk, images
 from vestis.server.delivery import Delivery
@@ -26,7 +26,6 @@ from vestis.server.pipeline.whole_jobs import (
     job_work,
     works_per_job,
 )
-from vestis.server.services.jobs import MODEL_SWAP
 from vestis.server.services.notify import NotificationBus
 from vestis.server.state import ServerState
 
@@ -147,7 +146,7 @@ class OutputPipeline:
         return f"The server stopped while making this output {limit} times; giving up on it."
 
     def _load(self, claims: list[Claim], follower: bool) -> Inputs:
-        file_ids = {c.spec["file_id"] for c in claims if c.job_type == MODEL_SWAP}
+        file_ids = {c.spec["file_id"] for c in claims if "file_id" in c.spec}
         with self.state.db.session() as db:
             job = db.get(Job, claims[0].job_pk)
             assert job is not None
@@ -162,7 +161,7 @@ class OutputPipeline:
             log.exception("engine crashed on output %s of job %s", claim.output_id, claim.job_id)
             return None, f"Internal engine error: {type(exc).__name__}"
 
-    def _make(self, spec: SwapSpec | FlatSpec, claim: Claim) -> Delivery:
+    def _make(self, spec: AnySpec, claim: Claim) -> Delivery:
         """The engine, then the measures (`server.delivery`): an output whose face is not the
         identity is made again with other seeds (`--identity-retries`)."""
         return delivery.make(
@@ -172,7 +171,7 @@ class OutputPipeline:
             self.state.settings.identity_retries,
         )
 
-    def _deliver(self, claim: Claim, made: EngineOutput, spec: SwapSpec | FlatSpec) -> Delivery:
+    def _deliver(self, claim: Claim, made: EngineOutput, spec: AnySpec) -> Delivery:
         """The measures of an output an engine made as part of a whole job (no retries: the
         engine made the job at once)."""
         return delivery.deliver(spec, made, claim.fmt)
@@ -268,7 +267,7 @@ class OutputPipeline:
         by_id = {c.output_id: c for c in claims}
         loaded: list[Inputs] = []
 
-        def spec_for(slot: OutputSlot) -> SwapSpec | FlatSpec:
+        def spec_for(slot: OutputSlot) -> AnySpec:
             if not loaded:  # only per-output engines of the chain need decoded images
                 loaded.append(self._load(claims, follower=False))
             claim = by_id[slot.key]

@@ -121,7 +121,9 @@ def job_work(db: Database, blobs: BlobStore, job_id: str, claims: list[Claim]) -
             job_type=job.job_type,
             request=dict(job.request),
             project_name=job.project.name,
-            identity=JobIdentity(
+            identity=None
+            if identity is None
+            else JobIdentity(
                 code=identity.code,
                 name=identity.name,
                 filename=identity.original_filename or "identity.jpg",
@@ -140,6 +142,8 @@ def job_work(db: Database, blobs: BlobStore, job_id: str, claims: list[Claim]) -
 def _file_ids(request: dict[str, Any]) -> set[str]:
     """Every file id a request names: its images and the reference images of instructions."""
     ids = {i if isinstance(i, str) else i["file_id"] for i in request.get("images") or []}
+    if isinstance(request.get("reference_image"), str):
+        ids.add(request["reference_image"])
     for instruction in request.get("instructions") or []:
         for value in instruction.values():
             if isinstance(value, dict) and isinstance(value.get("image"), str):

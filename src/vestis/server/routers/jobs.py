@@ -39,7 +39,12 @@ CREATION_ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorBody},
     429: {"model": ErrorBody, "description": "Too many job creations (Retry-After)"},
 }
-PATHS = {jobs.MODEL_SWAP: "/model-swap", jobs.FLAT_2_MODEL: "/flat-2-model"}
+PATHS = {
+    jobs.MODEL_SWAP: "/model-swap",
+    jobs.FLAT_2_MODEL: "/flat-2-model",
+    jobs.CREATE_PACKSHOT: "/create-packshot",
+    jobs.GARMENT_RECOLOR: "/garment-recolor",
+}
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
@@ -73,7 +78,7 @@ def _create(
     db: Session,
     user: User,
     kind: str,
-    body: ModelSwapRequest | Flat2ModelRequest,
+    body: jobs.AnyRequest,
     idempotency_key: str | None,
 ) -> JSONResponse:
     """Replay the answer of an Idempotency-Key seen before (no rate limit: no new job), or

@@ -23,18 +23,30 @@ from vestis.contract.jobs import (
     ResultOutput,
     ResultsSummary,
 )
+from vestis.contract.products import CreatePackshotRequest, GarmentRecolorRequest
 from vestis.quality import embedding_consistency
 from vestis.server import images
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.models import File, Job, JobOutput, User, utcnow
 from vestis.server.security import new_public_id
-from vestis.server.services import credits, files, idempotency, identities, projects, review
+from vestis.server.services import (
+    credits,
+    files,
+    idempotency,
+    identities,
+    products,
+    projects,
+    review,
+)
 from vestis.server.services.accounts import iso
 from vestis.server.services.idempotency import KeyedRequest
 from vestis.server.signing import UrlSigner
 
 MODEL_SWAP = "model_swap"
 FLAT_2_MODEL = "flat_2_model"
+CREATE_PACKSHOT = products.CREATE_PACKSHOT
+GARMENT_RECOLOR = products.GARMENT_RECOLOR
+AnyRequest = ModelSwapRequest | Flat2ModelRequest | CreatePackshotRequest | GarmentRecolorRequest
 
 
 @dataclass
@@ -76,8 +88,10 @@ def _inputs(db: Session, user: User, file_ids: list[str]) -> list[File]:
     return found
 
 
-def named_files(request: ModelSwapRequest | Flat2ModelRequest) -> list[str]:
+def named_files(request: AnyRequest) -> list[str]:
     """Every file id a job request names: its images and instructions' reference images."""
+    if isinstance(request, GarmentRecolorRequest):
+        return list(request.images) + ([request.reference_image] if request.reference_image else [])
     if isinstance(request, ModelSwapRequest):
         return list(request.images)
     # not `annotated_images()`: that validates, and a malformed id is the job's own check's to
@@ -91,7 +105,9 @@ def named_files(request: ModelSwapRequest | Flat2ModelRequest) -> list[str]:
     return ids
 
 
-def _check_reference_images(db: Session, user: User, request: Flat2ModelRequest) -> None:
+def _check_reference_images(
+    db: Session, user: User, request: Flat2ModelRequest | CreatePackshotRequest
+) -> None:
     """Design Values given as `{text, image}` must name an uploaded file of the caller."""
     for index, instruction in enumerate(request.instructions):
         for field, value in instruction:
@@ -188,11 +204,37 @@ def _flat_outputs(request: Flat2ModelRequest, seed: int) -> list[JobOutput]:
     return outputs
 
 
+def _plan(db: Session, user: User, request: AnyRequest, seed: int) -> tuple[list[JobOutput], float]:
+    """The job's outputs and price, its files checked."""
+    if isinstance(request, ModelSwapRequest):
+        return _swap_outputs(request, _inputs(db, user, request.images), seed), (
+            pricing.model_swap_cost(request)
+        )
+    if isinstance(request, GarmentRecolorRequest):
+        inputs = _inputs(db, user, request.images)
+        if request.reference_image:
+            _reference_file(db, user, request.reference_image)
+        return products.recolor_outputs(request, inputs, seed), pricing.recolor_cost(request)
+    _inputs(db, user, [image.file_id for image in request.annotated_images()])
+    _check_reference_images(db, user, request)
+    if isinstance(request, CreatePackshotRequest):
+        return products.packshot_outputs(request, seed), pricing.packshot_cost(request)
+    return _flat_outputs(request, seed), pricing.flat_to_model_cost(request)
+
+
+def _reference_file(db: Session, user: User, file_id: str) -> None:
+    row = db.scalar(select(File).where(File.public_id == file_id, File.user_id == user.id))
+    if row is None or not row.uploaded:
+        raise invalid(
+            f"reference_image: {file_id!r} is not an uploaded file of yours.", "reference_image"
+        )
+
+
 def create(
     db: Session,
     user: User,
     job_type: str,
-    request: ModelSwapRequest | Flat2ModelRequest,
+    request: AnyRequest,
     keyed: KeyedRequest | None,
     enqueue: Callable[[Session, Job], None],
     admit: Callable[[], None] = lambda: None,
@@ -202,29 +244,24 @@ def create(
     raise to refuse the job (the rate limit), which then changes nothing. `enqueue` defers the
     job's work in the same transaction: a job never exists without it."""
     project = projects.by_key(db, user, request.project_id)
-    identity = identities.owned(db, user, request.identity_code)
-    if not identity.face_detected:
-        raise invalid(
-            f"Identity {identity.code!r} has no detected face; upload a clear face photo.",
-            "identity_code",
-        )
+    identity = None
+    if isinstance(request, (ModelSwapRequest, Flat2ModelRequest)):
+        identity = identities.owned(db, user, request.identity_code)
+        if not identity.face_detected:
+            raise invalid(
+                f"Identity {identity.code!r} has no detected face; upload a clear face photo.",
+                "identity_code",
+            )
     public_id = new_public_id("job")
     seed = int(public_id[-8:], 16) % 1_000_000
-    if isinstance(request, ModelSwapRequest):
-        outputs = _swap_outputs(request, _inputs(db, user, request.images), seed)
-        cost = pricing.model_swap_cost(request)
-    else:
-        _inputs(db, user, [image.file_id for image in request.annotated_images()])
-        _check_reference_images(db, user, request)
-        outputs = _flat_outputs(request, seed)
-        cost = pricing.flat_to_model_cost(request)
+    outputs, cost = _plan(db, user, request, seed)
     _charge(db, user, cost)
     admit()
     job = Job(
         public_id=public_id,
         user_id=user.id,
         project_id=project.id,
-        identity_id=identity.id,
+        identity_id=identity.id if identity is not None else None,
         job_type=job_type,
         request=request.model_dump(mode="json"),
         total_outputs=len(outputs),
@@ -334,8 +371,8 @@ class StatusFacts:
     processed: int
     error_message: str | None
     request: dict[str, Any]
-    identity_code: str
-    identity_name: str
+    identity_code: str | None
+    identity_name: str | None
     project_id: int
     project_name: str
     project_key: str
@@ -380,8 +417,8 @@ def status(job: Job) -> JobStatusResponse:
             processed=job.processed,
             error_message=job.error_message,
             request=job.request,
-            identity_code=job.identity.code,
-            identity_name=job.identity.name,
+            identity_code=job.identity.code if job.identity else None,
+            identity_name=job.identity.name if job.identity else None,
             project_id=job.project.id,
             project_name=job.project.name,
             project_key=job.project.key,
@@ -392,7 +429,7 @@ def status(job: Job) -> JobStatusResponse:
 
 
 def _input_links(db: Session, signer: UrlSigner, job: Job, output: JobOutput) -> list[ResultOutput]:
-    if job.job_type == MODEL_SWAP:
+    if "file_id" in output.spec:  # one input per output: model swap, recolour
         file_ids = [output.spec["file_id"]]
     else:
         file_ids = [

@@ -1,8 +1,8 @@
 """Identities keep what their photo showed when it was uploaded (faces, glasses, facial hair,
 open mouth, lip colour, head pose, face size, light): `photo_check`, shown on GET /identity.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,205 @@
+"""Packshot and recolour jobs (their outputs: names, prices, seeds) and the identity endpoints
+around generated images: promotion of a job's output to an identity, attributes read from a
+photo (`POST /preset/extract-from-image`), and identity creation from a brief, which needs an
+engine that draws people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vestis.contract import pricing
+from vestis.contract.jobs import DEFAULT_FORMAT
+from vestis.contract.products import (
+    CREATE_PACKSHOT,
+    GARMENT_RECOLOR,
+    CreatePackshotRequest,
+    GarmentRecolorRequest,
+    PromoteGeneratedRequest,
+    PromoteGeneratedResponse,
+)
+from vestis.server.errors import ApiError, not_found
+from vestis.server.models import File, Job, JobOutput, User
+from vestis.server.security import new_public_id
+from vestis.server.services import credits, identities
+from vestis.server.state import ServerState
+
+__all__ = ["CREATE_PACKSHOT", "GARMENT_RECOLOR", "packshot_outputs", "recolor_outputs"]
+
+#: What a server whose engines cannot draw a person answers `POST /identity/create`.
+NO_IDENTITY_CREATION = (
+    "This server (engines: {engines}) does not create identities from a brief: the local "
+    "engine cannot draw a new person, and vestis does not pass identity creation on to another "
+    "service. Identity creation runs on the hosted On-Model service (its generative engines): "
+    "point the client at it. Or upload a photo of a real person with POST /identity/upload, or "
+    "promote a generated output with POST /identity/promote-generated."
+)
+
+
+def packshot_outputs(request: CreatePackshotRequest, seed: int) -> list[JobOutput]:
+    """One output per instruction and variation: `group_index` is the instruction and
+    `image_index` the variation (the create-packshot client names files by them)."""
+    outputs: list[JobOutput] = []
+    for index, instruction in enumerate(request.instructions):
+        fmt = instruction.options.format or DEFAULT_FORMAT
+        width, height = instruction.dimensions()
+        base_seed = instruction.effective_seed()
+        for variation in range(instruction.num_variations):
+            outputs.append(
+                JobOutput(
+                    public_id=new_public_id("out"),
+                    position=len(outputs),
+                    image_index=variation,
+                    group_index=index,
+                    variation=variation,
+                    original_filename=f"output_{index}_{variation}.{fmt}",
+                    output_format=fmt,
+                    price=pricing.packshot_output_cost(instruction),
+                    spec={
+                        "instruction_index": index,
+                        "width": width,
+                        "height": height,
+                        "seed": (seed + index * 101 if base_seed is None else base_seed)
+                        + variation,
+                    },
+                )
+            )
+    return outputs
+
+
+def recolor_outputs(
+    request: GarmentRecolorRequest, inputs: list[File], seed: int
+) -> list[JobOutput]:
+    """One output per input and variation: `image_index` is the input, `group_index` the
+    variation (the garment-recolor client names files by them); each keeps its input's
+    format, so that what is outside the garment stays the input's own pixels."""
+    outputs: list[JobOutput] = []
+    for index, upload in enumerate(inputs):
+        fmt = "png" if upload.image_format == "png" else "jpg"
+        for variation in range(request.num_variations):
+            outputs.append(
+                JobOutput(
+                    public_id=new_public_id("out"),
+                    position=len(outputs),
+                    image_index=index,
+                    group_index=variation,
+                    variation=variation,
+                    original_filename=f"output_{index}_{variation}.{fmt}",
+                    output_format=fmt,
+                    price=pricing.recolor_output_cost(request),
+                    spec={"file_id": upload.public_id, "seed": seed + index * 101 + variation},
+                )
+            )
+    return outputs
+
+
+# --- identities from generated images -------------------------------------------------------------
+
+
+def _generated(db: Session, user: User, output_id: str) -> JobOutput:
+    output = db.scalar(
+        select(JobOutput)
+        .join(Job, JobOutput.job_id == Job.id)
+        .where(JobOutput.public_id == output_id, Job.user_id == user.id)
+    )
+    if output is None:
+        raise not_found("Image result", output_id)
+    if output.status != "completed" or output.blob_key is None:
+        raise ApiError(
+            409,
+            "Not finished",
+            f"Image result {output_id!r} is {output.status}: nothing to promote.",
+        )
+    return output
+
+
+def promote(
+    state: ServerState, db: Session, user: User, request: PromoteGeneratedRequest
+) -> tuple[int, dict[str, Any]]:
+    """Make a job's output an identity (201), charged `PROMOTION_CREDITS`; an output already
+    promoted answers 409 with its identity's code, charging nothing."""
+    output = _generated(db, user, request.image_result_id)
+    data = state.blobs.read(output.blob_key)  # type: ignore[arg-type]
+    name = request.name or f"Generated {output.public_id}"
+    try:
+        made = identities.upload(
+            state, db, user, data, f"{output.public_id}.{output.output_format}", name, None
+        )
+    except ApiError as exc:
+        if exc.status_code == 409:
+            code = exc.extra.get("identity_code")
+            return 409, {"identity_code": code, "message": "This image is already an identity."}
+        raise
+    if not credits.charge(db, user.id, pricing.PROMOTION_CREDITS):
+        db.rollback()
+        available = credits.balance(db, user.id)
+        raise ApiError(
+            402,
+            "Insufficient credits",
+            f"Promotion costs {pricing.PROMOTION_CREDITS:g} credits but the balance is "
+            f"{available:g}.",
+            credits_required=pricing.PROMOTION_CREDITS,
+            credits_available=available,
+        )
+    db.commit()
+    body = PromoteGeneratedResponse(identity_code=made.identity_code, preprocessing_job_id=None)
+    return 201, body.model_dump()
+
+
+def _tone_words(lightness: float) -> str:
+    """A skin tone in the words a brief uses, from the face's median L* (CIE Lab)."""
+    for limit, words in ((35, "deep"), (50, "dark"), (62, "medium"), (72, "light")):
+        if lightness < limit:
+            return words
+    return "fair"
+
+
+def _hair_words(lab: Any) -> str:
+    lightness, a, b = (float(v) for v in lab)
+    if lightness < 22:
+        return "black"
+    if lightness > 70 and abs(a) < 6 and abs(b) < 10:
+        return "grey"
+    if a > 14 and b > 18:
+        return "red"
+    if lightness > 55 and b > 15:
+        return "blonde"
+    return "dark brown" if lightness < 38 else "brown"
+
+
+def extract_preset(state: ServerState, db: Session, user: User, file_id: str) -> dict[str, Any]:
+    """What the local measures can tell of the person in an uploaded photo: skin tone (the
+    face's median colour) and hair colour (above the forehead, inside the person). The rest
+    of a brief (age, face shape, glasses, facial hair, ...) is left empty and listed."""
+    import numpy as np
+
+    from vestis.engines.local import models
+    from vestis.engines.local.faces import find_face
+    from vestis.quality.colour import to_lab
+    from vestis.server import images
+
+    row = db.scalar(select(File).where(File.public_id == file_id, File.user_id == user.id))
+    if row is None or not row.uploaded or row.blob_key is None:
+        raise not_found("File", file_id)
+    rgb = np.ascontiguousarray(np.asarray(images.open_image(state.blobs.read(row.blob_key))))
+    face = find_face(rgb)
+    if face is None:
+        raise ApiError(422, "No face", "No face was found in this image: nothing to extract.")
+    x0, y0, x1, y1 = face.box
+    inner = rgb[
+        y0 + (y1 - y0) // 3 : y1 - (y1 - y0) // 4, x0 + (x1 - x0) // 4 : x1 - (x1 - x0) // 4
+    ]
+    skin = np.median(to_lab(inner.reshape(-1, 3)), axis=0)
+    top = max(0, y0 - (y1 - y0) // 4)
+    person = models.person_mask(rgb)[top:y0, x0:x1] > 0.5
+    hair_pixels = rgb[top:y0, x0:x1][person]
+    data: dict[str, dict[str, Any]] = {"appearance": {"skin_tone": _tone_words(float(skin[0]))}}
+    left_empty = ["appearance.age", "appearance.gender", "face.shape", "face.glasses",
+                  "face.facial_hair", "face.expression", "hair.style", "hair.length"]  # fmt: skip
+    if len(hair_pixels) >= 50:
+        data["hair"] = {"color": _hair_words(np.median(to_lab(hair_pixels), axis=0))}
+    else:
+        left_empty.append("hair.color")
+    return {"instruction_data": data, "left_empty": left_empty}
