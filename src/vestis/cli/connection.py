@@ -34,6 +34,11 @@ class Credentials:
     def embedded(self) -> bool:
         return not self.base_url and not self.token and not self.username and not self.password
 
+    @property
+    def local_engine(self) -> bool:
+        """The requests go to the embedded server with its default engine, the local one."""
+        return self.embedded and (os.environ.get(EMBEDDED_ENGINE_ENV) or "local") == "local"
+
     def validate(self, ctx: Any) -> None:
         """Usage errors (exit 2) for incomplete credentials."""
         from vestis.cli.usage import usage_error
