@@ -18,6 +18,7 @@ from typing import Any
 
 from vestis.client import errors
 from vestis.contract.jobs import MAX_INSTRUCTIONS, MAX_JOB_IMAGES
+from vestis.contract.numbering import flat_indexes, flat_label, swap_label
 from vestis.runs.context import RunContext, redact
 from vestis.runs.identity import IdentityError
 from vestis.runs.inputs import list_images, project_name, sha256_bytes, sha256_file, unusable
@@ -240,7 +241,7 @@ class FolderRun:
         return files
 
     def _found(self, files: list[Path]) -> None:
-        """"Found N images to upload": said once the folder is known to have work left (a
+        """ "Found N images to upload": said once the folder is known to have work left (a
         finished folder says only that it is complete)."""
         self.emit(
             "files_found", count=len(files), files=[p.name for p in files], source=self.folder.name
@@ -273,8 +274,10 @@ class FolderRun:
             ) from exc
         saved = journal.get("project")
         known = isinstance(saved, dict) and saved.get("name") == name and saved.get("id")
-        if known and str(saved["id"]) != project_id and (
-            journal.get("uploads") or journal.get("job")
+        if (
+            known
+            and str(saved["id"]) != project_id
+            and (journal.get("uploads") or journal.get("job"))
         ):
             self.emit(
                 "warning",
@@ -530,12 +533,10 @@ class FolderRun:
 
     def _describe(self, result: dict[str, Any]) -> str:
         """Which output a message is about, in the user's terms."""
-        image, group = result.get("image_index", 0), result.get("group_index", 0)
-        where = (
-            f"image {image}, variation {group}"
-            if self.kind == "swap"
-            else f"instruction {group}, variation {image}"
-        )
+        if self.kind == "swap":
+            where = swap_label(result.get("image_index") or 0, result.get("group_index") or 0)
+        else:
+            where = flat_label(*flat_indexes(result))
         name = result.get("original_filename")
         return f"{name} ({where})" if name else where
 
