@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -154,3 +155,33 @@ def test_identities_list_json_on_the_embedded_server_has_no_dead_links(
     assert body["identities"], body
     assert "127.0.0.1" not in listed.stdout and "http://" not in listed.stdout
     assert all("link" not in identity for identity in body["identities"])
+
+
+def _imported(args: list[str], env: dict[str, str]) -> set[str]:
+    """The modules `vestis <args>` imports (python -X importtime), after checking it worked."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vestis", *args],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip() for line in lines}
+
+
+#: What only the image work needs: a command that makes no image must not pay for it.
+ENGINE_MODULES = {"mediapipe", "dlib", "skimage", "scipy"}
+
+
+def test_commands_that_make_no_image_start_without_what_they_do_not_need(tmp_path: Path) -> None:
+    """Start-up time in what is imported, not in seconds (a busy machine makes seconds lie;
+    benchmarks/cli_start.py measures them)."""
+    env = cli_env(tmp_path)
+    version = _imported(["--version"], env)
+    assert "vestis.cli.app" not in version and "typer" not in version
+    helped = _imported(["--help"], env)
+    assert not helped & {"sqlalchemy", "fastapi", "cv2", "limits", *ENGINE_MODULES}
+    info = _imported(["data", "info"], env)
+    assert not info & {"fastapi", "vestis.server.app", "cv2", "limits", *ENGINE_MODULES}
+    listed = _imported(["identities", "list"], env)  # the embedded server, local engine
+    assert "vestis.server.app" in listed
+    assert not listed & {"vestis.studio", "jinja2", *ENGINE_MODULES}

@@ -81,7 +81,8 @@ def start_embedded(
     engine = os.environ.get(EMBEDDED_ENGINE_ENV) or "local"
     if announce is not None:
         announce(EMBEDDED_NOTICE.format(engine=engine, data_dir=data_dir))
-    return stack.enter_context(EmbeddedServer(data_dir, engine=engine))
+    # the CLI's own server only answers the API for this command: no studio pages to load
+    return stack.enter_context(EmbeddedServer(data_dir, engine=engine, studio=False))
 
 
 @contextmanager
