@@ -32,8 +32,15 @@ lint: $(STAMP)
 # Everything on SQLite first (the embedded default); then, on PostgreSQL, what differs there
 # (`test-pg`): VESTIS_TEST_POSTGRES_URL when set, else a throwaway cluster (.ci/postgres.sh
 # installs Debian's postgresql if it is missing) stopped and removed afterwards.
+# The SQLite pass runs its test files on TEST_WORKERS processes at once (pytest-xdist; a file stays
+# on one process, in order, so a module's shared server is started once). Every test starts its
+# servers on free ports with data under its own tmp_path, so files do not share anything. Most of
+# the time goes into waiting on server processes, so two workers fit a 2-core machine.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) browser lint
-	env -u VESTIS_TEST_POSTGRES_URL $(VENV)/bin/python -m pytest -q --ignore=tests/scaleout
+	env -u VESTIS_TEST_POSTGRES_URL $(VENV)/bin/python -m pytest -q --ignore=tests/scaleout \
+	  -n $(TEST_WORKERS) --dist loadfile
 	@$(MAKE) --no-print-directory test-pg
 
 # The PostgreSQL pass: the scale-out suite (2 API processes, 3 workers, moto's S3), the FASHN

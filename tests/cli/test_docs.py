@@ -36,3 +36,27 @@ def test_the_readme_shows_every_command(path: tuple[str, ...]) -> None:
 
 def test_the_readme_shows_the_version_flag() -> None:
     assert "vestis --version" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_lists_every_document() -> None:
+    listed = _readme().split("## Documentation", 1)[1].split("\n## ", 1)[0]
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        assert f"`docs/{doc.name}`" in listed, f"README's documentation list lacks {doc.name}"
+
+
+def test_the_readme_first_screen_says_what_each_engine_gives() -> None:
+    """A newcomer's first outputs are the local engine's: the first screen says they are
+    previews, and where publishable photos come from."""
+    first_screen = " ".join("\n".join(_readme().splitlines()[:30]).split())
+    assert "local engine" in first_screen and "previews to check a set" in first_screen
+    assert "Publishable photos" in first_screen and "generative engine" in first_screen
+
+
+def test_the_readme_says_how_long_the_tests_take_and_the_folder_rule() -> None:
+    text = " ".join(_readme().split())
+    assert re.search(r"`make test` takes about \d+ minutes", text)
+    assert "One folder is one outfit worn together" in text and "split the folder" in text

@@ -63,8 +63,12 @@ class _Projects:
         self.s = s
 
     def ensure(self, name: str) -> str:
+        return self.find_or_create(name)[0]
+
+    def find_or_create(self, name: str) -> tuple[str, bool]:
+        existed = name in self.s.projects
         prefix = self.s.project_prefix
-        return self.s.projects.setdefault(name, f"{prefix}_{len(self.s.projects) + 1}")
+        return self.s.projects.setdefault(name, f"{prefix}_{len(self.s.projects) + 1}"), existed
 
 
 class _Uploads:

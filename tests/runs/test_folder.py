@@ -151,8 +151,8 @@ def test_second_variation_does_not_overwrite_and_url_only_results_download(tmp_p
     names = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert names == ["image1_v0.png", "image1_v0_g1.png", "image9_v0.png"]
     failures = Journal.read(tmp_path / "out")["failures"]
-    assert failures == [{"key": "image 2, variation 0", "message": "no face"}]
-    assert "Processing incomplete: 1 missing\n  - image 2, variation 0: no face" in out.getvalue()
+    assert failures == [{"key": "image 3, variation 1", "message": "no face"}]
+    assert "Processing incomplete: 1 missing\n  - image 3, variation 1: no face" in out.getvalue()
     # Accepting the folder as it is makes no new job and fetches nothing again.
     fetched = list(client.state.fetches)
     ctx, out = make_ctx(client, SWAP, allow_partial=True)

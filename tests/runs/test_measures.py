@@ -89,12 +89,12 @@ def test_failed_outputs_and_warnings_are_printed():
     reporter = Reporter(stream=out)
     reporter.event(
         "output_failed",
-        output="image2.jpg (image 1, variation 0)",
+        output="image2.jpg (image 2, variation 1)",
         message="The face in the target photo is cut by the frame.",
     )
     reporter.event("job_finished", status="failed", message="All 1 output(s) failed: no face")
     assert out.getvalue().splitlines() == [
-        "Output failed: image2.jpg (image 1, variation 0): The face in the target photo is cut "
+        "Output failed: image2.jpg (image 2, variation 1): The face in the target photo is cut "
         "by the frame.",
         "Job finished with status: failed",
     ]

@@ -93,7 +93,7 @@ def test_warnings_are_printed_once_grouped_and_counted_with_the_model_that_ran(t
     assert run_single(ctx, folder, tmp_path / "out") == 0
     lines = out.getvalue().splitlines()
     assert lines.count("Warning: pose 'sitting' not supported [2 outputs]") == 1
-    assert "Warning: prompt ignored [b.jpg (image 1, variation 0)]" in lines
+    assert "Warning: prompt ignored [b.jpg (image 2, variation 1)]" in lines
     assert "Warning: --model onda was asked; the server ran local" in lines
     assert any(line.startswith("Processing complete; 4 warnings") for line in lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import sys
 
 from vestis.cli import interrupts
 
@@ -17,6 +18,12 @@ def main() -> None:
     code."""
     if not faulthandler.is_enabled():
         faulthandler.enable()
+    if sys.argv[1:] == ["--version"]:
+        # what the root callback prints, without importing every command first
+        import vestis
+
+        print(f"vestis {vestis.__version__}")
+        return
     try:
         interrupts.install()
         from vestis.cli.app import app

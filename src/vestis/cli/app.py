@@ -42,13 +42,27 @@ def _root(
     """On-model product imagery: model swap and flat-to-model, client, server and engines."""
 
 
+#: A list of choices longer than this is shown with spaces between them, so that the help
+#: table wraps it between two choices, never inside one (`nano_banan` / `a_2`).
+LONG_CHOICES = 20
+
+
 def _flags_show_no_type() -> None:
     """typer's help prints the type of every option beside it, `<bool>` for a flag too; a flag
-    takes no value, so it gets an empty column (the help table is otherwise typer's)."""
+    takes no value, so it gets an empty column (the help table is otherwise typer's). A list
+    option shows what it takes (`<path> ...`), not Python's notation (`<list[Path]>`), and
+    long choices wrap between words."""
     shown = TyperOption.display_type_rich
 
     def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
-        return None if self.is_flag else shown(self, ctx)
+        if self.is_flag:
+            return None
+        text = shown(self, ctx)
+        if text and text.startswith("<list[") and text.endswith("]>"):
+            return f"<{text[6:-2].lower()}> ..."
+        if text and "|" in text and len(text) > LONG_CHOICES:
+            return text.replace("|", " | ")
+        return text
 
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 

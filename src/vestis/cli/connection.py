@@ -34,6 +34,11 @@ class Credentials:
     def embedded(self) -> bool:
         return not self.base_url and not self.token and not self.username and not self.password
 
+    @property
+    def local_engine(self) -> bool:
+        """The requests go to the embedded server with its default engine, the local one."""
+        return self.embedded and (os.environ.get(EMBEDDED_ENGINE_ENV) or "local") == "local"
+
     def validate(self, ctx: Any) -> None:
         """Usage errors (exit 2) for incomplete credentials."""
         from vestis.cli.usage import usage_error
@@ -76,7 +81,8 @@ def start_embedded(
     engine = os.environ.get(EMBEDDED_ENGINE_ENV) or "local"
     if announce is not None:
         announce(EMBEDDED_NOTICE.format(engine=engine, data_dir=data_dir))
-    return stack.enter_context(EmbeddedServer(data_dir, engine=engine))
+    # the CLI's own server only answers the API for this command: no studio pages to load
+    return stack.enter_context(EmbeddedServer(data_dir, engine=engine, studio=False))
 
 
 @contextmanager

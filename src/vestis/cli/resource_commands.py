@@ -43,10 +43,22 @@ def _connected(
         raise typer.Exit(1) from exc
 
 
-def _print_json(value: Any) -> None:
+def _print_json(value: Any, embedded: bool = False) -> None:
+    """`embedded`: the body came from the embedded server, whose port lives only as long as
+    this command: its links would be dead once printed, so they are left out."""
     if hasattr(value, "model_dump"):
         value = value.model_dump(mode="json")
+    if embedded:
+        value = _without_links(value)
     typer.echo(json.dumps(value, indent=2))
+
+
+def _without_links(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_links(v) for k, v in value.items() if k not in ("link", "url")}
+    if isinstance(value, list):
+        return [_without_links(v) for v in value]
+    return value
 
 
 def _call(fn: Callable[[], Any]) -> Any:
@@ -78,7 +90,7 @@ def identities_list(
             lambda: conn.client.identities.list(page=page, per_page=per_page, search=search)
         )
     if as_json:
-        _print_json(listing)
+        _print_json(listing, embedded=conn.embedded)
         return
     for ident in listing.identities:
         typer.echo(
@@ -99,7 +111,7 @@ def identities_show(
 ) -> None:
     """Show one identity as JSON."""
     with _connected(ctx, base_url, token, username, password) as conn:
-        _print_json(_call(lambda: conn.client.identities.get(code)))
+        _print_json(_call(lambda: conn.client.identities.get(code)), embedded=conn.embedded)
 
 
 @identities_app.command("upload")
@@ -242,6 +254,8 @@ def jobs_download(
             reporter=Reporter(),
             identity=IdentityResolver(conn.client, None, None),
         )
+        if approved:
+            _require_approved(conn, job_id)
         journal = Journal.open(output_folder)
         journal.update_job(job_id=job_id, status=status.status)
         try:
@@ -252,6 +266,22 @@ def jobs_download(
         finally:
             run.transfers.shutdown()
     typer.echo(f"Results saved to {output_folder}")
+
+
+def _require_approved(conn: Connection, job_id: str) -> None:
+    """`--approved` with nothing approved is a mistake to say, not an empty download: exit 1
+    before anything is written."""
+    body = _call(lambda: conn.client.jobs.results_raw(job_id))
+    results = [r for r in body.get("results") or [] if isinstance(r, dict)]
+    if any(r.get("feedback") == "like" for r in results):
+        return
+    typer.echo(
+        f"Error: nothing in job {job_id} is approved yet ({len(results)} output"
+        f"{'' if len(results) == 1 else 's'}, none approved): approve outputs in the studio "
+        "(`vestis studio`) or through the API first. Nothing was saved.",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 def report(

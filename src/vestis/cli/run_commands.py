@@ -76,6 +76,7 @@ def _execute(
                 transfers=transfers,
                 base_url=conn.base_url,
                 allow_partial=allow_partial,
+                outfit_rule=creds.local_engine,
             )
             holder["ctx"] = ctx
             try:
@@ -108,14 +109,16 @@ def _identity_first(ctx: RunContext) -> int:
     return 0
 
 
-def _check_folder(reporter: Reporter, spec: RunSpec, folder: Path, allow_partial: bool) -> None:
+def _check_folder(
+    reporter: Reporter, creds: Credentials, spec: RunSpec, folder: Path, allow_partial: bool
+) -> None:
     """What one folder's run can find wrong locally, all of it, before connecting (exit 1)."""
     problems: list[str] = []
     image = spec.identity_image
     if not spec.identity_code and image is not None and not image.is_file():
         problems.append(f"Identity image not found: {image}")
     try:
-        scan_folder(folder, spec.kind, allow_partial=allow_partial)
+        scan_folder(folder, spec.kind, allow_partial=allow_partial, outfit_rule=creds.local_engine)
     except FolderFailed as exc:
         problems.append(str(exc))
     for problem in problems:
@@ -125,8 +128,10 @@ def _check_folder(reporter: Reporter, spec: RunSpec, folder: Path, allow_partial
         raise typer.Exit(1)
 
 
-def _dry_run(reporter: Reporter, spec: RunSpec, pairs: list[tuple[Path, Path]]) -> None:
-    plans = [plan_folder(spec, folder, output) for folder, output in pairs]
+def _dry_run(
+    reporter: Reporter, creds: Credentials, spec: RunSpec, pairs: list[tuple[Path, Path]]
+) -> None:
+    plans = [plan_folder(spec, folder, output, creds.local_engine) for folder, output in pairs]
     if reporter.machine_readable:
         reporter.event("dry_run", **as_event(plans))
     else:
@@ -264,8 +269,8 @@ def model_swap(
     )
     reporter = _reporter(json_events, quiet, verbose, batch=False)
     if dry_run:
-        _dry_run(reporter, spec, [(input_folder, output_folder)])
-    _check_folder(reporter, spec, input_folder, allow_partial)
+        _dry_run(reporter, creds, spec, [(input_folder, output_folder)])
+    _check_folder(reporter, creds, spec, input_folder, allow_partial)
     _execute(
         reporter,
         creds,
@@ -306,7 +311,11 @@ def flat_to_model(
     dry_run: o.DryRun = False,
     allow_partial: o.AllowPartial = False,
 ) -> None:
-    """Turn the flat-lay photos of one folder into on-model photos, one per instruction."""
+    """Turn the flat-lay photos of one folder into on-model photos, one per instruction.
+
+    One folder is one outfit worn together: every output dresses one body in all of the
+    folder's garments (several photos of one garment are fine). For several outfits, make
+    several folders (batch-flat2model runs them all)."""
     if image_notes is None:
         _no_extras(ctx)
     notes = [*image_notes, *ctx.args] if image_notes is not None else None
@@ -330,8 +339,8 @@ def flat_to_model(
         barefoot=barefoot,
     )
     if dry_run:
-        _dry_run(reporter, spec, [(input_folder, output_folder)])
-    _check_folder(reporter, spec, input_folder, allow_partial)
+        _dry_run(reporter, creds, spec, [(input_folder, output_folder)])
+    _check_folder(reporter, creds, spec, input_folder, allow_partial)
     _execute(
         reporter,
         creds,
@@ -406,7 +415,7 @@ def batch_swap(
         use_anchor=use_anchor,
     )
     if dry_run:
-        _dry_run(reporter, spec, [(f, output_dir / f.name) for f in folders])
+        _dry_run(reporter, creds, spec, [(f, output_dir / f.name) for f in folders])
 
     def work(run: RunContext) -> int:
         config = swap_configuration(
@@ -454,7 +463,10 @@ def batch_flat2model(
     dry_run: o.DryRun = False,
     allow_partial: o.AllowPartial = False,
 ) -> None:
-    """Flat-to-model on many folders, the same instructions for every folder."""
+    """Flat-to-model on many folders, the same instructions for every folder.
+
+    Each folder is one outfit worn together: every output dresses one body in all of its
+    garments (several photos of one garment are fine)."""
     reporter = _reporter(json_events, quiet, verbose, batch=True)
     folders = _batch_folders(reporter, ctx, input_dir, input_folders)
     _require_identity(ctx, identity_code, identity_image)
@@ -476,7 +488,7 @@ def batch_flat2model(
         barefoot=barefoot,
     )
     if dry_run:
-        _dry_run(reporter, spec, [(f, output_dir / f.name) for f in folders])
+        _dry_run(reporter, creds, spec, [(f, output_dir / f.name) for f in folders])
 
     def work(run: RunContext) -> int:
         config = flat_configuration(

@@ -33,6 +33,9 @@ class RunContext:
     #: --allow-partial: a folder with inputs skipped or outputs failed still counts as done.
     #: Not part of the job's fingerprint: accepting a partial folder never makes a new job.
     allow_partial: bool = False
+    #: The server runs the local engine: flat-lays that would hide each other are refused
+    #: before upload (`runs.outfit`). Not part of the fingerprint either.
+    outfit_rule: bool = False
 
     def on_retry(self, retry: int, wait: float, reason: str) -> None:
         """The SDK's retry hook: tell the user, and let a 429 close the submission gate."""

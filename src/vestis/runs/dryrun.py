@@ -9,6 +9,7 @@ from typing import Any
 from vestis.runs.inputs import list_images, project_name, sha256_file
 from vestis.runs.instructions import count_outputs
 from vestis.runs.journal import Journal
+from vestis.runs.outfit import RULE, clash_message, clashes
 from vestis.runs.spec import RunSpec
 
 
@@ -61,7 +62,8 @@ def count_job_outputs(spec: RunSpec, images: int) -> int:
     return count_outputs(spec.instructions)
 
 
-def plan_folder(spec: RunSpec, folder: Path, output: Path) -> FolderPlan:
+def plan_folder(spec: RunSpec, folder: Path, output: Path, outfit_rule: bool = False) -> FolderPlan:
+    """What a run would do with one folder; `outfit_rule` as in `folder.scan_folder`."""
     plan = FolderPlan(folder=str(folder), output=str(output), project=project_name(folder))
     if not folder.is_dir():
         plan.job, plan.problem = "error", f"Input folder not found: {folder}"
@@ -69,6 +71,9 @@ def plan_folder(spec: RunSpec, folder: Path, output: Path) -> FolderPlan:
     files = list_images(folder, swap=spec.kind == "swap")
     if not files:
         plan.job, plan.problem = "error", f"No images found in {folder}"
+        return plan
+    if outfit_rule and spec.kind == "flat" and (found := clashes(files)):
+        plan.job, plan.problem = "error", clash_message(folder, found)
         return plan
     journal = Journal.read(output) or {}
     uploads = journal.get("uploads", {})
@@ -90,12 +95,12 @@ def plan_folder(spec: RunSpec, folder: Path, output: Path) -> FolderPlan:
 
 def describe(plans: list[FolderPlan], spec: RunSpec) -> list[str]:
     """The human listing of a dry run."""
-    lines: list[str] = []
+    lines: list[str] = [f"Flat-to-model: {RULE}"] if spec.kind == "flat" else []
     total_credits: float | None = 0.0
     for plan in plans:
         lines.append(f"{plan.folder} -> {plan.output} (project {plan.project})")
         if plan.problem:
-            lines.append(f"  would fail: {plan.problem}")
+            lines.append("  would fail: " + plan.problem.replace("\n", "\n    "))
             continue
         for name in plan.upload:
             lines.append(f"  upload  {name}")
@@ -103,7 +108,8 @@ def describe(plans: list[FolderPlan], spec: RunSpec) -> list[str]:
             lines.append(f"  skip    {name} (already uploaded)")
         if plan.job == "submit":
             credits = "unknown" if plan.credits is None else f"{plan.credits:g}"
-            lines.append(f"  submit  1 {spec.title} job, {plan.outputs} outputs, {credits} credits")
+            outputs = f"{plan.outputs} output{'' if plan.outputs == 1 else 's'}"
+            lines.append(f"  submit  1 {spec.title} job, {outputs}, {credits} credits")
         elif plan.job == "complete":
             lines.append("  nothing to do (already complete)")
         else:

@@ -65,7 +65,8 @@ def plain_message(name: str, f: dict[str, Any]) -> str | None:
                 return f"Resuming job: {f['job_id']} (submitted by an earlier run)"
             if swap:
                 return f"Job created: {f['job_id']}"
-            return f"Job created: {f['job_id']} ({f['total_outputs']} outputs)"
+            total = f["total_outputs"]
+            return f"Job created: {f['job_id']} ({total} output{'' if total == 1 else 's'})"
         case "job_waiting":
             return "Waiting for job to complete..."
         case "job_progress":

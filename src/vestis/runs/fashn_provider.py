@@ -122,8 +122,9 @@ class FashnFolderRun(FolderRun):
             }
         )
         if self._already_complete(journal, config):
-            self.emit("already_complete", output=str(self.output))
+            self.emit("already_complete", output=str(self.output), source=self.folder.name)
             return None
+        self._found(files)
         journal.set("config", config)
         journal.set("input_folder", str(self.folder.resolve()))
         journal.set("kind", self.kind)

@@ -18,12 +18,14 @@ from typing import Any
 
 from vestis.client import errors
 from vestis.contract.jobs import MAX_INSTRUCTIONS, MAX_JOB_IMAGES
+from vestis.contract.numbering import flat_indexes, flat_label, swap_label
 from vestis.runs.context import RunContext, redact
 from vestis.runs.identity import IdentityError
 from vestis.runs.inputs import list_images, project_name, sha256_bytes, sha256_file, unusable
 from vestis.runs.journal import Journal
 from vestis.runs.measures import summarise
 from vestis.runs.naming import assign_stems, extension_for, image_url, result_key, sniff_format
+from vestis.runs.outfit import clash_message, clashes
 from vestis.runs.spec import fingerprint
 
 #: What to do about inputs the API would refuse.
@@ -68,11 +70,13 @@ class FolderResult:
 
 
 def scan_folder(
-    folder: Path, kind: str, *, allow_partial: bool = False
+    folder: Path, kind: str, *, allow_partial: bool = False, outfit_rule: bool = False
 ) -> tuple[list[Path], dict[str, str]]:
     """The images of `folder` a job would take, and those the API would refuse (name -> why),
     all found locally: a missing folder, no images, too many for one job, or an image that
-    cannot be used raise `FolderFailed` (the last only without `allow_partial`)."""
+    cannot be used raise `FolderFailed` (the last only without `allow_partial`). With
+    `outfit_rule` (the local engine), so do flat-lays whose names say they would hide each
+    other (`runs.outfit`)."""
     if not folder.is_dir():
         raise FolderFailed(f"Input folder not found: {folder}\nChecked path: {folder.resolve()}")
     files = list_images(folder, swap=kind == "swap")
@@ -95,6 +99,8 @@ def scan_folder(
             f"{len(usable)} images in {folder}: a job takes at most {MAX_JOB_IMAGES}. "
             f"Split the folder into folders of at most {MAX_JOB_IMAGES} images."
         )
+    if outfit_rule and kind == "flat" and (found := clashes(usable)):
+        raise FolderFailed(clash_message(folder, found))
     return usable, refused
 
 
@@ -171,9 +177,15 @@ class FolderRun:
             journal.set("review", review)
         if self._already_complete(journal, config):
             self.missing = list(journal.get("missing") or [])
-            self.emit("already_complete", output=str(self.output), missing=len(self.missing))
+            self.emit(
+                "already_complete",
+                output=str(self.output),
+                missing=len(self.missing),
+                source=self.folder.name,
+            )
             job_id = journal.get("job", {}).get("job_id")
             return str(job_id) if job_id else None
+        self._found(files)
         journal.set("missing", self.missing)
         journal.set("config", config)
         journal.set("input_folder", str(self.folder.resolve()))
@@ -225,19 +237,28 @@ class FolderRun:
     # -- steps -----------------------------------------------------------------------------------
 
     def _scan(self) -> list[Path]:
-        files, refused = scan_folder(self.folder, self.kind, allow_partial=self.ctx.allow_partial)
+        files, refused = scan_folder(
+            self.folder,
+            self.kind,
+            allow_partial=self.ctx.allow_partial,
+            outfit_rule=self.ctx.outfit_rule,
+        )
         for name, why in refused.items():
             self.emit("warning", message=f"Skipped {name}: {why}")
             self.missing.append(f"{name}: skipped, {why}")
-        self.emit(
-            "files_found", count=len(files), files=[p.name for p in files], source=self.folder.name
-        )
         instructions = self.ctx.spec.instructions
         if self.kind == "flat" and len(instructions) > MAX_INSTRUCTIONS:
             raise FolderFailed(
                 f"{len(instructions)} instructions: a job takes at most {MAX_INSTRUCTIONS}."
             )
         return files
+
+    def _found(self, files: list[Path]) -> None:
+        """ "Found N images to upload": said once the folder is known to have work left (a
+        finished folder says only that it is complete)."""
+        self.emit(
+            "files_found", count=len(files), files=[p.name for p in files], source=self.folder.name
+        )
 
     def _already_complete(self, journal: Journal, config: str) -> bool:
         """Done before with the same inputs and flags, and every output still on disk intact."""
@@ -258,15 +279,19 @@ class FolderRun:
         are forgotten and made again, instead of failing on ids the server never saw."""
         name = project_name(self.folder)
         try:
-            project_id = str(self.ctx.client.projects.ensure(name))
+            found, existed = self.ctx.client.projects.find_or_create(name)
+            project_id = str(found)
         except errors.VestisError as exc:
             raise FolderFailed(
                 f"Error creating project: {exc.reason}", transient=_transient(exc)
             ) from exc
         saved = journal.get("project")
         known = isinstance(saved, dict) and saved.get("name") == name and saved.get("id")
-        reused = bool(known) and str(saved["id"]) == project_id
-        if known and not reused and (journal.get("uploads") or journal.get("job")):
+        if (
+            known
+            and str(saved["id"]) != project_id
+            and (journal.get("uploads") or journal.get("job"))
+        ):
             self.emit(
                 "warning",
                 message="The server does not hold this folder's earlier uploads and job (its "
@@ -274,7 +299,8 @@ class FolderRun:
             )
             journal.forget_server_state()
         journal.set("project", {"name": name, "id": project_id})
-        self.emit("project", project_name=name, project_id=project_id, reused=reused)
+        # reused: the server had it (made by an earlier run, of this folder or another)
+        self.emit("project", project_name=name, project_id=project_id, reused=existed)
         return project_id
 
     def _uploads(
@@ -537,12 +563,10 @@ class FolderRun:
 
     def _describe(self, result: dict[str, Any]) -> str:
         """Which output a message is about, in the user's terms."""
-        image, group = result.get("image_index", 0), result.get("group_index", 0)
-        where = (
-            f"image {image}, variation {group}"
-            if self.kind in ("swap", "recolor")
-            else f"instruction {group}, variation {image}"
-        )
+        if self.kind in ("swap", "recolor"):
+            where = swap_label(result.get("image_index") or 0, result.get("group_index") or 0)
+        else:
+            where = flat_label(*flat_indexes(result))
         name = result.get("original_filename")
         return f"{name} ({where})" if name else where
 

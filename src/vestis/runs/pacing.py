@@ -13,10 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
-
 DEFAULT_JOBS_PER_MINUTE = 5
 SLOT_MARGIN_SECONDS = 0.5
 
@@ -37,6 +33,12 @@ class SubmissionPacer:
         self.per_minute = per_minute
         self._clock = clock
         self._sleep = sleep
+        # imported here, not with the module: `limits` takes a tenth of a second to import,
+        # and every `vestis` command imports this module, `--help` and `identities list` too
+        from limits import RateLimitItemPerSecond
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
         self._storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self._storage)
         # `per_minute` submissions in any `window_seconds` (60; tests use a shorter window).

@@ -111,7 +111,7 @@ class RichReporter(Reporter):
             self.progress.advance(self._overall)
         if name not in _STAGES:
             return
-        if folder is None and name == "files_found" and f.get("source"):
+        if folder is None and name in ("files_found", "already_complete") and f.get("source"):
             self._single = str(f["source"])
         if name == "error" and (folder or self._single) not in self._tasks:
             return  # an error before any folder started (connection, identity): no bar

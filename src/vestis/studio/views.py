@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from vestis.contract.jobs import describe_instruction
+from vestis.contract.numbering import flat_label
 from vestis.server.models import File, Identity, Job, JobOutput, User, utcnow
 from vestis.server.services import review
 from vestis.server.services.downloads import reference_name
@@ -28,6 +29,9 @@ FILTERS = {
     "unreviewed": "not yet reviewed",
 }
 JOB_STATUSES = ("pending", "processing", "completed", "failed", "aborted")
+#: How the server words a failure that is not the engine's verdict on the inputs
+#: (`server.pipeline.runner`): a redo may well succeed.
+NOT_REFUSALS = ("Internal engine error", "The server stopped while making this output")
 
 
 def signed(signer: UrlSigner, path: str) -> str:
@@ -73,6 +77,9 @@ class JobRow:
     total: int
     created: str
     counts: dict[str, int]
+    #: Outputs made (completed), the figure people read as "done": a failed output is
+    #: processed, but nothing was made.
+    made: int = 0
 
 
 def job_row(job: Job) -> JobRow:
@@ -99,6 +106,7 @@ def job_row(job: Job) -> JobRow:
         total=job.total_outputs,
         created=when(job.created_at),
         counts=dict(counts),
+        made=sum(1 for o in current if o.status == "completed"),
     )
 
 
@@ -163,6 +171,15 @@ class Card:
     measures: list[tuple[str, str, bool]] = field(default_factory=list)
 
     @property
+    def refused(self) -> bool:
+        """Failed because the engine refused the inputs (a face cut by the frame, garments
+        that hide each other): a redo of the same inputs would be refused again. A crash or a
+        stopped server is not a refusal."""
+        if self.status != "failed":
+            return False
+        return not (self.error or "").startswith(NOT_REFUSALS)
+
+    @property
     def reviewed(self) -> bool:
         return self.feedback is not None
 
@@ -186,8 +203,8 @@ def _inputs(db: Session, signer: UrlSigner, job: Job) -> dict[str, Picture]:
 
 def _label(job: Job, output: JobOutput) -> str:
     if "file_id" in output.spec:  # one input per output: model swap, recolour
-        return f"{output.original_filename} · variation {output.variation}"
-    return f"instruction {output.group_index + 1} · variation {output.variation}"
+        return f"{output.original_filename} · variation {output.variation + 1}"
+    return flat_label(output.group_index, output.variation, sep=" · ")
 
 
 def card(db: Session, signer: UrlSigner, job: Job, output: JobOutput, inputs=None) -> Card:  # type: ignore[no-untyped-def]
@@ -292,6 +309,18 @@ class JobView:
     filter_counts: dict[str, int]
     credits_used: float
     models: list[str]
+    problem: str | None = None
+
+
+def problem(job: Job, cards: list[Card]) -> str | None:
+    """What went wrong with the job, in plain words; each card says why its output failed (the
+    API's message points at result fields, which the studio shows on the cards)."""
+    failed = sum(1 for c in cards if c.status == "failed")
+    if failed and failed == len(cards):
+        return f"No output was made: all {failed} failed. Each card below says why."
+    if failed:
+        return f"{failed} of {len(cards)} outputs failed. Each card below says why."
+    return job.error_message
 
 
 def job_view(db: Session, signer: UrlSigner, job: Job, show: str) -> JobView:
@@ -312,4 +341,5 @@ def job_view(db: Session, signer: UrlSigner, job: Job, show: str) -> JobView:
         filter_counts={key: sum(1 for c in cards if matches(c, key)) for key in FILTERS},
         credits_used=job.credits_charged - job.credits_refunded,
         models=sorted({c.model_used for c in cards if c.model_used}),
+        problem=problem(job, cards),
     )

@@ -36,13 +36,17 @@ class Projects(SyncAPIResource):
 
     def ensure(self, name: str) -> str:
         """The id of the project called `name`, creating it or reusing the existing one."""
+        return self.find_or_create(name)[0]
+
+    def find_or_create(self, name: str) -> tuple[str, bool]:
+        """The id of the project called `name`, and whether it existed before this call."""
         try:
-            return self.create(name).project_id
+            return self.create(name).project_id, False
         except ConflictError as exc:
             found = _id_from_conflict(exc)
             if found is not None:
-                return found
-        return _id_from_list(self.list(per_page=100), name)
+                return found, True
+        return _id_from_list(self.list(per_page=100), name), True
 
     def list(self, page: int = 1, per_page: int = 100) -> ProjectListResponse:
         response = self._call("GET", "/project", params=_list_params(page, per_page))
@@ -57,13 +61,17 @@ class AsyncProjects(AsyncAPIResource):
 
     async def ensure(self, name: str) -> str:
         """The id of the project called `name`, creating it or reusing the existing one."""
+        return (await self.find_or_create(name))[0]
+
+    async def find_or_create(self, name: str) -> tuple[str, bool]:
+        """The id of the project called `name`, and whether it existed before this call."""
         try:
-            return (await self.create(name)).project_id
+            return (await self.create(name)).project_id, False
         except ConflictError as exc:
             found = _id_from_conflict(exc)
             if found is not None:
-                return found
-        return _id_from_list(await self.list(per_page=100), name)
+                return found, True
+        return _id_from_list(await self.list(per_page=100), name), True
 
     async def list(self, page: int = 1, per_page: int = 100) -> ProjectListResponse:
         response = await self._call("GET", "/project", params=_list_params(page, per_page))
