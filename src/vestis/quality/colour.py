@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import ImageColor
-from skimage.color import deltaE_ciede2000, rgb2lab
 
 #: ΔE2000 under which a recolour counts as the colour asked for (2.3 is a just noticeable
 #: difference on flat patches; a textured garment's median wanders a little more).
@@ -65,6 +64,8 @@ def hex_code(rgb: tuple[int, int, int]) -> str:
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     """Lab (float64) of RGB uint8 pixels of any leading shape (..., 3)."""
+    from skimage.color import rgb2lab  # on first use: commands that make no image skip it
+
     return np.asarray(rgb2lab(np.asarray(rgb, dtype=np.uint8)[None, ...] / 255.0)[0])
 
 
@@ -89,6 +90,8 @@ def median_lab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
 
 
 def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> float:
+    from skimage.color import deltaE_ciede2000
+
     return float(deltaE_ciede2000(np.asarray(lab1, float), np.asarray(lab2, float)))
 
 
