@@ -1,7 +1,8 @@
 """What the jpeglib lock costs a server with two workers, measured side by side in one run.
 
 Every JPEG output is encoded like its source and given back the source's own DCT blocks where the
-engine left the pixels alone (`server/jpeg_blocks.py`); jpeglib is called by one thread at a time
+engine left the pixels alone (`server/media/jpeg_blocks.py`); jpeglib is called by one thread at a
+time
 (its C wrapper keeps markers in process globals). This encodes `--outputs` photo-sized JPEG
 outputs (`--megapixels`, a head-sized patch changed) with `images.encode`:
 

@@ -162,7 +162,8 @@ def _jpeg_delivery(pairs: list[Pair], label: str) -> None:
     (the source's tables and subsampling, untouched blocks copied): pixels outside the head
     within +-3 of the JPEG as uploaded, and the seconds it all adds (encode + measure)."""
     from vestis.engines.base import EngineOutput, SwapSpec
-    from vestis.server import delivery, images
+    from vestis.server.media import images
+    from vestis.server.pipeline import delivery
 
     rows = []
     for pair in pairs[:: max(1, len(pairs) // 4)]:

@@ -447,7 +447,7 @@ def test_bad_token_fails_with_a_hint_and_without_retrying(
     identity, server, catalogue, env, tmp_path
 ):
     """The identity image goes to the upload route, whose token check runs before the body is
-    read (server/bodycap): its words are the same plain ones."""
+    read (server/http/bodycap): its words are the same plain ones."""
     chosen = (
         ["--identity-code", "x"]
         if identity == "code"

@@ -181,7 +181,7 @@ def test_commands_that_make_no_image_start_without_what_they_do_not_need(tmp_pat
     helped = _imported(["--help"], env)
     assert not helped & {"sqlalchemy", "fastapi", "cv2", "limits", *ENGINE_MODULES}
     info = _imported(["data", "info"], env)
-    assert not info & {"fastapi", "vestis.server.app", "cv2", "limits", *ENGINE_MODULES}
+    assert not info & {"fastapi", "vestis.server.http.app", "cv2", "limits", *ENGINE_MODULES}
     listed = _imported(["identities", "list"], env)  # the embedded server, local engine
-    assert "vestis.server.app" in listed
+    assert "vestis.server.http.app" in listed
     assert not listed & {"vestis.studio", "jinja2", *ENGINE_MODULES}

@@ -21,7 +21,7 @@ from vestis.engines.base import (
     UpstreamError,
 )
 from vestis.engines.chain import EngineChain, run_job_on_chain
-from vestis.server.engine_loader import load_chain
+from vestis.server.process.engine_loader import load_chain
 
 PHOTO = Image.new("RGB", (60, 80), (120, 90, 60))
 PHOTO.paste((200, 170, 150), (20, 10, 40, 30))  # not one colour: the fake engine finds a face

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from vestis.server.url_fetch import (
+from vestis.server.guard.url_fetch import (
     FetchPolicy,
     ImageFetchError,
     address_refusal,
@@ -315,7 +315,7 @@ def test_next_checked_address_is_tried_when_one_does_not_connect(
 ) -> None:
     """`localhost` may resolve to ::1 first while the image server listens on 127.0.0.1 only."""
     monkeypatch.setattr(
-        "vestis.server.url_fetch.resolve",
+        "vestis.server.guard.url_fetch.resolve",
         lambda host, port: [ipaddress.ip_address("::1"), ipaddress.ip_address("127.0.0.1")],
     )
 
@@ -334,7 +334,7 @@ def test_next_checked_address_is_tried_when_one_does_not_connect(
 
 def test_one_private_answer_refuses_the_whole_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "vestis.server.url_fetch.resolve",
+        "vestis.server.guard.url_fetch.resolve",
         lambda host, port: [ipaddress.ip_address(PUBLIC_V4), ipaddress.ip_address("10.0.0.5")],
     )
     with pytest.raises(ImageFetchError, match="10.0.0.5 is a private address"):

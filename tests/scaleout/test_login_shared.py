@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from tests.support.server_process import ServerProcess, fresh_database_url
 
-from vestis.server.login_guard import FAILURES_PER_USER
+from vestis.server.guard.login_guard import FAILURES_PER_USER
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -9,7 +9,7 @@ import threading
 
 from tests.support.server_process import ServerProcess
 
-from vestis.server.bodycap import JSON_BODY_BYTES
+from vestis.server.http.bodycap import JSON_BODY_BYTES
 
 
 def _exchange(server: ServerProcess, head: str, chunks: list[bytes]) -> tuple[int, dict]:

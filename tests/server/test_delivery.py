@@ -14,7 +14,8 @@ from tests.support.identity_engines import SecondTryEngine, UnchangedEngine
 from vestis.engines.base import EngineError, EngineOutput, SwapSpec
 from vestis.quality import face_signature, head_region
 from vestis.runs.samples import make_pdp_photo, make_portrait_identity_image
-from vestis.server import delivery, images
+from vestis.server.media import images
+from vestis.server.pipeline import delivery
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +196,7 @@ def test_jpeglib_is_only_ever_called_under_its_lock(monkeypatch: pytest.MonkeyPa
     and `write_dct` included, holds `jpeg_blocks._JPEGLIB`."""
     import jpeglib
 
-    from vestis.server import jpeg_blocks
+    from vestis.server.media import jpeg_blocks
 
     calls: list[str] = []
     real_read = jpeglib.read_dct
@@ -228,7 +229,7 @@ _MANY_THREADS = """
 import io, sys, threading
 import numpy as np
 from PIL import Image
-from vestis.server import images
+from vestis.server.media import images
 
 cases = []
 for index in range(4):

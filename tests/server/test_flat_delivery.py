@@ -14,7 +14,7 @@ from vestis.engines.local import LocalEngine
 from vestis.quality.garments import DOUBTFUL_SCORE, wire_summary
 from vestis.quality.review import review_reasons
 from vestis.runs import samples
-from vestis.server import delivery
+from vestis.server.pipeline import delivery
 
 
 def _spec(garment: Image.Image, name: str) -> FlatSpec:

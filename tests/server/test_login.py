@@ -10,10 +10,10 @@ import pytest
 from tests.server.test_load import together
 from tests.support.server_process import ServerProcess
 
-from vestis.server import security
-from vestis.server.db import Database
-from vestis.server.login_guard import FAILURES_PER_ADDRESS, FAILURES_PER_USER
+from vestis.server.guard import security
+from vestis.server.guard.login_guard import FAILURES_PER_ADDRESS, FAILURES_PER_USER
 from vestis.server.services import accounts
+from vestis.server.store.db import Database
 
 
 @pytest.fixture(scope="module")

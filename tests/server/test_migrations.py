@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 from tests.support.server_process import fresh_database_url
 
-from vestis.server.db import (
+from vestis.server.store.db import (
     BASELINE_REVISION,
     Base,
     Database,
@@ -22,7 +22,7 @@ from vestis.server.db import (
     include_name,
     migrate,
 )
-from vestis.server.models import User
+from vestis.server.store.models import User
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

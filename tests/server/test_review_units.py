@@ -3,9 +3,9 @@ functions on model objects, no server)."""
 
 from __future__ import annotations
 
-from vestis.server.delivery import retry_seed
-from vestis.server.models import JobOutput
+from vestis.server.pipeline.delivery import retry_seed
 from vestis.server.services.review import current_outputs, redo_seed, review_reasons
+from vestis.server.store.models import JobOutput
 
 
 def _output(version: int = 0, status: str = "completed", **fields: object) -> JobOutput:

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from tests.support.server_process import ServerProcess
 
-from vestis.server.db import Database
 from vestis.server.services import accounts
+from vestis.server.store.db import Database
 
 
 @pytest.fixture(scope="module")

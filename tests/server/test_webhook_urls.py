@@ -1,4 +1,4 @@
-"""Webhook URLs are held to the server's address policy (`vestis.server.url_fetch`): a server
+"""Webhook URLs are held to the server's address policy (`vestis.server.guard.url_fetch`): a server
 started without `--allow-private-urls` refuses private, loopback and link-local targets and
 non-http schemes with a 422, and its deliveries go to the checked address without following
 redirects. (Receivers on 127.0.0.1 with the flag on: tests/server/test_notifications_webhooks.py.)
@@ -17,11 +17,11 @@ import pytest
 from tests.server.conftest import Api
 from tests.support.server_process import FAKE_ENGINE
 
-from vestis.server import url_fetch
-from vestis.server.db import Database
 from vestis.server.embedded import EmbeddedServer
+from vestis.server.guard import url_fetch
+from vestis.server.guard.url_fetch import FetchPolicy, PrivateAddressError
 from vestis.server.services.webhooks import WebhookSender, url_refusal
-from vestis.server.url_fetch import FetchPolicy, PrivateAddressError
+from vestis.server.store.db import Database
 
 PUBLIC = ipaddress.ip_address("93.184.215.14")
 

@@ -49,7 +49,7 @@ from vestis.engines.base import (
     SwapSpec,
 )
 from vestis.quality import face_signature
-from vestis.server.delivery import retry_seed
+from vestis.server.pipeline.delivery import retry_seed
 
 DELAY_ENV = "VESTIS_FAKE_ENGINE_DELAY"
 

@@ -63,8 +63,8 @@ def _counts(folder: Path) -> tuple[dict[str, int], dict[str, int], str | None]:
     from sqlalchemy import func, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from vestis.server.db import Database
-    from vestis.server.models import File, Identity, Job, JobOutput, Project
+    from vestis.server.store.db import Database
+    from vestis.server.store.models import File, Identity, Job, JobOutput, Project
 
     def count(query: Any) -> int:
         return int(session.scalar(query) or 0)
@@ -97,7 +97,7 @@ def _counts(folder: Path) -> tuple[dict[str, int], dict[str, int], str | None]:
 
 
 def read_info(folder: Path) -> DataInfo:
-    from vestis.server.datadir import DataDirLock
+    from vestis.server.store.datadir import DataDirLock
 
     info = DataInfo(data_dir=str(folder), exists=folder.is_dir())
     if not info.exists:

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from vestis.server.datadir import DataDirLock
 from vestis.server.settings import DATA_DIR_ENV, ServerSettings, data_dir_from
+from vestis.server.store.datadir import DataDirLock
 
 if TYPE_CHECKING:
-    from vestis.server.db import Database
+    from vestis.server.store.db import Database
 
 DATABASE_URL_ENV = "VESTIS_DATABASE_URL"
 BLOB_STORE_ENV = "VESTIS_BLOB_STORE"
@@ -87,7 +87,7 @@ def _settings(
             raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
         folder = _scratch_data_dir()
     if blob_store:
-        from vestis.server.blobs_s3 import BlobStoreError, parse_s3_url
+        from vestis.server.store.blobs_s3 import BlobStoreError, parse_s3_url
 
         try:
             parse_s3_url(blob_store)
@@ -103,8 +103,8 @@ def _settings(
 
 def _database(data_dir: Path | None, database_url: str | None) -> Database:
     """The database of an operator command: `--database-url`, else SQLite in the data dir."""
-    from vestis.server.db import Database
-    from vestis.server.state import ServerState
+    from vestis.server.process.state import ServerState
+    from vestis.server.store.db import Database
 
     if database_url:
         database = Database(database_url)
@@ -115,7 +115,7 @@ def _database(data_dir: Path | None, database_url: str | None) -> Database:
 
 def _lock_sqlite_data_dir(settings: ServerSettings) -> object:
     """With SQLite, one server per data dir: a second stops at once, saying why."""
-    from vestis.server.datadir import DataDirInUse, lock_data_dir
+    from vestis.server.store.datadir import DataDirInUse, lock_data_dir
 
     if settings.database_url:
         return None
@@ -227,9 +227,9 @@ def serve(
     """Run the On-Model v2 API server."""
     import uvicorn
 
-    from vestis.server.app import create_app
+    from vestis.server.http.app import create_app
+    from vestis.server.process.state import ServerState
     from vestis.server.services.accounts import ensure_admin
-    from vestis.server.state import ServerState
 
     settings = _settings(
         data_dir,
@@ -255,7 +255,7 @@ def serve(
         studio=studio,
         stalled_after_seconds=stalled_after,
     )
-    from vestis.server.engine_loader import load_chain
+    from vestis.server.process.engine_loader import load_chain
 
     try:
         chain = load_chain(settings.engine)
@@ -468,10 +468,10 @@ def worker(
     import asyncio
     import logging
 
-    from vestis.server.app import attach_engine
+    from vestis.server.http.app import attach_engine
     from vestis.server.jobqueue.postgres import QUEUES
-    from vestis.server.runtime import Runtime, make_queue
-    from vestis.server.state import ServerState
+    from vestis.server.process.runtime import Runtime, make_queue
+    from vestis.server.process.state import ServerState
 
     if not database_url or not database_url.startswith("postgresql"):
         raise typer.BadParameter(

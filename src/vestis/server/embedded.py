@@ -20,11 +20,11 @@ from typing import Literal
 import httpx
 import uvicorn
 
-from vestis.server.app import create_app
-from vestis.server.datadir import DataDirLock
+from vestis.server.http.app import create_app
+from vestis.server.process.state import ServerState
 from vestis.server.services.accounts import create_user, find_user, issue_token, user_for_token
 from vestis.server.settings import ServerSettings
-from vestis.server.state import ServerState
+from vestis.server.store.datadir import DataDirLock
 
 LOCAL_USER = "local"
 TOKEN_FILE = "embedded-token"

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vestis.server.disk import is_out_of_space
+from vestis.server.store.disk import is_out_of_space
 
 VALIDATION_STATUS = 422
 

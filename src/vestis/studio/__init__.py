@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vestis.contract.jobs import MAX_JOB_IMAGES
-from vestis.server.bodycap import MULTIPART_UPLOAD_BYTES
 from vestis.server.errors import ApiError
+from vestis.server.http.bodycap import MULTIPART_UPLOAD_BYTES
 from vestis.studio import auth
 from vestis.studio.templating import HERE, page
 

@@ -21,12 +21,12 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from vestis.server.deps import DbDep, StateDep
-from vestis.server.models import User
-from vestis.server.security import token_hash
-from vestis.server.server_secrets import put_once
+from vestis.server.guard.security import token_hash
+from vestis.server.http.deps import DbDep, StateDep
+from vestis.server.process.state import ServerState
 from vestis.server.services import accounts
-from vestis.server.state import ServerState
+from vestis.server.store.models import User
+from vestis.server.store.server_secrets import put_once
 
 SESSION_COOKIE = "vestis_studio"
 PRE_COOKIE = "vestis_studio_pre"

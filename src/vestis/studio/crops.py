@@ -16,9 +16,9 @@ from typing import Literal
 from PIL import Image, ImageDraw
 
 from vestis.quality.crops import Box, changed_box, square_crop
-from vestis.server import images
-from vestis.server.models import File, Job, JobOutput
-from vestis.server.state import ServerState
+from vestis.server.media import images
+from vestis.server.process.state import ServerState
+from vestis.server.store.models import File, Job, JobOutput
 
 Which = Literal["input", "identity", "output"]
 CROP_EDGE = 320

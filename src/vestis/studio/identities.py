@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from vestis.contract.common import PRINTABLE
 from vestis.contract.identities import IdentityUploadResponse
 from vestis.contract.uploads import MAX_UPLOAD_BYTES
-from vestis.server.deps import DbDep, StateDep
 from vestis.server.errors import ApiError
-from vestis.server.models import Identity, User
+from vestis.server.http.deps import DbDep, StateDep
+from vestis.server.process.state import ServerState
 from vestis.server.services import identities
-from vestis.server.state import ServerState
+from vestis.server.store.models import Identity, User
 from vestis.studio import views
 from vestis.studio.auth import CsrfChecked, StudioUser
 from vestis.studio.templating import page

@@ -14,11 +14,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from vestis.contract.jobs import FeedbackRequest
-from vestis.server.deps import DbDep, StateDep
-from vestis.server.models import Job, JobOutput
+from vestis.server.http.deps import DbDep, StateDep
+from vestis.server.process.state import ServerState
 from vestis.server.services import jobs, review
 from vestis.server.services.downloads import safe_entry_name, zip_jobs
-from vestis.server.state import ServerState
+from vestis.server.store.models import Job, JobOutput
 from vestis.studio import crops, views
 from vestis.studio.auth import CsrfChecked, StudioUser
 from vestis.studio.runs import swap_event

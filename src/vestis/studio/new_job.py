@@ -24,12 +24,12 @@ from vestis.contract.jobs import (
     SwapModel,
 )
 from vestis.contract.uploads import MAX_UPLOAD_BYTES
-from vestis.server.deps import DbDep, StateDep
 from vestis.server.errors import ApiError
-from vestis.server.models import User
-from vestis.server.routers import jobs as jobs_api
+from vestis.server.http.deps import DbDep, StateDep
+from vestis.server.http.routers import jobs as jobs_api
+from vestis.server.process.state import ServerState
 from vestis.server.services import projects, uploads
-from vestis.server.state import ServerState
+from vestis.server.store.models import User
 from vestis.studio.auth import CsrfChecked, StudioUser
 from vestis.studio.identities import identity_cards
 from vestis.studio.templating import page

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from vestis.server.deps import DbDep, StateDep
-from vestis.server.models import Job
-from vestis.server.state import ServerState
+from vestis.server.http.deps import DbDep, StateDep
+from vestis.server.process.state import ServerState
+from vestis.server.store.models import Job
 from vestis.studio import views
 from vestis.studio.auth import StudioUser
 from vestis.studio.templating import fragment, page

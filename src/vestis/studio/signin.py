@@ -9,10 +9,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from vestis.server.deps import DbDep, StateDep
-from vestis.server.login_guard import LoginRefused
-from vestis.server.models import User
+from vestis.server.guard.login_guard import LoginRefused
+from vestis.server.http.deps import DbDep, StateDep
 from vestis.server.services import accounts
+from vestis.server.store.models import User
 from vestis.studio import auth
 from vestis.studio.auth import CsrfChecked
 from vestis.studio.templating import page

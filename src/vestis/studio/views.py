@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from vestis.contract.jobs import describe_instruction
 from vestis.contract.numbering import flat_label
-from vestis.server.models import File, Identity, Job, JobOutput, User, utcnow
 from vestis.server.services import review
 from vestis.server.services.downloads import reference_name
 from vestis.server.services.jobs import MODEL_SWAP
-from vestis.server.signing import FILE_URL_TTL_SECONDS, UrlSigner
+from vestis.server.store.models import File, Identity, Job, JobOutput, User, utcnow
+from vestis.server.store.signing import FILE_URL_TTL_SECONDS, UrlSigner
 
 #: Signed image links are re-issued at most once an hour, so pages reuse cached images.
 LINK_STEP_SECONDS = 3600
@@ -126,7 +126,7 @@ def job_rows(db: Session, user: User, status: str | None, project: str | None) -
 
 
 def project_names(db: Session, user: User) -> list[str]:
-    from vestis.server.models import Project
+    from vestis.server.store.models import Project
 
     names = db.scalars(
         select(Project.name).where(Project.user_id == user.id).order_by(Project.name)

@@ -369,7 +369,8 @@ def render_flat_to_model(spec: FlatSpec, model_used: str) -> EngineOutput:
             ],
             "background": {"colour": list(colour), "style": style},
             "render_size": [work_w, work_h],
-            # A drawn body in flat garments: delivered as a layout preview (server/delivery).
+            # A drawn body in flat garments: delivered as a layout preview
+            # (server/pipeline/delivery).
             "layout_preview": True,
         },
     )

@@ -43,15 +43,15 @@ from vestis.contract.fashn import (
 from vestis.contract.pricing import fashn_cost
 from vestis.engines.base import EngineError, EngineOutput, FlatGarment, FlatSpec, SwapSpec
 from vestis.server.fashn.errors import FashnError
-from vestis.server.fashn.models import FashnPrediction
 from vestis.server.fashn.webhooks import WebhookSender
-from vestis.server.images import encode
+from vestis.server.guard.security import new_public_id
+from vestis.server.guard.url_fetch import FetchPolicy, ImageFetchError, load_image
 from vestis.server.jobqueue import PREDICTION, JobQueue
-from vestis.server.models import utcnow
-from vestis.server.security import new_public_id
+from vestis.server.media.images import encode
+from vestis.server.process.state import ServerState
 from vestis.server.services import credits
-from vestis.server.state import ServerState
-from vestis.server.url_fetch import FetchPolicy, ImageFetchError, load_image
+from vestis.server.store.fashn_models import FashnPrediction
+from vestis.server.store.models import utcnow
 
 logger = logging.getLogger("vestis.server.fashn")
 

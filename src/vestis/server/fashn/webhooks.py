@@ -18,7 +18,7 @@ import httpx
 import tenacity
 
 from vestis.server.fashn.pool import DaemonPool
-from vestis.server.url_fetch import FetchPolicy, ImageFetchError, checked_address, send_pinned
+from vestis.server.guard.url_fetch import FetchPolicy, ImageFetchError, checked_address, send_pinned
 
 logger = logging.getLogger("vestis.server.fashn.webhooks")
 

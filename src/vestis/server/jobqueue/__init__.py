@@ -13,7 +13,7 @@ Rules every caller relies on:
   thread backend hands the task to its threads after the commit; the PostgreSQL backend writes
   the task row in the same transaction.
 - Tasks are named (`JOB`, `OUTPUT`, `PREDICTION`, `WEBHOOK`) and take one string argument (a
-  public id). What each runs is given to `start` (see `vestis.server.runtime`).
+  public id). What each runs is given to `start` (see `vestis.server.process.runtime`).
 - Tasks with the same `lock` run one at a time, in the order they were deferred (webhook
   deliveries: in order per webhook).
 - `exclusive(name)` holds a lock across processes for as long as a task works on something

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
-from vestis.server.db import after_commit
 from vestis.server.jobqueue import TASK_ATTEMPTS, Handler, JobQueue
+from vestis.server.store.db import after_commit
 
 log = logging.getLogger("vestis.server.jobqueue")
 

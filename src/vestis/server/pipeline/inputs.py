@@ -30,10 +30,10 @@ from vestis.engines.base import (
     SwapSpec,
 )
 from vestis.quality.colour import ColourError, parse_colour
-from vestis.server import images
-from vestis.server.blobs import BlobStore
-from vestis.server.models import File, Job, JobOutput
+from vestis.server.media import images
 from vestis.server.services.jobs import MODEL_SWAP
+from vestis.server.store.blobs import BlobStore
+from vestis.server.store.models import File, Job, JobOutput
 
 
 class InputError(EngineError):

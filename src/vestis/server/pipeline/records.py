@@ -12,12 +12,12 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vestis.server.jobqueue import JOB, OUTPUT
-from vestis.server.models import Job, JobOutput, utcnow
 from vestis.server.pipeline.inputs import anchor_position
 from vestis.server.services import credits
 from vestis.server.services.jobs import MODEL_SWAP
 from vestis.server.services.notify import NotificationBus
 from vestis.server.services.review import current_outputs
+from vestis.server.store.models import Job, JobOutput, utcnow
 
 UNFINISHED = ("pending", "processing")
 

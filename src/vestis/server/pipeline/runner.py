@@ -11,12 +11,11 @@ from sqlalchemy import select
 
 from vestis.engines.base import AnySpec, Engine, EngineError, EngineOutput, OutputSlot
 from vestis.engines.chain import run_job_on_chain
-from vestis.server import delivery, disk, images
-from vestis.server.delivery import Delivery
 from vestis.server.jobqueue import JOB, OUTPUT, JobQueue
-from vestis.server.models import Job, JobOutput
+from vestis.server.media import images
+from vestis.server.pipeline import delivery, records
 from vestis.server.pipeline import inputs as inputs_
-from vestis.server.pipeline import records
+from vestis.server.pipeline.delivery import Delivery
 from vestis.server.pipeline.inputs import InputError, Inputs
 from vestis.server.pipeline.records import Claim, Stored
 from vestis.server.pipeline.whole_jobs import (
@@ -26,8 +25,10 @@ from vestis.server.pipeline.whole_jobs import (
     job_work,
     works_per_job,
 )
+from vestis.server.process.state import ServerState
 from vestis.server.services.notify import NotificationBus
-from vestis.server.state import ServerState
+from vestis.server.store import disk
+from vestis.server.store.models import Job, JobOutput
 
 log = logging.getLogger("vestis.server.pipeline")
 

@@ -29,11 +29,11 @@ from vestis.engines.base import (
     OutputSlot,
 )
 from vestis.engines.chain import EngineChain, is_job_engine
-from vestis.server.blobs import BlobStore
-from vestis.server.db import Database
-from vestis.server.models import EngineMemo, File, Job
 from vestis.server.pipeline.inputs import InputError
 from vestis.server.pipeline.records import Claim
+from vestis.server.store.blobs import BlobStore
+from vestis.server.store.db import Database
+from vestis.server.store.models import EngineMemo, File, Job
 
 #: What the pipeline does with one engine result: (claim, output or None, error, seconds).
 Finish = Callable[[Claim, EngineOutput | None, str | None, float], None]

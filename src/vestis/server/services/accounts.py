@@ -11,15 +11,15 @@ from sqlalchemy.orm import Session
 
 from vestis.contract.auth import MAX_ACTIVE_TOKENS
 from vestis.server.errors import ApiError
-from vestis.server.models import Token, User, utcnow
-from vestis.server.security import (
+from vestis.server.guard.security import (
     hash_password,
     new_public_id,
     new_token,
     token_hash,
     verify_password,
 )
-from vestis.server.server_secrets import put_once
+from vestis.server.store.models import Token, User, utcnow
+from vestis.server.store.server_secrets import put_once
 
 ADMIN_USERNAME = "admin"
 #: Token kinds and the prefix that tells them apart in logs. `session` and `ticket` (a

@@ -19,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from vestis.server.models import User
+from vestis.server.store.models import User
 
 
 def lock_user(db: Session, user_id: int) -> None:

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.contract.downloads import DOWNLOAD_TTL_SECONDS, MAX_BULK_IMAGES, DownloadResponse
-from vestis.server.blobs import BlobStore
 from vestis.server.errors import ApiError, invalid
-from vestis.server.models import DownloadToken, Job, JobOutput, User, utcnow
-from vestis.server.security import token_hash
+from vestis.server.guard.security import token_hash
 from vestis.server.services import jobs, review
 from vestis.server.services.accounts import iso
+from vestis.server.store.blobs import BlobStore
+from vestis.server.store.models import DownloadToken, Job, JobOutput, User, utcnow
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -20,8 +20,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from vestis.contract.notifications import Notification
-from vestis.server.db import Database
-from vestis.server.models import NotificationRow
+from vestis.server.store.db import Database
+from vestis.server.store.models import NotificationRow
 
 log = logging.getLogger("vestis.server.notifications")
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vestis.server.images import CONTENT_TYPES
-from vestis.server.models import File, Identity, JobOutput
-from vestis.server.signing import FILE_URL_TTL_SECONDS, UrlSigner
+from vestis.server.media.images import CONTENT_TYPES
+from vestis.server.store.models import File, Identity, JobOutput
+from vestis.server.store.signing import FILE_URL_TTL_SECONDS, UrlSigner
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vestis.server.errors import ApiError
-from vestis.server.models import IdempotencyRecord, utcnow
+from vestis.server.store.models import IdempotencyRecord, utcnow
 
 KEY_TTL = timedelta(hours=24)
 #: Records written before keys were bound to their request named the job type.

@@ -12,15 +12,15 @@ from sqlalchemy.orm import Session
 from vestis.contract.identities import IdentityInfo, IdentityListResponse, IdentityUploadResponse
 from vestis.engines.base import FaceInfo
 from vestis.quality.identity_photo import IdentityPhotoCheck, check_identity_photo
-from vestis.server import images
 from vestis.server.errors import ApiError, not_found
-from vestis.server.models import Identity, User
-from vestis.server.security import new_public_id
+from vestis.server.guard.security import new_public_id
+from vestis.server.media import images
+from vestis.server.process.state import ServerState
 from vestis.server.services.accounts import iso
 from vestis.server.services.projects import pagination
 from vestis.server.services.uploads import clean_filename
-from vestis.server.signing import FILE_URL_TTL_SECONDS
-from vestis.server.state import ServerState
+from vestis.server.store.models import Identity, User
+from vestis.server.store.signing import FILE_URL_TTL_SECONDS
 
 
 def link(state: ServerState, identity: Identity) -> str:

@@ -25,10 +25,9 @@ from vestis.contract.jobs import (
 )
 from vestis.contract.products import CreatePackshotRequest, GarmentRecolorRequest
 from vestis.quality import embedding_consistency
-from vestis.server import images
 from vestis.server.errors import ApiError, invalid, not_found
-from vestis.server.models import File, Job, JobOutput, User, utcnow
-from vestis.server.security import new_public_id
+from vestis.server.guard.security import new_public_id
+from vestis.server.media import images
 from vestis.server.services import (
     credits,
     files,
@@ -40,7 +39,8 @@ from vestis.server.services import (
 )
 from vestis.server.services.accounts import iso
 from vestis.server.services.idempotency import KeyedRequest
-from vestis.server.signing import UrlSigner
+from vestis.server.store.models import File, Job, JobOutput, User, utcnow
+from vestis.server.store.signing import UrlSigner
 
 MODEL_SWAP = "model_swap"
 FLAT_2_MODEL = "flat_2_model"
@@ -362,7 +362,7 @@ def progress(status: str, processed: int, total: int) -> float:
 @dataclass(frozen=True)
 class StatusFacts:
     """What a job's status answer is made of: read through the ORM (`status`) or by the
-    polling fast path's single query (`server/status_reads.py`)."""
+    polling fast path's single query (`server/http/status_reads.py`)."""
 
     public_id: str
     job_type: str

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.contract.notifications import BACKFILL_MAX_AGE_SECONDS, Notification
-from vestis.server.db import Database, after_commit
-from vestis.server.models import NotificationRow
+from vestis.server.store.db import Database, after_commit
+from vestis.server.store.models import NotificationRow
 
 #: A poll or a backfill returns at most this many events (the newest); delete consumed ones.
 MAX_STORED_EVENTS = 1000

@@ -21,10 +21,10 @@ from vestis.contract.products import (
     PromoteGeneratedResponse,
 )
 from vestis.server.errors import ApiError, not_found
-from vestis.server.models import File, Job, JobOutput, User
-from vestis.server.security import new_public_id
+from vestis.server.guard.security import new_public_id
+from vestis.server.process.state import ServerState
 from vestis.server.services import credits, identities
-from vestis.server.state import ServerState
+from vestis.server.store.models import File, Job, JobOutput, User
 
 __all__ = ["CREATE_PACKSHOT", "GARMENT_RECOLOR", "packshot_outputs", "recolor_outputs"]
 
@@ -178,7 +178,7 @@ def extract_preset(state: ServerState, db: Session, user: User, file_id: str) ->
     from vestis.engines.local import models
     from vestis.engines.local.faces import find_face
     from vestis.quality.colour import to_lab
-    from vestis.server import images
+    from vestis.server.media import images
 
     row = db.scalar(select(File).where(File.public_id == file_id, File.user_id == user.id))
     if row is None or not row.uploaded or row.blob_key is None:

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 from vestis.contract.common import Pagination
 from vestis.contract.projects import ProjectInfo, ProjectListResponse
 from vestis.server.errors import ApiError, not_found
-from vestis.server.models import Project, User
-from vestis.server.security import new_public_id
+from vestis.server.guard.security import new_public_id
 from vestis.server.services.accounts import iso
+from vestis.server.store.models import Project, User
 
 
 def conflict(project: Project) -> ApiError:

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from vestis.contract.jobs import FeedbackRequest
 from vestis.quality import review as quality_review
 from vestis.server.errors import ApiError, invalid, not_found
+from vestis.server.guard.security import new_public_id
 from vestis.server.jobqueue import OUTPUT, JobQueue
-from vestis.server.models import Job, JobOutput, utcnow
-from vestis.server.security import new_public_id
 from vestis.server.services import credits
+from vestis.server.store.models import Job, JobOutput, utcnow
 
 #: The review thresholds are the measures' own (`vestis measure` says the same as a result).
 LOW_SCORE = quality_review.LOW_SCORE
@@ -97,7 +97,8 @@ def set_feedback(
 # --- redo: one output again, as its next version ------------------------------------------------
 
 #: Seeds of successive versions are this far apart (another seed: another face, another look).
-#: Not the identity retries' step (server/delivery.py): a redo must not make again what a retry
+#: Not the identity retries' step (server/pipeline/delivery.py): a redo must not make again what a
+#: retry
 #: of the same output already made and rejected; 1 000 003 is beyond any number of retries.
 REDO_SEED_STEP = 1_000_003
 

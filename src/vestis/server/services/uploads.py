@@ -12,14 +12,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vestis.contract.uploads import UPLOAD_URL_TTL_SECONDS, UploadResponse
-from vestis.server import images
-from vestis.server.blobs import fsync_path
-from vestis.server.db import after_commit
 from vestis.server.errors import ApiError, not_found
-from vestis.server.models import File, User
-from vestis.server.security import new_public_id
+from vestis.server.guard.security import new_public_id
+from vestis.server.media import images
+from vestis.server.process.state import ServerState
 from vestis.server.services import projects
-from vestis.server.state import ServerState
+from vestis.server.store.blobs import fsync_path
+from vestis.server.store.db import after_commit
+from vestis.server.store.models import File, User
 
 #: Signed links to uploaded inputs (`download_url`) live as long as output links.
 INPUT_URL_TTL_SECONDS = 24 * 3600

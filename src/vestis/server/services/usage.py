@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vestis.server.fashn.models import FashnPrediction
-from vestis.server.models import Job, JobOutput, User
+from vestis.server.store.fashn_models import FashnPrediction
+from vestis.server.store.models import Job, JobOutput, User
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ delivered once and in order per webhook, whichever process made it. Deliveries a
 by tenacity, the last response status recorded.
 
 A webhook URL is a request the server makes for a user, so it is held to the address policy of
-`vestis.server.url_fetch` (the one FASHN image URLs and webhooks use): http(s) only, and unless
+`vestis.server.guard.url_fetch` (the one FASHN image URLs and webhooks use): http(s) only, and
+unless
 the operator passed `--allow-private-urls`, every address the host resolves to must be public
 (no loopback, private, link-local, ... targets), checked when the URL is registered and again at
 each delivery, which then connects to the checked address (`send_pinned`: a DNS answer that
@@ -36,17 +37,17 @@ from tenacity import (
 
 from vestis.contract.notifications import Notification
 from vestis.contract.webhooks import SIGNATURE_HEADER
-from vestis.server.db import Database
-from vestis.server.jobqueue import WEBHOOK, JobQueue
-from vestis.server.models import NotificationRow, Webhook, utcnow
-from vestis.server.services.notify import to_wire
-from vestis.server.url_fetch import (
+from vestis.server.guard.url_fetch import (
     FetchPolicy,
     ImageFetchError,
     PrivateAddressError,
     checked_addresses,
     send_pinned,
 )
+from vestis.server.jobqueue import WEBHOOK, JobQueue
+from vestis.server.services.notify import to_wire
+from vestis.server.store.db import Database
+from vestis.server.store.models import NotificationRow, Webhook, utcnow
 
 log = logging.getLogger("vestis.server.webhooks")
 

@@ -1,0 +1,1 @@
+"""Secrets and tokens, login throttling, safe URL fetching; may import store/ and below."""

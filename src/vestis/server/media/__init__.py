@@ -1,0 +1,1 @@
+"""Image decoding, size caps, encoding like the source; may import only errors and settings."""

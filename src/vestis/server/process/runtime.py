@@ -1,0 +1,119 @@
+"""The background machinery of one server or worker process: the job queue and what its tasks
+run (the output pipeline, webhook deliveries), the notification bus, the rate limiters.
+
+With SQLite everything is in this process (`ThreadQueue`, events pushed after commit). With
+PostgreSQL the queue is Procrastinate's (`ProcrastinateQueue`) and events cross processes by
+LISTEN/NOTIFY (`events_pg`): any number of `vestis serve` and `vestis worker` processes share
+one database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.orm import Session
+
+from vestis.server.guard.login_guard import LoginGuard
+from vestis.server.guard.url_fetch import FetchPolicy
+from vestis.server.jobqueue import JOB, OUTPUT, PREDICTION, WEBHOOK, Handler, JobQueue
+from vestis.server.jobqueue.threads import ThreadQueue
+from vestis.server.pipeline import OutputPipeline
+from vestis.server.pipeline.records import batch_event
+from vestis.server.process.state import ServerState
+from vestis.server.services.notify import NotificationBus
+from vestis.server.services.ratelimit import JobRateLimiter
+from vestis.server.services.webhooks import WebhookSender
+from vestis.server.store.disk import sweep_stale_parts
+from vestis.server.store.models import Job
+
+#: Threads of a `vestis serve` process that deliver webhooks (PostgreSQL), beside its workers.
+WEBHOOK_THREADS = 2
+
+
+def make_queue(
+    state: ServerState, pools: list[tuple[tuple[str, ...], int]] | None = None
+) -> JobQueue:
+    """The queue for the database of `state`; `pools` chooses what a PostgreSQL process works
+    on (default: `--workers` threads of engine work, and webhook deliveries)."""
+    settings = state.settings
+    if not state.db.is_postgres:
+        return ThreadQueue(settings.workers)
+    from vestis.server.jobqueue.postgres import JOBS_QUEUE, WEBHOOKS_QUEUE, ProcrastinateQueue
+
+    if pools is None:
+        pools = [((JOBS_QUEUE,), settings.workers), ((WEBHOOKS_QUEUE,), WEBHOOK_THREADS)]
+    return ProcrastinateQueue(
+        state.db.url,
+        pools=pools,
+        heartbeat_seconds=max(0.5, settings.stalled_after_seconds / 6),
+        stalled_after=settings.stalled_after_seconds,
+    )
+
+
+class Runtime:
+    def __init__(
+        self, state: ServerState, queue: JobQueue | None = None, *, serves_http: bool = True
+    ) -> None:
+        self.state = state
+        self.queue = queue or make_queue(state)
+        self.bus = NotificationBus(state.db)
+        self._listener = None
+        if state.db.is_postgres:
+            from vestis.server.jobqueue.postgres import conninfo
+            from vestis.server.services import events_pg
+
+            self.bus.announce = events_pg.announce
+            if serves_http:
+                self._listener = events_pg.EventListener(
+                    conninfo(state.db.url), state.db, self.bus.push
+                )
+        policy = FetchPolicy(allow_private=state.settings.allow_private_urls)
+        self.webhooks = WebhookSender(state.db, self.queue, policy=policy)
+        self.bus.listeners.append(self.webhooks.defer)
+        self.pipeline = OutputPipeline(state, self.bus, self.queue)
+        self.queue.sweeper = self.pipeline.sweep
+        self.queue.sweep_seconds = state.settings.stalled_after_seconds
+        from vestis.server.fashn.service import FashnService
+
+        self.fashn = FashnService(state, self.queue)
+        self.login_guard = LoginGuard(state.db)
+        self.limiter = JobRateLimiter(
+            state.db,
+            state.settings.rate_limit_per_minute,
+            window_seconds=state.settings.rate_limit_window_seconds,
+        )
+        #: FASHN's own budget for `/v1/run` (50 requests per 60 s on the hosted service).
+        self.fashn_limiter = JobRateLimiter(
+            state.db, state.settings.fashn_runs_per_minute, "fashn-runs"
+        )
+
+    def enqueue_job(self, db: Session, job: Job) -> None:
+        """In the transaction that creates `job`: its `pending` event and its JOB task."""
+        self.bus.publish(db, job.user_id, "batch_edit", batch_event(job))
+        self.queue.defer(db, JOB, job.public_id)
+
+    def handlers(self) -> Mapping[str, Handler]:
+        """What each task runs."""
+        return {
+            JOB: self.pipeline.run_job,
+            OUTPUT: self.pipeline.make_output,
+            WEBHOOK: self.webhooks.deliver_stored,
+            PREDICTION: self.fashn.run,
+        }
+
+    async def start(self) -> None:
+        root = getattr(self.state.blobs, "root", None)  # a store on this machine's disk
+        if root is not None:
+            sweep_stale_parts(root)
+        if self._listener is not None:
+            self._listener.start()
+        self.queue.start(self.handlers())
+        if self.queue.volatile:
+            self.pipeline.requeue_unfinished()
+            self.fashn.requeue_unfinished()
+
+    async def stop(self) -> None:
+        self.pipeline.stopping.set()
+        self.queue.stop()
+        if self._listener is not None:
+            self._listener.stop()
+        self.webhooks.close()

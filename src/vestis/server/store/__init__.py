@@ -1,0 +1,1 @@
+"""Database, tables, migrations, blobs, signed links, data dir, disk; may import jobqueue/ down."""
