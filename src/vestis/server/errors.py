@@ -1,4 +1,5 @@
-"""Errors as the wire shows them: `{"error": ..., "message": ..., "detail": [...]}`.
+"""Errors as the wire shows them (every layer of the server may import this module; it imports
+none of them): `{"error": ..., "message": ..., "detail": [...]}`.
 
 Validation errors answer **422** with the spec's body
 `{"error": "Invalid request", "detail": [{"field", "message", "position"}]}`.
@@ -6,6 +7,7 @@ Validation errors answer **422** with the spec's body
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -16,9 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vestis.server.store.disk import is_out_of_space
-
 VALIDATION_STATUS = 422
+#: What a full disk looks like, as an OSError or in a database's own message.
+_NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NO_SPACE_WORDS = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
 log = logging.getLogger("vestis.server.errors")
 
@@ -143,6 +146,21 @@ def insufficient_storage() -> ApiError:
         "later) and send the request again.",
         headers={"Retry-After": "60"},
     )
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the disk is full: an `OSError` with ENOSPC,
+    EDQUOT or EFBIG, or a database error saying so (SQLite: 'database or disk is full')."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_SPACE_ERRNOS:
+            return True
+        if any(words in str(current).lower() for words in _NO_SPACE_WORDS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:

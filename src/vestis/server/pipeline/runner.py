@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from vestis.engines.base import AnySpec, Engine, EngineError, EngineOutput, OutputSlot
 from vestis.engines.chain import run_job_on_chain
+from vestis.server import errors
 from vestis.server.jobqueue import JOB, OUTPUT, JobQueue
 from vestis.server.media import images
 from vestis.server.pipeline import delivery, records
@@ -27,7 +28,6 @@ from vestis.server.pipeline.whole_jobs import (
 )
 from vestis.server.process.state import ServerState
 from vestis.server.services.notify import NotificationBus
-from vestis.server.store import disk
 from vestis.server.store.models import Job, JobOutput
 
 log = logging.getLogger("vestis.server.pipeline")
@@ -213,7 +213,7 @@ class OutputPipeline:
                 log.exception("could not store output %s", claim.output_id)
                 error = (
                     DISK_FULL_MESSAGE
-                    if disk.is_out_of_space(exc)
+                    if errors.is_out_of_space(exc)
                     else f"The output could not be stored: {exc}"
                 )
         with self.state.db.session() as db:

@@ -1,12 +1,12 @@
 """A full disk is an answer, not a crash: writes that fail for lack of space answer 507 in the
-API's error body, `/health` reports the data dir's free space (503 when it is too low to take
-an upload), and temp files of writes that never finished are removed.
+API's error body (`vestis.server.errors.is_out_of_space` tells them), `/health` reports the data
+dir's free space (503 when it is too low to take an upload), and temp files of writes that never
+finished are removed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import shutil
@@ -19,24 +19,6 @@ log = logging.getLogger("vestis.server.store.disk")
 MIN_FREE_BYTES = 8 * 1024 * 1024
 #: A `.part` file untouched for this long belongs to a write that will never finish.
 STALE_PART_SECONDS = 60.0
-
-_NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_NO_SPACE_WORDS = ("database or disk is full", "no space left on device", "disk quota exceeded")
-
-
-def is_out_of_space(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) says the disk is full: an `OSError` with ENOSPC,
-    EDQUOT or EFBIG, or a database error saying so (SQLite: 'database or disk is full')."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _NO_SPACE_ERRNOS:
-            return True
-        if any(words in str(current).lower() for words in _NO_SPACE_WORDS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def free_bytes(folder: Path) -> int:
