@@ -44,12 +44,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def register_tables() -> None:
-    """Import every module that declares tables, so `Base.metadata` knows them all."""
-    import vestis.server.store.fashn_models  # noqa: F401
-    import vestis.server.store.models  # noqa: F401
-
-
 def make_engine(url: str, pool_size: int | None = None) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so workers and requests coexist.
     `pool_size`: connections kept for as many threads as may hold one at once (a thread that
@@ -177,7 +171,6 @@ class Database:
     """The engine plus a session factory; `migrate` makes or upgrades the schema."""
 
     def __init__(self, url: str, pool_size: int | None = None) -> None:
-        register_tables()
         self.url = url
         self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -1,5 +1,5 @@
 """The table of FASHN predictions (`/v1/run`). Registered on the server's declarative base, so
-the migrations make it (`vestis.server.store.db.register_tables` imports this module).
+the migrations make it (their `env` imports this module).
 
 Image inputs given as data URIs are never written here (stored as `<base64>`, as FASHN does);
 while a prediction runs they are kept as blobs (`input_keys`), and base64 outputs are kept as

@@ -6,9 +6,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from vestis.server.store.db import Base, include_name, register_tables
+# every module that declares tables, so `Base.metadata` knows them all (the tables import the
+# database's base; the database imports no table)
+from vestis.server.store import fashn_models, models  # noqa: F401
+from vestis.server.store.db import Base, include_name
 
-register_tables()
 config = context.config
 target_metadata = Base.metadata
 
