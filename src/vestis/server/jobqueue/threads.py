@@ -15,14 +15,13 @@ import queue
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
 from vestis.server.jobqueue import TASK_ATTEMPTS, Handler, JobQueue
-from vestis.server.store.db import after_commit
 
 log = logging.getLogger("vestis.server.jobqueue")
 
@@ -34,7 +33,15 @@ FIRST_RETRY_SECONDS = 1.0
 class ThreadQueue(JobQueue):
     volatile = True
 
-    def __init__(self, workers: int, lanes: int = 4) -> None:
+    def __init__(
+        self,
+        workers: int,
+        after_commit: Callable[[Session, Callable[[], None]], None],
+        lanes: int = 4,
+    ) -> None:
+        #: `store.db.after_commit`, given by the runtime: a deferred task waits for the commit
+        #: of its transaction, and the queue imports nothing of the store.
+        self._after_commit = after_commit
         self.workers = workers
         self._tasks: queue.Queue[tuple[str, str, int]] = queue.Queue()
         self._lanes = [
@@ -48,7 +55,7 @@ class ThreadQueue(JobQueue):
         self._stopped = threading.Event()
 
     def defer(self, db: Session, task: str, arg: str, *, lock: str | None = None) -> None:
-        after_commit(db, lambda: self.put(task, arg, lock))
+        self._after_commit(db, lambda: self.put(task, arg, lock))
 
     def put(self, task: str, arg: str, lock: str | None = None) -> None:
         """Queue a task now (not part of any transaction)."""

@@ -22,6 +22,7 @@ from vestis.server.process.state import ServerState
 from vestis.server.services.notify import NotificationBus
 from vestis.server.services.ratelimit import JobRateLimiter
 from vestis.server.services.webhooks import WebhookSender
+from vestis.server.store.db import after_commit
 from vestis.server.store.disk import sweep_stale_parts
 from vestis.server.store.models import Job
 
@@ -36,7 +37,7 @@ def make_queue(
     on (default: `--workers` threads of engine work, and webhook deliveries)."""
     settings = state.settings
     if not state.db.is_postgres:
-        return ThreadQueue(settings.workers)
+        return ThreadQueue(settings.workers, after_commit)
     from vestis.server.jobqueue.postgres import JOBS_QUEUE, WEBHOOKS_QUEUE, ProcrastinateQueue
 
     if pools is None:
