@@ -48,8 +48,8 @@ from vestis.server.guard.security import new_public_id
 from vestis.server.guard.url_fetch import FetchPolicy, ImageFetchError, load_image
 from vestis.server.jobqueue import PREDICTION, JobQueue
 from vestis.server.media.images import encode
-from vestis.server.process.state import ServerState
 from vestis.server.services import credits
+from vestis.server.store.core import ServerCore
 from vestis.server.store.fashn_models import FashnPrediction
 from vestis.server.store.models import utcnow
 
@@ -103,7 +103,7 @@ class RunRequestFacts:
 class FashnService:
     """Predictions: accepted by any API process, run by any worker (the PREDICTION task)."""
 
-    def __init__(self, state: ServerState, queue: JobQueue) -> None:
+    def __init__(self, state: ServerCore, queue: JobQueue) -> None:
         self.state = state
         self.queue = queue
         settings = state.settings

@@ -33,6 +33,7 @@ from vestis.server.http.routers import (
     uploads,
     webhooks,
 )
+from vestis.server.http.status_reads import StatusReader
 from vestis.server.process import faults
 from vestis.server.process.engine_loader import load_chain
 from vestis.server.process.runtime import Runtime
@@ -101,6 +102,8 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
         lifespan=lifespan,
     )
     app.state.vestis = state
+    #: The status polling fast path (`status_reads`): its own reader, beside the state.
+    app.state.status_reader = StatusReader(state.db)
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)

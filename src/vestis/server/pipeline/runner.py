@@ -26,8 +26,8 @@ from vestis.server.pipeline.whole_jobs import (
     job_work,
     works_per_job,
 )
-from vestis.server.process.state import ServerState
 from vestis.server.services.notify import NotificationBus
+from vestis.server.store.core import ServerCore
 from vestis.server.store.models import Job, JobOutput
 
 log = logging.getLogger("vestis.server.pipeline")
@@ -39,7 +39,7 @@ DISK_FULL_MESSAGE = (
 
 
 class OutputPipeline:
-    def __init__(self, state: ServerState, bus: NotificationBus, queue: JobQueue) -> None:
+    def __init__(self, state: ServerCore, bus: NotificationBus, queue: JobQueue) -> None:
         self.state = state
         self.bus = bus
         self.queue = queue

@@ -18,10 +18,10 @@ from vestis.server.jobqueue import JOB, OUTPUT, PREDICTION, WEBHOOK, Handler, Jo
 from vestis.server.jobqueue.threads import ThreadQueue
 from vestis.server.pipeline import OutputPipeline
 from vestis.server.pipeline.records import batch_event
-from vestis.server.process.state import ServerState
 from vestis.server.services.notify import NotificationBus
 from vestis.server.services.ratelimit import JobRateLimiter
 from vestis.server.services.webhooks import WebhookSender
+from vestis.server.store.core import ServerCore
 from vestis.server.store.db import after_commit
 from vestis.server.store.disk import sweep_stale_parts
 from vestis.server.store.models import Job
@@ -31,7 +31,7 @@ WEBHOOK_THREADS = 2
 
 
 def make_queue(
-    state: ServerState, pools: list[tuple[tuple[str, ...], int]] | None = None
+    state: ServerCore, pools: list[tuple[tuple[str, ...], int]] | None = None
 ) -> JobQueue:
     """The queue for the database of `state`; `pools` chooses what a PostgreSQL process works
     on (default: `--workers` threads of engine work, and webhook deliveries)."""
@@ -52,7 +52,7 @@ def make_queue(
 
 class Runtime:
     def __init__(
-        self, state: ServerState, queue: JobQueue | None = None, *, serves_http: bool = True
+        self, state: ServerCore, queue: JobQueue | None = None, *, serves_http: bool = True
     ) -> None:
         self.state = state
         self.queue = queue or make_queue(state)

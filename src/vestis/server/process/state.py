@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING
 
 from vestis.server.settings import DATABASE_FILE, ServerSettings
 from vestis.server.store.blobs import BlobStore
+from vestis.server.store.core import ServerCore
 from vestis.server.store.db import Database
 from vestis.server.store.server_secrets import put_once
 from vestis.server.store.signing import UrlSigner
 
 if TYPE_CHECKING:
-    from vestis.engines.base import Engine
-    from vestis.server.http.status_reads import StatusReader
     from vestis.server.process.runtime import Runtime
 
 
@@ -53,17 +52,11 @@ def make_private(settings: ServerSettings) -> None:
 
 
 @dataclass
-class ServerState:
-    settings: ServerSettings
-    db: Database
-    blobs: BlobStore
-    signer: UrlSigner
-    engine_name: str = "unloaded"
-    engine: Engine | None = None
+class ServerState(ServerCore):
+    """A `ServerCore` and the background parts that work on it (the runtime of the process)."""
+
     #: Background parts (workers, notifications, webhooks), attached at startup.
     runtime: Runtime | None = None
-    #: The status polling fast path.
-    status_reader: StatusReader | None = None
 
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerState:
@@ -75,8 +68,4 @@ class ServerState:
         signer = UrlSigner(_signing_key(db), settings.base_url)
         if blobs.presigns:
             signer.direct = blobs.presigned_get
-        from vestis.server.http.status_reads import StatusReader
-
-        state = cls(settings=settings, db=db, blobs=blobs, signer=signer)
-        state.status_reader = StatusReader(db)
-        return state
+        return cls(settings=settings, db=db, blobs=blobs, signer=signer)

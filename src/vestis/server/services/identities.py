@@ -15,19 +15,19 @@ from vestis.quality.identity_photo import IdentityPhotoCheck, check_identity_pho
 from vestis.server.errors import ApiError, not_found
 from vestis.server.guard.security import new_public_id
 from vestis.server.media import images
-from vestis.server.process.state import ServerState
 from vestis.server.services.accounts import iso
 from vestis.server.services.projects import pagination
 from vestis.server.services.uploads import clean_filename
+from vestis.server.store.core import ServerCore
 from vestis.server.store.models import Identity, User
 from vestis.server.store.signing import FILE_URL_TTL_SECONDS
 
 
-def link(state: ServerState, identity: Identity) -> str:
+def link(state: ServerCore, identity: Identity) -> str:
     return state.signer.url("GET", f"/files/identities/{identity.code}", FILE_URL_TTL_SECONDS)
 
 
-def info(state: ServerState, identity: Identity, owner: User) -> dict[str, Any]:
+def info(state: ServerCore, identity: Identity, owner: User) -> dict[str, Any]:
     return IdentityInfo(
         identity_code=identity.code,
         name=identity.name,
@@ -98,7 +98,7 @@ def _refuse_duplicate(db: Session, user: User, digest: str) -> None:
 
 
 def upload(
-    state: ServerState,
+    state: ServerCore,
     db: Session,
     user: User,
     data: bytes,
@@ -149,7 +149,7 @@ def upload(
 
 
 def listing(
-    state: ServerState,
+    state: ServerCore,
     db: Session,
     user: User,
     *,

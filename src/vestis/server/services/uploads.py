@@ -15,9 +15,9 @@ from vestis.contract.uploads import UPLOAD_URL_TTL_SECONDS, UploadResponse
 from vestis.server.errors import ApiError, not_found
 from vestis.server.guard.security import new_public_id
 from vestis.server.media import images
-from vestis.server.process.state import ServerState
 from vestis.server.services import projects
 from vestis.server.store.blobs import fsync_path
+from vestis.server.store.core import ServerCore
 from vestis.server.store.db import after_commit
 from vestis.server.store.models import File, User
 
@@ -41,7 +41,7 @@ def clean_filename(filename: str | None) -> str:
 
 
 def reserve(
-    state: ServerState, db: Session, user: User, filename: str | None, project_name: str | None
+    state: ServerCore, db: Session, user: User, filename: str | None, project_name: str | None
 ) -> UploadResponse:
     name = clean_filename(filename)
     project = projects.get_or_create(db, user, project_name) if project_name else None
@@ -81,7 +81,7 @@ def owned(db: Session, user: User, file_id: str) -> File:
     return row
 
 
-def store(state: ServerState, file_id: str, data: bytes, written: Path) -> None:
+def store(state: ServerCore, file_id: str, data: bytes, written: Path) -> None:
     """Check and keep the PUT body of a reserved upload. An upload link is good for one
     upload: a second PUT with other bytes is 409 (it would replace an input a job may have
     used already), the same bytes again (a retry whose answer was lost) answer as the first.
@@ -125,7 +125,7 @@ def store(state: ServerState, file_id: str, data: bytes, written: Path) -> None:
         _replay_or_refuse(state, file_id, data)
 
 
-def _replay_or_refuse(state: ServerState, file_id: str, data: bytes) -> None:
+def _replay_or_refuse(state: ServerCore, file_id: str, data: bytes) -> None:
     with state.db.session() as db:
         row = by_public_id(db, file_id)
         key = row.blob_key if row is not None else None
@@ -139,7 +139,7 @@ def _replay_or_refuse(state: ServerState, file_id: str, data: bytes) -> None:
     )
 
 
-def settle(state: ServerState, db: Session, user_id: int, file_ids: list[str]) -> None:
+def settle(state: ServerCore, db: Session, user_id: int, file_ids: list[str]) -> None:
     """Uploads PUT straight to the bucket (S3 store) are checked on their first use, as the PUT
     route checks them, and copied to their own key: a later PUT to the same link cannot change
     an input a job has used. Not PUT yet: left as they are (the job's own check says so)."""

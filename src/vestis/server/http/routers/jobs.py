@@ -25,6 +25,7 @@ from vestis.server.http.deps import (
     bearer,
     checks_token_itself,
 )
+from vestis.server.http.status_reads import StatusReader
 from vestis.server.process.runtime import Runtime
 from vestis.server.services import credits, jobs, uploads
 from vestis.server.services.idempotency import KeyedRequest
@@ -144,8 +145,8 @@ def flat_2_model(
 )
 async def job_status(request: Request, state: StateDep, job_id: str) -> Response:
     """The polling hot path: one query, no ORM, no thread-pool hop (`status_reads`)."""
-    assert state.status_reader is not None
-    body = await state.status_reader.answer(bearer(request), job_id)
+    reader: StatusReader = request.app.state.status_reader
+    body = await reader.answer(bearer(request), job_id)
     return Response(body, media_type="application/json")
 
 
