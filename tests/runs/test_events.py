@@ -1,7 +1,7 @@
 import io
 import json
 
-from vestis.runs.events import make_reporter
+from vestis.runs.progress import make_reporter
 
 
 def emit_all(reporter) -> None:

@@ -18,8 +18,8 @@ from vestis.cli.connection import Credentials, connect
 from vestis.cli.interrupts import Interrupted
 from vestis.runs.batch import run_batch
 from vestis.runs.context import DEFAULT_TRANSFERS, RunContext
-from vestis.runs.events import make_reporter
 from vestis.runs.identity import IdentityResolver
+from vestis.runs.progress import make_reporter
 from vestis.runs.spec import RunSpec
 from vestis.runs.summary import flat_configuration, swap_configuration
 

@@ -18,11 +18,12 @@ from vestis.cli.usage import usage_error
 from vestis.runs.batch import list_input_dir, run_batch, run_single
 from vestis.runs.context import DEFAULT_TRANSFERS, RunContext
 from vestis.runs.dryrun import as_event, describe, plan_folder
-from vestis.runs.events import Reporter, make_reporter
+from vestis.runs.events import Reporter
 from vestis.runs.folder import FolderFailed, scan_folder
 from vestis.runs.identity import IdentityError, IdentityResolver
 from vestis.runs.instructions import InstructionsError, SimpleInstruction, build_instructions
 from vestis.runs.pacing import DEFAULT_JOBS_PER_MINUTE, SubmissionPacer
+from vestis.runs.progress import make_reporter
 from vestis.runs.spec import RunSpec, clamp_parallel
 from vestis.runs.summary import flat_configuration, swap_configuration
 

@@ -47,7 +47,7 @@ from vestis.engines.base import (
     UpstreamError,
     call_engine,
 )
-from vestis.engines.garment_lock import lock_if_repainted, prepare
+from vestis.engines.garment_lock import lock_if_repainted, prepare, repaints
 
 log = logging.getLogger("vestis.engines.chain")
 
@@ -64,11 +64,6 @@ def offers(engine: object, job_type: str, model: str) -> bool:
 
 def is_job_engine(engine: object) -> bool:
     return isinstance(engine, JobEngine) and callable(getattr(engine, "run_job", None))
-
-
-def repaints(engine: object) -> bool:
-    """True for engines that redraw the whole photo (their swaps get the garment lock)."""
-    return bool(getattr(engine, "repaints", False))
 
 
 def moved_on(engine: object, error: EngineError, to: object) -> str:

@@ -325,14 +325,17 @@ def _unlocked(output: Image.Image, why: str, facts: dict[str, Any]) -> LockResul
     return LockResult(output.convert("RGB"), None, [warning], facts)
 
 
+def repaints(engine: object) -> bool:
+    """True for engines that redraw the whole photo (their swaps get the garment lock)."""
+    return bool(getattr(engine, "repaints", False))
+
+
 def lock_if_repainted(
     engine: object, job_type: str, target: Image.Image | None, made: Any, enabled: bool = True
 ) -> float | None:
     """The garment lock of a model-swap output (`EngineOutput`, changed in place: image,
     warnings, `garment_locked_share`) when `engine`, the engine that made it, repaints photos;
     the share of pixels kept from `target`, None when not locked."""
-    from vestis.engines.chain import repaints
-
     if not enabled or job_type != "model_swap" or target is None or not repaints(engine):
         return None
     locked = lock_garments(target, made.image)

@@ -184,19 +184,3 @@ class JsonReporter(Reporter):
             record["folder"] = folder
         record.update(fields)
         self.write(json.dumps(record, default=str))
-
-
-def make_reporter(
-    *, json_mode: bool, quiet: bool, verbose: bool, batch: bool, stream: IO[str] | None = None
-) -> Reporter:
-    """The reporter for the flags and the terminal: json > quiet > rich (a tty) > plain."""
-    out = stream or sys.stdout
-    if json_mode:
-        return JsonReporter(stream=out)
-    if quiet:
-        return QuietReporter(stream=out, prefix=batch)
-    if out.isatty():
-        from vestis.runs.progress import RichReporter
-
-        return RichReporter(verbose=verbose, stream=out, prefix=batch)
-    return Reporter(verbose=verbose, stream=out, prefix=batch)

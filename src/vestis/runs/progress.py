@@ -1,7 +1,9 @@
-"""The terminal rendering of run events: one rich progress display (folders, images, job)."""
+"""The terminal rendering of run events: one rich progress display (folders, images, job), and
+`make_reporter`, the rendering for the flags (it names every reporter, so it sits above them)."""
 
 from __future__ import annotations
 
+import sys
 from typing import IO, Any
 
 from rich.console import Console
@@ -15,7 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from vestis.runs.events import UNPREFIXED, Reporter, plain_message
+from vestis.runs.events import UNPREFIXED, JsonReporter, QuietReporter, Reporter, plain_message
 
 #: Events printed above the bars; the rest only move them.
 _LOGGED = frozenset(
@@ -155,3 +157,17 @@ class RichReporter(Reporter):
 
     def close(self) -> None:
         self.progress.stop()
+
+
+def make_reporter(
+    *, json_mode: bool, quiet: bool, verbose: bool, batch: bool, stream: IO[str] | None = None
+) -> Reporter:
+    """The reporter for the flags and the terminal: json > quiet > rich (a tty) > plain."""
+    out = stream or sys.stdout
+    if json_mode:
+        return JsonReporter(stream=out)
+    if quiet:
+        return QuietReporter(stream=out, prefix=batch)
+    if out.isatty():
+        return RichReporter(verbose=verbose, stream=out, prefix=batch)
+    return Reporter(verbose=verbose, stream=out, prefix=batch)
