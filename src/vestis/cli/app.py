@@ -11,6 +11,7 @@ import typer
 from typer.core import TyperOption
 
 import vestis
+from vestis.cli import interrupts
 
 app = typer.Typer(
     name="vestis",
@@ -118,7 +119,6 @@ _reflow_help(app)
 
 
 def main() -> None:
-    """The console script of older installs (`vestis.cli.app:main`); see `vestis.cli.main`."""
-    from vestis.cli import main as run
-
-    run()
+    """The console script of older installs (`vestis.cli.app:main`): `vestis.cli.main`, the
+    commands imported already."""
+    interrupts.run_command(lambda: app)

@@ -10,9 +10,11 @@ POSIX program keeps it: stop such a run with SIGTERM, which is just as safe for 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
@@ -35,6 +37,18 @@ def install() -> None:
     """Raise `Interrupted` on SIGINT, unless SIGINT was ignored when the command started."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+def run_command(load: Callable[[], Callable[[], object]]) -> None:
+    """Run the command that `load` imports and returns, under the Ctrl-C handler and with
+    faulthandler on (see `vestis.cli.main`)."""
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
+    try:
+        install()
+        load()()
+    except (Interrupted, KeyboardInterrupt):
+        stop_now()
 
 
 def stop_now(message: str | None = "Interrupted.") -> NoReturn:
