@@ -24,10 +24,15 @@ browser:
 demo: $(STAMP)
 	$(VENV)/bin/vestis demo --output vestis-demo
 
+# lint-imports: the layers written in pyproject.toml ([tool.importlinter]); import_circles: no
+# import circle between two files (type-only imports too). Both fail on an upward import or a
+# new circle; docs/architecture.md draws the same layers.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy src/vestis/contract src/vestis/client
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) .ci/import_circles.py
 
 # Everything on SQLite first (the embedded default); then, on PostgreSQL, what differs there
 # (`test-pg`): VESTIS_TEST_POSTGRES_URL when set, else a throwaway cluster (.ci/postgres.sh
