@@ -1,4 +1,4 @@
-"""The `vestis` command line (typer). `main` is the console script."""
+"""The `vestis` command line (typer); `main` is the console script. May import every room."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """The vestis SDK: a typed client of the On-Model v2 API, sync (`Client`) and async
-(`AsyncClient`), with retries, idempotent job creation, job tracking and webhook verification."""
+(`AsyncClient`), with retries, idempotent job creation, job tracking and webhook verification.
+
+Imports only `contract`."""
 
 from vestis.client._base import (
     DEFAULT_BASE_URL,

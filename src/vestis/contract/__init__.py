@@ -1,5 +1,7 @@
 """The wire contract of the On-Model v2 API (and FASHN's v1 `/run`), shared by client and server.
 
+Imports nothing of vestis: every other room may import it.
+
 Nothing else is the truth about the wire: the server's OpenAPI document is generated from these
 models, and the client parses responses with them.
 """

@@ -1,4 +1,5 @@
-"""Engines do the image work behind the server. See `vestis.engines.base` for the protocol."""
+"""Engines do the image work behind the server (protocol: `vestis.engines.base`); they import
+quality and contract, and only `remote` imports the client."""
 
 from vestis.engines.base import (
     Engine,

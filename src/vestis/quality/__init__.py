@@ -2,6 +2,8 @@
 stay untouched, is the new face as sharp as the photo. No HTTP, no jobs: the server, the
 benchmarks and the engines call these functions on images.
 
+Imports nothing of vestis.
+
     from vestis.quality import measure_swap, quality_score
     measures = measure_swap(target, identity, output)
     measures.is_identity, measures.as_dict(), quality_score(measures)

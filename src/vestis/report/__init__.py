@@ -1,4 +1,4 @@
-"""The HTML review page of a run (`vestis report`)."""
+"""The HTML review page of a run (`vestis report`); imports runs, quality and contract."""
 
 from vestis.report.html import write_report
 

@@ -1,0 +1,1 @@
+"""The command's workflows (folders, batches, journal, events); imports client and contract."""

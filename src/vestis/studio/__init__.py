@@ -1,6 +1,8 @@
 """The review studio: a web app served by the server at `/studio` (server-rendered Jinja2 pages,
 htmx vendored in `static/`, no JavaScript build step).
 
+Imports `server` (never the other way: the server installs it by import path), quality, contract.
+
 The server loads it by name (`vestis.studio:install`) so that imports go one way only:
 `studio -> server`.
 """

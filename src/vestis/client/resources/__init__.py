@@ -1,4 +1,4 @@
-"""One module per endpoint group; each has a sync class and an `Async` twin."""
+"""One module per endpoint group, a sync class and its `Async` twin; imports client, contract."""
 
 from vestis.client.resources.auth import AsyncAuth, Auth
 from vestis.client.resources.downloads import AsyncDownloads, Downloads

@@ -1,5 +1,5 @@
-"""The job queue: where the server defers the work of engines and deliveries, and where workers
-take it from. One small interface, two backends:
+"""The job queue, which imports nothing of the server: where the server defers the work of
+engines and deliveries, and where workers take it from. One small interface, two backends:
 
 - `threads.ThreadQueue`: in-process threads, for SQLite (the embedded default: one process,
   nothing to install). Tasks live in memory; at start-up the unfinished work is deferred again

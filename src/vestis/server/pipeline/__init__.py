@@ -1,6 +1,8 @@
 """The output pipeline: how an output is made, whatever queue runs it and whatever engine
 draws it. Both job-queue backends run these functions; nothing else makes outputs.
 
+May import services/, guard/, store/, jobqueue/, media/ and errors (not fashn/, its peer).
+
 `make_output(output_id)`, one OUTPUT task, makes one output:
 
 1. hold the output (`JobQueue.exclusive`): no other worker makes it at the same time, and if

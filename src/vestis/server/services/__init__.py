@@ -1,1 +1,1 @@
-"""Business logic, one module per resource; routers only translate HTTP to these calls."""
+"""Business logic, one module per resource; may import guard/, store/, jobqueue/, media/, errors."""

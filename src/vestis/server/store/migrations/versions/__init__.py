@@ -1,1 +1,1 @@
-"""Alembic revisions, oldest first by their numeric prefix."""
+"""Alembic revisions, oldest first by number prefix; they import only alembic and SQLAlchemy."""
