@@ -22,8 +22,8 @@ from vestis.contract.products import (
 )
 from vestis.server.errors import ApiError, not_found
 from vestis.server.guard.security import new_public_id
-from vestis.server.process.state import ServerState
 from vestis.server.services import credits, identities
+from vestis.server.store.core import ServerCore
 from vestis.server.store.models import File, Job, JobOutput, User
 
 __all__ = ["CREATE_PACKSHOT", "GARMENT_RECOLOR", "packshot_outputs", "recolor_outputs"]
@@ -116,7 +116,7 @@ def _generated(db: Session, user: User, output_id: str) -> JobOutput:
 
 
 def promote(
-    state: ServerState, db: Session, user: User, request: PromoteGeneratedRequest
+    state: ServerCore, db: Session, user: User, request: PromoteGeneratedRequest
 ) -> tuple[int, dict[str, Any]]:
     """Make a job's output an identity (201), charged `PROMOTION_CREDITS`; an output already
     promoted answers 409 with its identity's code, charging nothing."""
@@ -169,7 +169,7 @@ def _hair_words(lab: Any) -> str:
     return "dark brown" if lightness < 38 else "brown"
 
 
-def extract_preset(state: ServerState, db: Session, user: User, file_id: str) -> dict[str, Any]:
+def extract_preset(state: ServerCore, db: Session, user: User, file_id: str) -> dict[str, Any]:
     """What the local measures can tell of the person in an uploaded photo: skin tone (the
     face's median colour) and hair colour (above the forehead, inside the person). The rest
     of a brief (age, face shape, glasses, facial hair, ...) is left empty and listed."""

@@ -170,7 +170,7 @@ def settled_key(staging: str, ext: str) -> str:
     return f"inputs/{shard}/{name.rsplit('.', 1)[0]}.{ext}"
 
 
-def _staged_bytes(state: ServerState, staging: str) -> bytes | None:
+def _staged_bytes(state: ServerCore, staging: str) -> bytes | None:
     """The PUT bytes: at the staging key, or, when a settle whose transaction then rolled back
     already moved them, at their own key (a vestis before this one deleted the staging object
     before its commit). None when nothing was PUT yet."""
@@ -183,7 +183,7 @@ def _staged_bytes(state: ServerState, staging: str) -> bytes | None:
     return None
 
 
-def _settle_one(state: ServerState, db: Session, row: File, staging: str) -> None:
+def _settle_one(state: ServerCore, db: Session, row: File, staging: str) -> None:
     data = _staged_bytes(state, staging)
     if data is None:
         return
