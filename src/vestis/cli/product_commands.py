@@ -229,8 +229,8 @@ def create_packshot(
         post_process=post_process,
     )
     if dry_run:
-        _dry_run(reporter, spec, [(input_folder, output_folder)])
-    _check_folder(reporter, spec, input_folder, allow_partial)
+        _dry_run(reporter, creds, spec, [(input_folder, output_folder)])
+    _check_folder(reporter, creds, spec, input_folder, allow_partial)
     _execute(reporter, creds, spec, jobs_per_minute,
              lambda run: run_single(run, input_folder, output_folder), allow_partial)  # fmt: skip
 
@@ -288,7 +288,7 @@ def batch_create_packshot(
         post_process=post_process,
     )
     if dry_run:
-        _dry_run(reporter, spec, [(f, output_dir / f.name) for f in folders])
+        _dry_run(reporter, creds, spec, [(f, output_dir / f.name) for f in folders])
 
     def work(run: RunContext) -> int:
         config = packshot_configuration(
@@ -337,8 +337,8 @@ def garment_recolor(
     reporter = _reporter(json_events, quiet, verbose, batch=False)
     spec = RunSpec(kind="recolor", model=model, recolor=fields, reference_image=reference_image)
     if dry_run:
-        _dry_run(reporter, spec, [(input_folder, output_folder)])
-    _check_folder(reporter, spec, input_folder, allow_partial)
+        _dry_run(reporter, creds, spec, [(input_folder, output_folder)])
+    _check_folder(reporter, creds, spec, input_folder, allow_partial)
     _execute(reporter, creds, spec, jobs_per_minute,
              lambda run: run_single(run, input_folder, output_folder), allow_partial)  # fmt: skip
 
@@ -381,7 +381,7 @@ def batch_garment_recolor(
     parallel = clamp_parallel(parallel)
     spec = RunSpec(kind="recolor", model=model, recolor=fields, reference_image=reference_image)
     if dry_run:
-        _dry_run(reporter, spec, [(f, output_dir / f.name) for f in folders])
+        _dry_run(reporter, creds, spec, [(f, output_dir / f.name) for f in folders])
 
     def work(run: RunContext) -> int:
         config = recolor_configuration(

@@ -54,6 +54,21 @@ CLOSED, OPENED, TEETH = 0.08, 0.14, 0.12
 EYES_BAND = (0.6, 1.6)
 
 
+#: Each defect in a few words, the same for every output (the figures are in `metrics.realism`
+#: and the review reason): outputs with the same defects are said once, grouped.
+DEFECTS = {
+    "broken_face": "the face is not found as a face",
+    "doubled_features": "dark strokes on the forehead or cheeks (brow or frame pieces)",
+    "expression": "the photo's expression changed (mouth or eyes)",
+    "eye_region": "dark smears around the eyes",
+    "facial_hair": "stubble or a moustache the photo has not, or pieces of the photo's",
+    "glasses_fragments": "frame-like lines across the eyes and nose",
+    "lips": "patchy lips",
+    "sharpness": "not as sharp as the photo",
+    "skin_blotch": "grey or dark patches on the skin",
+}
+
+
 @dataclass
 class RealismReport:
     """What the realism checks saw. `ok` is True when no defect was found."""
@@ -78,8 +93,12 @@ class RealismReport:
         return {"ok": self.ok, "defects": list(self.defects), **figures}
 
     def reason(self) -> str | None:
-        """One line naming every defect, or None when there is none."""
+        """One line naming every defect with its figure, or None when there is none."""
         return "; ".join(self.reasons) if self.reasons else None
+
+    def summary(self) -> str | None:
+        """One line naming every defect in a few words, without figures, or None."""
+        return "; ".join(DEFECTS.get(d, d) for d in self.defects) if self.defects else None
 
 
 def measure_realism(original: np.ndarray, output: np.ndarray, face_box: Box) -> RealismReport:

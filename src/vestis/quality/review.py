@@ -78,12 +78,14 @@ def _metric_reasons(metrics: dict[str, Any]) -> list[str]:
 
 
 def realism_warning(measures: OutputMeasures) -> str | None:
-    """The sentence a user sees when the new face has a realism defect, naming the defects and
-    saying what each figure was; None when it looks like a photo (or was not measured)."""
+    """The sentence a user sees when the new face has a realism defect, naming the defects in
+    words that are the same for every output (outputs with the same defects are said once,
+    grouped; each figure is in `metrics.realism`); None when it looks like a photo (or was not
+    measured)."""
     realism = measures.realism
     if realism is None or realism.ok:
         return None
-    return f"{UNREAL} ({', '.join(realism.defects)}): {realism.reason()}"
+    return f"{UNREAL} ({', '.join(realism.defects)}): {realism.summary()}"
 
 
 def measured_warnings(measures: OutputMeasures) -> list[str]:
