@@ -19,12 +19,11 @@ from PIL import Image
 
 from vestis.quality import models
 from vestis.quality.faces import Box, rgb_array
+from vestis.quality.mesh import mesh_in_crop
 
 #: A second detected face counts as another person when it is at least this share of the
 #: largest face's width (smaller ones are faces in a poster or far behind) and this sure.
 OTHER_FACE_SHARE, OTHER_FACE_SCORE = 0.35, 0.6
-#: Crop side around the face for the mesh, in face-box sizes, and the mesh's input size.
-_CROP_FACTOR, _MESH_INPUT = 2.0, 384
 #: The face's width (cheek to cheek) its figures are measured at.
 _FACE_WIDTH = 320.0
 #: A larger photo is checked scaled down to this long edge.
@@ -73,23 +72,6 @@ class IdentityPhotoCheck:
         }
 
 
-def face_mesh() -> Any:
-    """mediapipe's 478-point face mesh (irises included), static images, one face."""
-    import mediapipe as mp
-
-    return models._get(
-        "identity_mesh",
-        lambda: models.quiet_mediapipe(
-            lambda: mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True,
-                refine_landmarks=True,
-                max_num_faces=1,
-                min_detection_confidence=0.4,
-            )
-        ),
-    )
-
-
 def face_boxes(rgb: np.ndarray) -> list[tuple[Box, float]]:
     """Every face the full-range detector finds, as pixel boxes with scores, largest first."""
     height, width = rgb.shape[:2]
@@ -120,27 +102,10 @@ def count_people(boxes: list[tuple[Box, float]]) -> int:
 
 
 def mesh_points(rgb: np.ndarray, box: Box) -> np.ndarray | None:
-    """The face mesh on a square crop around `box`: (478, 3) x, y, depth in image pixels."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    side = max(int(round(max(box[2] - box[0], box[3] - box[1]) * _CROP_FACTOR)), 8)
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    height, width = rgb.shape[:2]
-    inside = rgb[max(y0, 0) : max(y0 + side, 0), max(x0, 0) : max(x0 + side, 0)]
-    if inside.size == 0:
-        return None
-    # Edge pixels pad a face at the border, so its crop stays square and centred.
-    pads = (max(-y0, 0), max(y0 + side - height, 0), max(-x0, 0), max(x0 + side - width, 0))
-    crop = cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE)
-    interp = cv2.INTER_CUBIC if side < _MESH_INPUT else cv2.INTER_AREA
-    result = face_mesh().process(cv2.resize(crop, (_MESH_INPUT, _MESH_INPUT), interpolation=interp))
-    if not result.multi_face_landmarks:
-        return None
-    points = np.array(
-        [(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], dtype=np.float64
-    )
-    points *= side
-    points[:, :2] += (x0, y0)
-    return points
+    """The face mesh around `box` (`quality.mesh`, as the engine and the realism measure see
+    the face): (478, 3) x, y, depth in image pixels."""
+    points = mesh_in_crop(rgb, box)
+    return None if points is None else points.astype(np.float64)
 
 
 def head_pose(points: np.ndarray) -> tuple[float, float, float]:
