@@ -33,10 +33,9 @@ def test_a_task_that_could_not_record_runs_again(tmp_path: Path) -> None:
         }
         before = _balance(server)
         job_id = api.http.post("/model-swap", json=body).json()["job_id"]
-        wait_until(
-            lambda: api.http.get(f"/jobs/{job_id}/status").json()["status"] == "processing",
-            what="the output held at the gate",
-        )
+        # at the gate itself: every write the task makes before the engine is done (an output
+        # shown `processing` may still be on its way there, and would block elsewhere)
+        wait_until(lambda: gate.waiting() == 1, what="the output held at the gate")
         other = sqlite3.connect(server.data_dir / "vestis.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # the write lock, until this test lets it go
         gate.open()

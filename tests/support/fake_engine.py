@@ -31,11 +31,12 @@ import io
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageStat
-from tests.support.gate import GATE_ENV, POLL_SECONDS, take_ticket
+from tests.support.gate import GATE_ENV, POLL_SECONDS, WAITING_PREFIX, take_ticket
 
 from vestis.engines.base import (
     EngineError,
@@ -232,8 +233,11 @@ class GatedFakeEngine(FakeEngine):
             first = self._admitted.get(key)
         if first is not None and spec.seed in {retry_seed(first, k) for k in range(1, 10)}:
             return
+        arrival = self.gate / f"{WAITING_PREFIX}{uuid.uuid4().hex}"
+        arrival.write_text("")  # the test may see that a call waits here (`Gate.waiting`)
         while not take_ticket(self.gate):
             time.sleep(POLL_SECONDS)
+        arrival.unlink(missing_ok=True)
         with self._lock:
             self._admitted[key] = spec.seed
 

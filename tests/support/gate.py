@@ -22,6 +22,8 @@ from pathlib import Path
 GATE_ENV = "VESTIS_FAKE_ENGINE_GATE"
 OPEN_MARK = "open"
 TICKET_PREFIX = "ticket-"
+#: A call waiting at the gate marks itself with a file of this prefix while it waits.
+WAITING_PREFIX = "waiting-"
 #: Polling interval of `wait_until`; how long a condition may take is `timeout`.
 POLL_SECONDS = 0.02
 
@@ -52,6 +54,10 @@ class Gate:
 
     def tickets_left(self) -> int:
         return len(_tickets(self.folder))
+
+    def waiting(self) -> int:
+        """How many engine calls wait at the gate now (each has done all it does before it)."""
+        return len(list(self.folder.glob(f"{WAITING_PREFIX}*")))
 
 
 def _tickets(folder: Path) -> list[Path]:
