@@ -121,6 +121,8 @@ def test_demo(tmp_path: Path):
     assert len(list(demo.glob("model-swap/ARTICLE-*/*_v0.jpg"))) == 4
     assert len(list(demo.glob("flat-to-model/SKU-*/output_*_v0.jpg"))) == 4
     assert f"Review page:           {demo / 'report.html'}" in result.stdout
+    # The sample identity is the photos' own model: the demo says so, and how to see a new face.
+    assert "--identity-image YOUR_PHOTO.jpg" in result.stdout
     # The demo's server keeps its data beside the demo, not in the user's library.
     assert (demo / "server-data" / "vestis.db").is_file()
     assert not (tmp_path / "embedded-data").exists()

@@ -55,7 +55,7 @@ def _skin_like_noise(size: tuple[int, int], colour: tuple[int, int, int], seed: 
     return Image.fromarray(np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8))
 
 
-def test_post_process_changes_skin_pixels_only(engine, pdp) -> None:
+def test_post_process_changes_skin_pixels_only(engine, pdp, glasses_allowed) -> None:
     """Skin equalisation moves skin joined to the body (here a bare band under the chin) to
     the new face's tone; a garment stripe of the very same colour, the orange suit, the fair
     hair and the background stay bit for bit."""
@@ -90,7 +90,7 @@ def test_post_process_changes_skin_pixels_only(engine, pdp) -> None:
     assert post.metadata["unchanged_outside_head_share"] < 1.0
 
 
-def test_post_process_fades_out_at_the_forehead(engine, pdp) -> None:
+def test_post_process_fades_out_at_the_forehead(engine, pdp, glasses_allowed) -> None:
     """The tone change made by post_process comes to nothing at the face outline above the
     brows (where hair begins), smoothly: no row where the change stops at once."""
     identity = samples.make_portrait_identity_image()
@@ -227,9 +227,9 @@ def _mouth(image: Image.Image) -> dict[str, float]:
     }
 
 
-def test_open_target_mouth_stays_open_with_the_photos_teeth(engine) -> None:
-    """The smiling astronaut (teeth showing) with Grace Hopper's closed mouth, as `vestis demo`
-    shows it: the photo's expression stays. The mouth is as open as the photo's, its teeth are
+def test_open_target_mouth_stays_open_with_the_photos_teeth(engine, glasses_allowed) -> None:
+    """The smiling astronaut (teeth showing) with Grace Hopper's closed mouth: the photo's
+    expression stays. The mouth is as open as the photo's, its teeth are
     the photo's own (pixels inside the mouth opening untouched), and no dark hole appears."""
     import cv2
 
@@ -255,7 +255,7 @@ def test_open_target_mouth_stays_open_with_the_photos_teeth(engine) -> None:
         assert mouth["hole"] < before["hole"] + 0.05
 
 
-def test_grinning_identity_onto_a_closed_mouth_is_refused(engine) -> None:
+def test_grinning_identity_onto_a_closed_mouth_is_refused(engine, glasses_allowed) -> None:
     """The reverse: a closed-mouth photo (Grace Hopper's portrait) and an identity grinning
     with teeth (the astronaut). Teeth onto a closed mouth is never right and the photo's
     closed mouth under a grin's cheek folds reads as a grimace: the engine refuses, saying
@@ -352,7 +352,9 @@ def test_too_small_faces_are_refused_with_the_size_found(engine, pdp, identity) 
     # (a grinning identity onto a closed mouth is refused: see the test above)
     ids=["astronaut-photo-to-hopper", "smiling-astronaut-photo-to-hopper"],
 )
-def test_the_swap_is_the_identity_by_the_face_measure(engine, target, identity) -> None:
+def test_the_swap_is_the_identity_by_the_face_measure(
+    engine, target, identity, glasses_allowed
+) -> None:
     """Measured by vestis.quality (dlib's face embeddings): the new face is the identity
     (closer than dlib's same-person threshold), closer to it than to the model it replaced,
     and much closer to it than the photo was; nothing outside the head changed."""
@@ -404,7 +406,9 @@ def test_identity_hair_over_its_forehead_is_not_pasted(engine, pdp, identity) ->
     assert np.percentile(darker, 99) < 8.0
 
 
-def test_a_small_identity_enlarged_onto_a_sharp_photo_is_not_smeared(engine) -> None:
+def test_a_small_identity_enlarged_onto_a_sharp_photo_is_not_smeared(
+    engine, glasses_allowed
+) -> None:
     """An identity photo much smaller than the target's face is enlarged with care and
     sharpened to the photo's crispness: vestis.quality's sharpness ratio (inner face, output
     over target) stays at least 0.7."""
@@ -437,3 +441,20 @@ def test_identity_retries_make_new_faces_closer_to_the_identity(engine, pdp, ide
     distances = [measure_swap(pdp, identity, made.image).identity_distance for made in tries]
     assert None not in distances
     assert distances[1] <= distances[0] + 0.005 and distances[2] <= distances[0] + 0.005
+
+
+def test_glasses_are_refused_and_measured(engine, pdp, monkeypatch) -> None:
+    """Grace Hopper wears glasses (browline frames: a dark top rim, clear lower rims). As the
+    identity and as the photo's model both, the engine refuses with what to do; made anyway,
+    the frames come through, and the realism measure names them."""
+    from vestis.quality import measure_swap
+
+    hopper = samples.make_portrait_identity_image()
+    with pytest.raises(EngineError, match="identity wears glasses.*without glasses"):
+        engine.model_swap(SwapSpec(target=pdp, identity=hopper, seed=1))
+    with pytest.raises(EngineError, match="model in this photo wears glasses"):
+        engine.model_swap(SwapSpec(target=hopper, identity=samples.make_identity_image(), seed=1))
+    monkeypatch.setattr("vestis.engines.local.engine.wears_glasses", lambda face: False)
+    out = engine.model_swap(SwapSpec(target=pdp, identity=hopper, seed=1)).image
+    realism = measure_swap(pdp, hopper, out).realism
+    assert realism is not None and "glasses_fragments" in realism.defects

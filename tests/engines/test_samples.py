@@ -17,8 +17,8 @@ def test_write_sample_catalogue(tmp_path: Path, engine) -> None:
     assert [p.name for p in catalogue.flat_folders] == ["SKU-001", "SKU-002"]
     assert len(catalogue.pdp_images) == 4 and len(catalogue.flat_images) == 4
     assert catalogue.identities == [
-        tmp_path / "identities" / "grace-hopper.jpg",
         tmp_path / "identities" / "astronaut.jpg",
+        tmp_path / "identities" / "grace-hopper.jpg",
     ]
     for identity in catalogue.identities:
         assert engine.detect_face(Image.open(identity)).detected

@@ -140,6 +140,12 @@ def demo(
                 f"Review page:           {page}",
                 f"Server data:           {output / SERVER_DATA} (the demo's own; delete "
                 f"{output} to start afresh)",
+                "",
+                "The sample identity is the photos' own model, mirrored and warmed (no other",
+                "public-domain portrait without glasses ships with the packages), so the swaps",
+                "re-render her face and say 'not the identity'. To see another face, use a photo",
+                "of your own: vestis model-swap --input-folder "
+                f"{output / 'catalogue' / 'pdp' / 'ARTICLE-001'} --identity-image YOUR_PHOTO.jpg",
             ]
         )
     )

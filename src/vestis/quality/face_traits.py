@@ -22,6 +22,13 @@ Box = tuple[int, int, int, int]
 _SIDE = 320
 _CX, _CY = 160, 130
 _EYES = (33, 263)
+#: Glasses (see `wears_glasses`): frame edges along the bridge and lower rims (`glasses`; faces
+#: without glasses 1.4-4.9, with 5.6-18) or a frame's bridge alone (`frames`; without 0.3-2.8,
+#: with 7.2-19.5) or lens outlines around the eyes (`rims`; without 2.0-8.2, with 14.6-36), on
+#: the 30 faces of the development photos and the two sample portraits.
+GLASSES_AT = 6.0
+FRAMES_AT = 5.0
+RIMS_AT = 11.0
 #: Mesh points: eye openings (ordered contours), inner lips (ordered), brows, nostrils.
 RIGHT_EYE = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]
 LEFT_EYE = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466]
@@ -49,6 +56,8 @@ class FaceTraits:
     eyes_open: float  # eyelid gap over eye width (mean of both eyes)
     smile: float  # mouth width over the outer eye-corner distance
     glasses: float  # density of frame-like edges on the nose bridge and under the eyes
+    frames: float  # the strongest horizontal edge across the upper nose bridge (a frame's bridge)
+    rims: float  # how sharp the edges are on a ring around each eye (lens outlines)
     facial_hair: float  # how much darker and rougher the upper lip and chin are than the cheeks
     blotches: float  # share of the skin whose colour departs from the skin around it
     eye_shadow: float  # how much darker the rings around the eyes are than the cheeks (L*)
@@ -154,6 +163,8 @@ def traits(rgb: np.ndarray, points: np.ndarray) -> FaceTraits:
         eyes_open=float(np.mean(eyes)),
         smile=width / 100.0,
         glasses=_glasses(light, pts),
+        frames=_frame_bridge(light, pts),
+        rims=_rims(light, pts),
         facial_hair=_facial_hair(light, pts, skin),
         blotches=_blotches(lab, skin),
         eye_shadow=_eye_shadow(light, pts, skin),
@@ -178,6 +189,47 @@ def _glasses(light: np.ndarray, pts: np.ndarray) -> float:
         rim = gy[int(y + 8) : int(y + 26), int(x - 14) : int(x + 14)]
         scores.append(float(rim.mean(axis=1).max()) if rim.size else 0.0)
     return float(np.mean(sorted(scores)[-2:]))
+
+
+def _frame_bridge(light: np.ndarray, pts: np.ndarray) -> float:
+    """A frame's bridge: the strongest row of horizontal edges across the middle half of the
+    nose bridge, from just above its top (mesh 168) down to mesh 6, in L* per pixel. Skin there
+    is smooth (faces without glasses 1-3); a bridge of metal or plastic crosses it (9-19),
+    thin or thick, whatever the lower rims do (browline frames have none)."""
+    gy = np.abs(cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    inner_r, inner_l = pts[133], pts[362]
+    span = abs(float(inner_l[0] - inner_r[0]))
+    mid_x = float((inner_r[0] + inner_l[0]) / 2)
+    top, bottom = int(pts[168, 1] - 5), int(pts[6, 1]) + 1
+    left, right = max(int(mid_x - span / 4), 0), int(mid_x + span / 4) + 1
+    band = gy[max(top, 0) : max(bottom, 0), left:right]
+    return float(band.mean(axis=1).max()) if band.size else 0.0
+
+
+def _rims(light: np.ndarray, pts: np.ndarray) -> float:
+    """Lens outlines: on rays from each eye's centre (below and beside it, not up into the
+    brow), the sharpest change of L* between 1.15 and 2.5 eye half-widths out (a lens is
+    wider than tall); the median over the rays, in L* per pixel, averaged over both eyes. A
+    frame rings the eye, so most rays cross it; a wrinkle or a bag crosses a few."""
+    thetas = np.radians(np.arange(-30, 211, 4, dtype=np.float32))
+    scores = []
+    for contour, outward in ((RIGHT_EYE, -1.0), (LEFT_EYE, 1.0)):
+        centre = pts[contour].mean(axis=0)
+        half = float(np.linalg.norm(pts[contour[0]] - pts[contour[8]])) / 2
+        radii = np.linspace(1.15 * half, 2.5 * half, 40, dtype=np.float32)
+        xs = centre[0] + np.outer(np.cos(thetas) * outward, radii) * 1.15
+        ys = centre[1] + np.outer(np.sin(thetas), radii)
+        rays = cv2.remap(light, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR)
+        rays = cv2.GaussianBlur(rays, (0, 0), sigmaX=0.8, sigmaY=1e-3)
+        change = np.abs(np.diff(rays, axis=1)) / float(radii[1] - radii[0])
+        scores.append(float(np.median(change.max(axis=1))))
+    return float(np.mean(scores))
+
+
+def wears_glasses(face: FaceTraits) -> bool:
+    """Glasses, by either sign: frame edges along the bridge and the lower rims, or a frame's
+    bridge alone. The one rule the identity photo check, the engine and the measure share."""
+    return face.glasses >= GLASSES_AT or face.frames >= FRAMES_AT or face.rims >= RIMS_AT
 
 
 def _facial_hair(light: np.ndarray, pts: np.ndarray, skin: np.ndarray) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from vestis.quality import models
+from vestis.quality.face_traits import traits, wears_glasses
 from vestis.quality.faces import Box, rgb_array
 from vestis.quality.mesh import mesh_in_crop
 
@@ -149,7 +150,6 @@ MAX_YAW, MAX_PITCH, MAX_ROLL = 25.0, 20.0, 15.0
 OPEN_MOUTH, TEETH_SHOWN = 0.055, 0.2
 #: Glasses: the strongest row of horizontal edges across the nose bridge, relative to the
 #: cheeks' own texture (a frame's bridge is a line no skin has), and in grey levels.
-GLASSES_RATIO, GLASSES_EDGE = 1.6, 60.0
 #: Facial hair: the upper lip, chin or jaw this much darker than the cheeks.
 HAIR_DARKNESS = 0.66
 #: Strong lip colour: lips this much more saturated than the cheeks (Lab chroma) and this red.
@@ -191,6 +191,11 @@ def check_identity_photo(image: Image.Image | np.ndarray) -> IdentityPhotoCheck:
     width = float(np.linalg.norm(points[_CHEEK_R, :2] - points[_CHEEK_L, :2]))
     figures = _figures(*_normalised(rgb, points, width))
     figures["face_px"] = width / factor
+    # Glasses by the rule the engine and the realism measure use (face_traits), on the face
+    # as the engine sees it.
+    face = traits(rgb, points[:, :2])
+    figures["glasses_edges"], figures["glasses_bridge"] = face.glasses, face.frames
+    figures["wears_glasses"] = float(wears_glasses(face))
     check.figures = figures
     check.findings = _findings(figures)
     return check
@@ -235,7 +240,6 @@ def _figures(rgb: np.ndarray, points: np.ndarray) -> dict[str, float | None]:
         "pitch": pitch,
         "roll": roll,
         **_mouth(lab, p),
-        **_bridge_edges(rgb, p, left | right),
         "facial_hair_darkness": _hair_darkness(lab[..., 0], p, width, left | right),
         **_lips(lab, p, left | right),
     }
@@ -257,24 +261,6 @@ def _mouth(lab: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     lip_l = _mean(lab[..., 0], lips) or 0.0
     teeth = (lab[..., 0] > lip_l + 20) & (chroma < 18) & inner
     return {"mouth_open": opening, "teeth_share": float(teeth.sum() / inner.sum())}
-
-
-def _bridge_edges(rgb: np.ndarray, p: np.ndarray, cheeks: np.ndarray) -> dict[str, float | None]:
-    """The strongest row of horizontal edges across the nose bridge: in grey levels, and over
-    the cheeks' texture (+1 grey level, so a flat cheek does not blow the ratio up)."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    gy = np.abs(cv2.Sobel(gray, cv2.CV_64F, 0, 1, ksize=3))
-    gx = np.abs(cv2.Sobel(gray, cv2.CV_64F, 1, 0, ksize=3))
-    eyes = float(np.linalg.norm(p[_EYE_OUT_R] - p[_EYE_OUT_L]))
-    top, bottom = int(p[_BRIDGE_TOP, 1] - 0.05 * eyes), int(p[_BRIDGE_LOW, 1]) + 1
-    span = p[_EYE_IN_R, 0] - p[_EYE_IN_L, 0]
-    x0, x1 = int(p[_EYE_IN_L, 0] + 0.25 * span), int(p[_EYE_IN_R, 0] - 0.25 * span) + 1
-    band = gy[max(top, 0) : max(bottom, 0), max(x0, 0) : max(x1, 0)]
-    if band.size == 0 or not cheeks.any():
-        return {"glasses_edge": None, "glasses_edge_grey": None}
-    strongest = float(band.mean(axis=1).max())
-    ratio = strongest / (float(np.hypot(gx, gy)[cheeks].mean()) + 1.0)
-    return {"glasses_edge": ratio, "glasses_edge_grey": strongest}
 
 
 def _hair_darkness(
@@ -313,7 +299,7 @@ def _findings(f: dict[str, float | None]) -> list[Finding]:
         value = f.get(name)
         return value is not None and value > limit
 
-    if over("glasses_edge", GLASSES_RATIO) and over("glasses_edge_grey", GLASSES_EDGE):
+    if f.get("wears_glasses"):
         found.append(Finding("glasses", MESSAGES["glasses"]))
     darkness = f.get("facial_hair_darkness")
     if darkness is not None and darkness < HAIR_DARKNESS:

@@ -18,7 +18,7 @@ from vestis.quality.faces import (
     rgb_array,
 )
 from vestis.quality.pixels import head_region, sharpness_ratio, unchanged_share
-from vestis.quality.realism import RealismReport, measure_realism
+from vestis.quality.realism import RealismReport, identity_wears_glasses, measure_realism
 
 
 @dataclass
@@ -106,7 +106,10 @@ def measure_swap(
         measures.note = FACE_LOST
         return measures
     measures.original_distance = face_distance(face, target_face)
-    measures.realism = measure_realism(target_rgb, output_rgb, target_face.box)
+    glasses = identity_face is not None and identity_wears_glasses(
+        rgb_array(identity), identity_face.box
+    )
+    measures.realism = measure_realism(target_rgb, output_rgb, target_face.box, glasses)
     if identity_face is None:
         measures.note = NO_IDENTITY_FACE
     else:

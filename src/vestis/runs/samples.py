@@ -2,9 +2,12 @@
 
 Used by `vestis demo` and by tests, so that both run from a fresh clone with nothing beside it.
 PDP photos are derived from `skimage.data.astronaut()` (a public-domain photograph with a real
-face that scikit-image ships). The demo identity is `grace_hopper.jpg`, the public-domain U.S.
-Navy portrait that matplotlib ships as sample data, so that a swap visibly puts another person's
-face on the PDP photos; a second identity is the astronaut's own face, mirrored and warmed.
+face that scikit-image ships). The demo identity is the astronaut's own face, mirrored and
+warmed: the only public-domain portrait of another person among the installed packages
+(`grace_hopper.jpg`, the U.S. Navy portrait matplotlib ships) wears glasses, which the local
+engine refuses. So the demo's swaps re-render the photos' own model (the face measure says
+"not the identity", rightly); Grace Hopper's portrait is the catalogue's second identity, to see
+the refusal, and the tests' second person.
 Flat-lays are Pillow drawings on plain backgrounds, the way packshots are shot.
 """
 
@@ -198,8 +201,8 @@ _FLAT_SETS: list[list[tuple[str, GarmentKind, tuple[int, int, int]]]] = [
 
 def write_sample_catalogue(folder: Path) -> SampleCatalogue:
     """Write the sample catalogue under `folder`: `pdp/ARTICLE-001..002` (two JPEG photos each),
-    `flat/SKU-001..002` (flat-lay JPEGs), `identities/grace-hopper.jpg` (the demo identity,
-    first) and `identities/astronaut.jpg`."""
+    `flat/SKU-001..002` (flat-lay JPEGs), `identities/astronaut.jpg` (the demo identity,
+    first) and `identities/grace-hopper.jpg` (glasses: the local engine refuses her)."""
     folder = Path(folder)
     catalogue = SampleCatalogue(root=folder)
     for article in range(2):
@@ -221,5 +224,5 @@ def write_sample_catalogue(folder: Path) -> SampleCatalogue:
     make_portrait_identity_image().save(portrait, quality=92)
     astronaut = identities / "astronaut.jpg"
     make_identity_image().save(astronaut, quality=92)
-    catalogue.identities.extend([portrait, astronaut])
+    catalogue.identities.extend([astronaut, portrait])
     return catalogue

@@ -17,7 +17,7 @@ from vestis.engines.base import (
     RecolorSpec,
     SwapSpec,
 )
-from vestis.quality.face_traits import FaceTraits, traits
+from vestis.quality.face_traits import FaceTraits, traits, wears_glasses
 
 if TYPE_CHECKING:  # the engine module stays cheap to import: OpenCV loads on first use
     from vestis.engines.local.faces import FaceGeometry
@@ -77,9 +77,8 @@ def _check_faces(
 
 
 #: What the local swap cannot render without a defect a person sees (calibrated on
-#: ../shared/data: frames score 7-18 where no frames score at most 5; three-quarter heads
-#: 0.3-0.5, profiles 0.6 and more).
-GLASSES_AT = 6.0
+#: the development photos: three-quarter heads 0.3-0.5, profiles 0.6 and more; glasses by
+#: `face_traits.wears_glasses`, the rule the identity photo check uses too).
 IDENTITY_YAW_AT_MOST = 0.42
 TARGET_YAW_AT_MOST = 0.3
 TARGET_ROLL_AT_MOST = 25.0
@@ -97,7 +96,7 @@ WIDE_SMILE_AT, TEETH_AT = 0.68, 0.1
 
 def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
     """Refuse, saying what to do, a pair whose swap would show broken frames or half a face."""
-    if identity.glasses >= GLASSES_AT:
+    if wears_glasses(identity):
         raise EngineError(
             "The identity wears glasses: the local engine cannot take them off, and their "
             "frames would arrive in pieces across the new face. Upload a photo of the identity "
@@ -108,6 +107,18 @@ def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
             f"The identity's head is turned to the side (turn {abs(identity.yaw):.2f}, at most "
             f"{IDENTITY_YAW_AT_MOST} for the local engine): half of its face is not in the photo. "
             "Upload a photo that looks at the camera."
+        )
+    if wears_glasses(target):
+        raise EngineError(
+            "The model in this photo wears glasses: the local engine would break the frames "
+            "across the new face. Leave this photo out, or use a generative engine."
+        )
+    if abs(target.yaw) > TARGET_YAW_AT_MOST or abs(target.roll) > TARGET_ROLL_AT_MOST:
+        raise EngineError(
+            f"The model's head in this photo is turned or tilted too far for the local engine "
+            f"(turn {abs(target.yaw):.2f}, tilt {abs(target.roll):.0f}°; at most "
+            f"{TARGET_YAW_AT_MOST} and {TARGET_ROLL_AT_MOST:.0f}°): the new face would break. "
+            "Leave this photo out, or use a generative engine."
         )
     if identity.facial_hair >= FACIAL_HAIR_AT and target.facial_hair < CLEAN_AT:
         raise EngineError(
@@ -124,18 +135,6 @@ def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
             "local engine keeps the photo's closed mouth, and the smile's cheek folds would come "
             "along without it. Upload a photo of the identity with a closed mouth (a neutral "
             "expression swaps best)."
-        )
-    if target.glasses >= GLASSES_AT:
-        raise EngineError(
-            "The model in this photo wears glasses: the local engine would break the frames "
-            "across the new face. Leave this photo out, or use a generative engine."
-        )
-    if abs(target.yaw) > TARGET_YAW_AT_MOST or abs(target.roll) > TARGET_ROLL_AT_MOST:
-        raise EngineError(
-            f"The model's head in this photo is turned or tilted too far for the local engine "
-            f"(turn {abs(target.yaw):.2f}, tilt {abs(target.roll):.0f}°; at most "
-            f"{TARGET_YAW_AT_MOST} and {TARGET_ROLL_AT_MOST:.0f}°): the new face would break. "
-            "Leave this photo out, or use a generative engine."
         )
 
 
