@@ -252,6 +252,19 @@ class FashnService:
             )
         return INPUT_MODELS[model_name].model_validate(stored)
 
+    @staticmethod
+    def unattended(db: Session, live: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """`("fashn_prediction", id)` for each prediction in flight that no task of the queue
+        (`live`) attends: its task failed for good (the database or the store away for longer
+        than its runs) or was lost. For the sweep (`OutputPipeline.sweep`), which defers it
+        again: it is made, or, its attempts spent, failed and refunded."""
+        ids = db.scalars(
+            select(FashnPrediction.public_id).where(
+                FashnPrediction.status.in_(IN_PROGRESS_STATUSES)
+            )
+        ).all()
+        return {(PREDICTION, i) for i in ids if (PREDICTION, i) not in live}
+
     def requeue_unfinished(self) -> None:
         """Defer again the predictions in flight (the queue's tasks were lost with the process
         that held them)."""
