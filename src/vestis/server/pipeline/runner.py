@@ -29,6 +29,7 @@ from vestis.server.pipeline.whole_jobs import (
     works_per_job,
 )
 from vestis.server.services.notify import NotificationBus
+from vestis.server.store.blobs import store_retrying
 from vestis.server.store.core import ServerCore
 from vestis.server.store.models import Job, JobOutput
 
@@ -192,11 +193,16 @@ class OutputPipeline:
         blobs = self.state.blobs
         key = blobs.new_key("outputs", claim.fmt)
         thumb_key = blobs.new_key("thumbnails", "jpg")
+        thumbnail = images.thumbnail(made.image)
+        what = f"output {claim.output_id}"
         try:
-            blobs.write(key, made.data)
-            blobs.write(thumb_key, images.thumbnail(made.image))
+            store_retrying(blobs, lambda: blobs.write(key, made.data), what)
+            store_retrying(blobs, lambda: blobs.write(thumb_key, thumbnail), what)
         except BaseException:
-            blobs.delete(key)  # no output file without its row (the thumbnail may not fit)
+            try:  # no output file without its row (the thumbnail may not fit)
+                blobs.delete(key)
+            except Exception:  # the store still away: a stray blob, the failure matters more
+                log.exception("could not delete %s of output %s", key, claim.output_id)
             raise
         return Stored(
             key,
@@ -220,7 +226,7 @@ class OutputPipeline:
         if made is not None:
             try:
                 stored = self._store(claim, made)
-            except Exception as exc:  # full disk, store unreachable: this output fails
+            except Exception as exc:  # a full disk, or the store away for all its tries
                 log.exception("could not store output %s", claim.output_id)
                 error = (
                     DISK_FULL_MESSAGE
