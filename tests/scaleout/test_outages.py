@@ -5,6 +5,7 @@ of any vestis process. The database is a cluster of this test's own (`.ci/postgr
 
 from __future__ import annotations
 
+import base64
 import glob
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from tests.fashn.conftest import credits_of, run, wait_final
 from tests.server.conftest import Api, api_for, person_image
 from tests.support.gate import Gate, wait_until
 from tests.support.server_process import GATED_FAKE_ENGINE, REPO_ROOT, ServerProcess
@@ -137,3 +139,51 @@ def test_the_sweep_takes_up_work_whose_task_failed_for_good(tmp_path: Path) -> N
         assert api.wait(job_id, timeout=120)["status"] == "completed"
         assert "the sweep deferred again" in server.log()
         api.http.close()
+
+
+def _prediction_statuses(client: httpx.Client, ids: list[str]) -> list[str]:
+    return [client.get(f"/v1/status/{i}").json()["status"] for i in ids]
+
+
+def test_the_sweep_takes_up_predictions_whose_task_failed_for_good(tmp_path: Path) -> None:
+    """FASHN predictions whose tasks ended `failed` (runs spent while the database was away,
+    say) are found by the sweep, without a restart: one is made, one whose attempts were spent
+    already (its workers died on it) is failed and refunded. Credits add up."""
+    gate = Gate(tmp_path / "gate")
+    with ServerProcess(tmp_path, engine=GATED_FAKE_ENGINE, workers=1, env=gate.env) as server:
+        client = server.client()
+        before = credits_of(client)
+        ids = []
+        for n in range(3):
+            photo = base64.b64encode(person_image(20 + n)).decode()
+            started = run(client, {"model_image": f"data:image/jpeg;base64,{photo}"})
+            assert started.status_code == 200, started.text
+            ids.append(started.json()["id"])
+        # one worker thread: the first at the gate, the other two wait in the queue
+        wait_until(lambda: gate.waiting() == 1, what="the first prediction at the gate")
+        assert _prediction_statuses(client, ids) == ["processing", "in_queue", "in_queue"]
+        made, spent = ids[1], ids[2]
+        engine = create_engine(server.db_url)
+        with engine.begin() as db:
+            ended = db.execute(
+                text(
+                    "UPDATE procrastinate_jobs SET status = 'failed' WHERE task_name = "
+                    "'fashn_prediction' AND args->>'arg' IN (:a, :b) AND status = 'todo'"
+                ),
+                {"a": made, "b": spent},
+            )
+            assert ended.rowcount == 2
+            db.execute(
+                text("UPDATE fashn_predictions SET attempts = 3 WHERE public_id = :id"),
+                {"id": spent},
+            )
+        engine.dispose()
+        gate.open()
+
+        finals = [wait_final(client, i, timeout=120).json() for i in ids]
+        assert [f["status"] for f in finals] == ["completed", "completed", "failed"], finals
+        assert finals[2]["error"]["name"] == "PipelineError"
+        assert "cut short 3 times" in finals[2]["error"]["message"]
+        assert credits_of(client) == before - 2  # one credit each for the two made
+        assert "the sweep deferred again" in server.log()
+        client.close()

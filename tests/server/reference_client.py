@@ -9,6 +9,7 @@ import http.client
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,77 @@ class ReferenceScript:
             raise ScriptFailed("Job did not complete successfully")
         self.download(run.job_id, output, run)
         return run
+
+
+@dataclass
+class BatchRun:
+    """What one `batch_swap.py` run did (spec §5): its summary and each folder's run."""
+
+    summary: dict[str, Any]
+    runs: dict[str, Run]
+    #: (server, method, path, status code) of every answer to the scripts' API calls.
+    answers: list[tuple[str, str, str, int]]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.summary["failed"] else 0
+
+
+def batch_swap(
+    folders: list[Path],
+    output_dir: Path,
+    base_urls: list[str],
+    token: str,
+    *,
+    identity_image: Path,
+    parallel: int = 3,
+) -> BatchRun:
+    """`batch_swap.py --input-folders ... --identity-image ... --token ... --parallel N` (spec
+    §5): the parallel count clamped to 1-5, each folder an independent single-script workflow
+    (`model_swap`) on a thread pool, writing to `<output_dir>/<folder name>/`; results in
+    completion order. Folder i talks to `base_urls[i % len(base_urls)]`, as a load balancer in
+    front of several API processes would send it."""
+    workers = max(1, min(parallel, 5))
+    answers: list[tuple[str, str, str, int]] = []
+    runs: dict[str, Run] = {}
+    results: list[dict[str, Any]] = []
+    started = time.monotonic()
+
+    def record(response: httpx.Response) -> None:
+        server = f"{response.url.scheme}://{response.url.netloc.decode()}"
+        answers.append((server, response.request.method, response.url.path, response.status_code))
+
+    def one(index: int, folder: Path) -> tuple[bool, float]:
+        begun = time.monotonic()
+        script = ReferenceScript(base_urls[index % len(base_urls)], token=token)
+        script.http.event_hooks["response"] = [record]
+        try:
+            runs[folder.name] = script.model_swap(
+                folder, output_dir / folder.name, identity_image=identity_image
+            )
+            return True, time.monotonic() - begun
+        except ScriptFailed:
+            return False, time.monotonic() - begun
+        finally:
+            script.http.close()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(one, n, folder): folder for n, folder in enumerate(folders)}
+        for future in as_completed(futures):
+            name = futures[future].name
+            try:
+                success, took = future.result()
+            except Exception as exc:  # the worker raised: `[i/N] <folder>: ERROR - <exc>`
+                results.append({"folder": name, "success": False, "error": str(exc)})
+                continue
+            results.append({"folder": name, "success": success, "processing_time": round(took, 1)})
+    successful = sum(1 for r in results if r["success"])
+    summary = {
+        "configuration": {"parallel": workers, "post_process": False, "identity_code": None},
+        "total_folders": len(folders),
+        "successful": successful,
+        "failed": len(folders) - successful,
+        "total_time_seconds": round(time.monotonic() - started, 1),
+        "results": results,
+    }
+    return BatchRun(summary, runs, answers)

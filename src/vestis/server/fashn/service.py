@@ -49,6 +49,7 @@ from vestis.server.guard.url_fetch import FetchPolicy, ImageFetchError, load_ima
 from vestis.server.jobqueue import PREDICTION, JobQueue
 from vestis.server.media.images import encode
 from vestis.server.services import credits
+from vestis.server.store.blobs import store_retrying
 from vestis.server.store.core import ServerCore
 from vestis.server.store.fashn_models import FashnPrediction
 from vestis.server.store.models import utcnow
@@ -252,6 +253,19 @@ class FashnService:
             )
         return INPUT_MODELS[model_name].model_validate(stored)
 
+    @staticmethod
+    def unattended(db: Session, live: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """`("fashn_prediction", id)` for each prediction in flight that no task of the queue
+        (`live`) attends: its task failed for good (the database or the store away for longer
+        than its runs) or was lost. For the sweep (`OutputPipeline.sweep`), which defers it
+        again: it is made, or, its attempts spent, failed and refunded."""
+        ids = db.scalars(
+            select(FashnPrediction.public_id).where(
+                FashnPrediction.status.in_(IN_PROGRESS_STATUSES)
+            )
+        ).all()
+        return {(PREDICTION, i) for i in ids if (PREDICTION, i) not in live}
+
     def requeue_unfinished(self) -> None:
         """Defer again the predictions in flight (the queue's tasks were lost with the process
         that held them)."""
@@ -354,11 +368,16 @@ class FashnService:
     def _complete(self, prediction_id: str, inputs: RunInputs, made: list[EngineOutput]) -> None:
         fmt = inputs.output_format
         upstream = [o.upstream_credits for o in made if o.upstream_credits is not None]
-        keys: list[str] = []
-        for output in made:
-            key = self.state.blobs.new_key("fashn", BLOB_EXT[fmt])
-            self.state.blobs.write(key, encode(output.image, BLOB_EXT[fmt]))
-            keys.append(key)
+        blobs = self.state.blobs
+        encoded = [encode(output.image, BLOB_EXT[fmt]) for output in made]
+        keys = [blobs.new_key("fashn", BLOB_EXT[fmt]) for _ in made]
+
+        def write() -> None:
+            for key, data in zip(keys, encoded, strict=True):
+                blobs.write(key, data)
+
+        # the store away for a moment is waited for: the images are not made again
+        store_retrying(blobs, write, f"prediction {prediction_id}")
         with self.state.db.session() as db:
             prediction = self._get(db, prediction_id)
             prediction.status = "completed"

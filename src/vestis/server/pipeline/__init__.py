@@ -15,8 +15,10 @@ May import services/, guard/, store/, jobqueue/, media/ and errors (not fashn/, 
    source's tables and untouched blocks), measure that (`vestis.quality`: face identity, pixels
    kept, sharpness), score it and warn; an output whose face is not the identity is made again
    with other seeds, up to `--identity-retries` times, the best kept;
-6. store the image and its thumbnail; a store that fails (a full disk) fails that output and
-   refunds it, and the worker goes on;
+6. store the image and its thumbnail; a store away for a moment (S3 unreachable, a disk
+   error) is tried again after 2, 4, 8 and 16 s (`store.blobs.store_retrying`: the engine's
+   result is kept, not made again); a full disk, or a store away for all those tries, fails
+   that output and refunds it, and the worker goes on;
 7. record it (`records.record`), in one transaction: status, counters, refund of a failure,
    events (`image_result`; `batch_edit` and `completed` when it was the job's last), and the
    tasks of the outputs that waited for it.

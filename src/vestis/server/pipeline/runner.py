@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vestis.engines.base import AnySpec, Engine, EngineError, EngineOutput, OutputSlot
 from vestis.engines.chain import run_job_on_chain
@@ -27,10 +29,14 @@ from vestis.server.pipeline.whole_jobs import (
     works_per_job,
 )
 from vestis.server.services.notify import NotificationBus
+from vestis.server.store.blobs import store_retrying
 from vestis.server.store.core import ServerCore
 from vestis.server.store.models import Job, JobOutput
 
 log = logging.getLogger("vestis.server.pipeline")
+
+#: Finds the work no task attends: (the session, the queue's live tasks) -> (task, arg)s.
+Unattended = Callable[[Session, set[tuple[str, str]]], set[tuple[str, str]]]
 
 DISK_FULL_MESSAGE = (
     "The server's disk was full, so this output could not be stored; it was refunded. Run it "
@@ -47,6 +53,9 @@ class OutputPipeline:
         self.stopping = threading.Event()
         #: Work the last sweep found unattended (see `sweep`).
         self._suspects: set[tuple[str, str]] = set()
+        #: What else the sweep looks for, beside jobs and outputs (the runtime adds the FASHN
+        #: predictions): each gives the (task, arg) of the work in flight no live task attends.
+        self.unattended: list[Unattended] = [records.unattended]
 
     @property
     def engine(self) -> Engine:
@@ -78,12 +87,15 @@ class OutputPipeline:
 
     def sweep(self) -> None:
         """Defer again the work no task attends (its task failed for good: the database or
-        the disk away for longer than the retries; or the task was lost). Only what was found
+        the disk away for longer than the retries; or the task was lost): jobs, redos and
+        whatever else `unattended` finds (FASHN predictions). Only what was found
         so on two sweeps in a row: work handed from one task to the next between the queue's
         answer and the database's is not taken for lost."""
         live = self.queue.live_tasks()
         with self.state.db.session() as db:
-            found = records.unattended(db, live)
+            found: set[tuple[str, str]] = set()
+            for finder in self.unattended:
+                found |= finder(db, live)
             lost = found & self._suspects
             for task, arg in sorted(lost):
                 self.queue.defer(db, task, arg)
@@ -181,11 +193,16 @@ class OutputPipeline:
         blobs = self.state.blobs
         key = blobs.new_key("outputs", claim.fmt)
         thumb_key = blobs.new_key("thumbnails", "jpg")
+        thumbnail = images.thumbnail(made.image)
+        what = f"output {claim.output_id}"
         try:
-            blobs.write(key, made.data)
-            blobs.write(thumb_key, images.thumbnail(made.image))
+            store_retrying(blobs, lambda: blobs.write(key, made.data), what)
+            store_retrying(blobs, lambda: blobs.write(thumb_key, thumbnail), what)
         except BaseException:
-            blobs.delete(key)  # no output file without its row (the thumbnail may not fit)
+            try:  # no output file without its row (the thumbnail may not fit)
+                blobs.delete(key)
+            except Exception:  # the store still away: a stray blob, the failure matters more
+                log.exception("could not delete %s of output %s", key, claim.output_id)
             raise
         return Stored(
             key,
@@ -209,7 +226,7 @@ class OutputPipeline:
         if made is not None:
             try:
                 stored = self._store(claim, made)
-            except Exception as exc:  # full disk, store unreachable: this output fails
+            except Exception as exc:  # a full disk, or the store away for all its tries
                 log.exception("could not store output %s", claim.output_id)
                 error = (
                     DISK_FULL_MESSAGE

@@ -76,6 +76,7 @@ class Runtime:
         from vestis.server.fashn.service import FashnService
 
         self.fashn = FashnService(state, self.queue)
+        self.pipeline.unattended.append(self.fashn.unattended)  # the sweep covers predictions
         self.login_guard = LoginGuard(state.db)
         self.limiter = JobRateLimiter(
             state.db,

@@ -8,13 +8,21 @@ every key is checked against that shape and resolved inside the root before use.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import tenacity
+
+from vestis.server.errors import is_out_of_space
 from vestis.server.store.disk import remove_quietly
+
+log = logging.getLogger("vestis.server.store")
+T = TypeVar("T")
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -47,10 +55,18 @@ def fsync_path(path: Path) -> None:
         os.close(descriptor)
 
 
+#: Tries of a store step that failed for the store (`store_retrying`), with pauses of 2, 4, 8
+#: and 16 s between them (the job queue's own retries on PostgreSQL).
+STORE_ATTEMPTS = 5
+
+
 class BlobStore:
     #: True for stores that hand out presigned links of their own (S3): clients then PUT and GET
     #: the bytes there, not through the server's signed routes.
     presigns = False
+    #: What a call raises when the store itself fails (unreachable, unwritable), as opposed to
+    #: a bad key: worth trying again (`store_retrying`).
+    outage_errors: tuple[type[BaseException], ...] = (OSError,)
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -123,3 +139,35 @@ class BlobStore:
             return self.path(key).is_file()
         except BlobKeyError:
             return False
+
+
+def store_retrying(blobs: BlobStore, work: Callable[[], T], what: str) -> T:
+    """`work()` (writes to `blobs`), tried again after 2, 4, 8, 16 s while the store fails
+    (S3 unreachable, an OSError of the disk: an outage, like the database's), `STORE_ATTEMPTS`
+    tries in all; then its last error is raised. A full disk is raised at once: it does not
+    clear by itself, and the caller says so. For what must not be made again to be stored (an
+    engine's output: its inputs, the engine's time and an upstream service's credits)."""
+
+    def outage(exc: BaseException) -> bool:
+        return isinstance(exc, blobs.outage_errors) and not is_out_of_space(exc)
+
+    def tell(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        pause = state.next_action.sleep if state.next_action else 0
+        log.warning(
+            "storing %s failed (try %d of %d), trying again in %g s: %s",
+            what,
+            state.attempt_number,
+            STORE_ATTEMPTS,
+            pause,
+            error,
+        )
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(outage),
+        stop=tenacity.stop_after_attempt(STORE_ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=2, max=16),
+        before_sleep=tell,
+        reraise=True,
+    )
+    return retrying(work)

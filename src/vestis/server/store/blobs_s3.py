@@ -53,6 +53,11 @@ class S3BlobStore(BlobStore):
     presigns = True
 
     def __init__(self, url: str, client: Any = None) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        # the bucket unreachable (BotoCoreError: no connection, a timeout) or answering an
+        # error (ClientError: 5xx, no such bucket)
+        self.outage_errors = (OSError, BotoCoreError, ClientError)
         self.bucket, self.prefix = parse_s3_url(url)
         self.s3 = client or _client()
         # bytes still arriving (the studio's uploads), before they go to the bucket
