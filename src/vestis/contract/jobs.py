@@ -11,7 +11,12 @@ from vestis.contract.common import RequestModel, WireModel
 
 JobStatus = Literal["pending", "processing", "completed", "failed", "aborted"]
 JobType = Literal[
-    "model_swap", "flat_2_model", "identity_preprocessing", "create_packshot", "garment_recolor"
+    "model_swap",
+    "flat_2_model",
+    "identity_preprocessing",
+    "create_packshot",
+    "garment_recolor",
+    "identity_creation",
 ]
 ResultStatus = Literal["pending", "processing", "completed", "failed"]
 

@@ -20,9 +20,12 @@ from vestis.contract.jobs import (
     MAX_INSTRUCTIONS,
     MAX_JOB_IMAGES,
     AnnotatedImage,
+    AspectRatio,
     DesignValue,
     LightingSpec,
+    OutputFormat,
     OutputOptions,
+    Size,
     output_dimensions,
 )
 
@@ -152,6 +155,16 @@ class GarmentRecolorRequest(RequestModel):
 # --- identities from a brief ---------------------------------------------------------------
 
 
+#: A draft identity's default size and aspect ratio (a portrait, head to waist).
+DRAFT_SIZE = "1K"
+DRAFT_AR = "3:4"
+DRAFT_CHOICES: dict[str, tuple[str, ...]] = {
+    "size": Size.__args__,  # type: ignore[attr-defined]
+    "ar": AspectRatio.__args__,  # type: ignore[attr-defined]
+    "format": OutputFormat.__args__,  # type: ignore[attr-defined]
+}
+
+
 class IdentityCreateRequest(RequestModel):
     """A brief (the body the create-identity client sends): instruction groups (`appearance`,
     `face`, `hair`, ..., `num_variations`, `options`) kept as given."""
@@ -161,7 +174,28 @@ class IdentityCreateRequest(RequestModel):
     name: str | None = Field(default=None, max_length=200)
 
     def total_variations(self) -> int:
-        return sum(int(i.get("num_variations") or 1) for i in self.instructions)
+        return sum(self.variations(i) for i in self.instructions)
+
+    @staticmethod
+    def variations(instruction: dict[str, Any]) -> int:
+        try:
+            return min(max(int(instruction.get("num_variations") or 1), 1), FLAT_MAX_VARIATIONS)
+        except (TypeError, ValueError):
+            return 1
+
+    def draft_options(self, instruction: dict[str, Any]) -> OutputOptions:
+        """A draft's size, aspect ratio and format: the instruction's `options`, else the
+        brief's, else a 1K 3:4 portrait JPEG; values the wire contract does not know are
+        left to that default."""
+        merged: dict[str, Any] = {"size": DRAFT_SIZE, "ar": DRAFT_AR, "format": "jpg"}
+        for source in (self.options, instruction.get("options") or {}):
+            if not isinstance(source, dict):
+                continue
+            for key in ("size", "ar", "format"):
+                value = source.get(key)
+                if isinstance(value, str) and value in DRAFT_CHOICES[key]:
+                    merged[key] = value
+        return OutputOptions(**merged)
 
 
 class IdentityCreateResponse(WireModel):

@@ -5,6 +5,9 @@ engine that draws people."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -15,8 +18,10 @@ from vestis.contract.jobs import DEFAULT_FORMAT
 from vestis.contract.products import (
     CREATE_PACKSHOT,
     GARMENT_RECOLOR,
+    IDENTITY_CREATION,
     CreatePackshotRequest,
     GarmentRecolorRequest,
+    IdentityCreateRequest,
     PromoteGeneratedRequest,
     PromoteGeneratedResponse,
 )
@@ -24,18 +29,32 @@ from vestis.server.errors import ApiError, not_found
 from vestis.server.guard.security import new_public_id
 from vestis.server.services import credits, identities
 from vestis.server.store.core import ServerCore
-from vestis.server.store.models import File, Job, JobOutput, User
+from vestis.server.store.models import EngineMemo, File, Identity, Job, JobOutput, User
 
-__all__ = ["CREATE_PACKSHOT", "GARMENT_RECOLOR", "packshot_outputs", "recolor_outputs"]
+log = logging.getLogger("vestis.server.services.products")
+
+__all__ = [
+    "CREATE_PACKSHOT",
+    "GARMENT_RECOLOR",
+    "IDENTITY_CREATION",
+    "identity_outputs",
+    "packshot_outputs",
+    "recolor_outputs",
+]
 
 #: What a server whose engines cannot draw a person answers `POST /identity/create`.
 NO_IDENTITY_CREATION = (
     "This server (engines: {engines}) does not create identities from a brief: the local "
-    "engine cannot draw a new person, and vestis does not pass identity creation on to another "
-    "service. Identity creation runs on the hosted On-Model service (its generative engines): "
-    "point the client at it. Or upload a photo of a real person with POST /identity/upload, or "
-    "promote a generated output with POST /identity/promote-generated."
+    "engine cannot draw a new person, and FASHN's model-create and face-to-model do not take "
+    "an On-Model brief (vestis does not translate one). Identity creation runs on the hosted "
+    "On-Model service (its generative engines): point the client at it, or run this server as "
+    "a gateway to it (vestis serve --engine onmodel,local). Or upload a photo of a real person "
+    "with POST /identity/upload, or promote a generated output with "
+    "POST /identity/promote-generated."
 )
+
+#: The project a server files identity-creation jobs under (the brief names none).
+DRAFTS_PROJECT = "identity-drafts"
 
 
 def packshot_outputs(request: CreatePackshotRequest, seed: int) -> list[JobOutput]:
@@ -95,6 +114,36 @@ def recolor_outputs(
     return outputs
 
 
+def identity_outputs(request: IdentityCreateRequest, seed: int) -> list[JobOutput]:
+    """One draft per instruction group and variation, numbered like packshots: `group_index`
+    is the instruction, `image_index` the variation."""
+    outputs: list[JobOutput] = []
+    for index, instruction in enumerate(request.instructions):
+        options = request.draft_options(instruction)
+        fmt = options.format or "jpg"
+        width, height = options.dimensions()
+        for variation in range(request.variations(instruction)):
+            outputs.append(
+                JobOutput(
+                    public_id=new_public_id("out"),
+                    position=len(outputs),
+                    image_index=variation,
+                    group_index=index,
+                    variation=variation,
+                    original_filename=f"output_{index}_{variation}.{fmt}",
+                    output_format=fmt,
+                    price=pricing.identity_draft_cost(request, instruction),
+                    spec={
+                        "instruction_index": index,
+                        "width": width,
+                        "height": height,
+                        "seed": seed + index * 101 + variation,
+                    },
+                )
+            )
+    return outputs
+
+
 # --- identities from generated images -------------------------------------------------------------
 
 
@@ -123,6 +172,7 @@ def promote(
     output = _generated(db, user, request.image_result_id)
     data = state.blobs.read(output.blob_key)  # type: ignore[arg-type]
     name = request.name or f"Generated {output.public_id}"
+    upstream = _promote_upstream(state, output, name)
     try:
         made = identities.upload(
             state, db, user, data, f"{output.public_id}.{output.output_format}", name, None
@@ -132,6 +182,8 @@ def promote(
             code = exc.extra.get("identity_code")
             return 409, {"identity_code": code, "message": "This image is already an identity."}
         raise
+    if upstream is not None:
+        _adopt_upstream(db, made.identity_code, hashlib.sha256(data).hexdigest(), upstream)
     if not credits.charge(db, user.id, pricing.PROMOTION_CREDITS):
         db.rollback()
         available = credits.balance(db, user.id)
@@ -146,6 +198,62 @@ def promote(
     db.commit()
     body = PromoteGeneratedResponse(identity_code=made.identity_code, preprocessing_job_id=None)
     return 201, body.model_dump()
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    engine: str
+    code: str
+    status: str
+    memo_prefix: str
+
+
+def _promote_upstream(state: ServerCore, output: JobOutput, name: str) -> _Upstream | None:
+    """A draft a gateway's upstream made is promoted there too (the upstream charges its
+    promotion), so that later jobs through the gateway use the upstream's identity instead of
+    uploading the image again. An upstream that fails here leaves the identity local: jobs
+    then upload it to the upstream as any other identity (logged, not refused)."""
+    if output.job.job_type != IDENTITY_CREATION or not output.upstream_id or not output.engine:
+        return None
+    by_name = getattr(state.engine, "by_name", None)
+    engine = by_name(output.engine) if callable(by_name) else None
+    promote_draft = getattr(engine, "promote_draft", None)
+    if not callable(promote_draft):
+        return None
+    try:
+        code, status, prefix = promote_draft(
+            output.upstream_id, output.image_index, output.group_index, name
+        )
+    except Exception as exc:  # the upstream's trouble must not lose the user's promotion
+        log.warning("draft %s not promoted upstream (%s)", output.public_id, exc)
+        return None
+    return _Upstream(str(output.engine), code, status, prefix)
+
+
+def _adopt_upstream(db: Session, code: str, digest: str, upstream: _Upstream) -> None:
+    """The local identity records the upstream's (code, cost) and, when the upstream has
+    its face, is ready as the upstream says; the engine remembers the code for this image."""
+    identity = db.scalar(select(Identity).where(Identity.code == code))
+    assert identity is not None
+    identity.face_metadata = {
+        **(identity.face_metadata or {}),
+        "upstream": {
+            "engine": upstream.engine,
+            "identity_code": upstream.code,
+            "preprocessing_status": upstream.status,
+            "credits": pricing.PROMOTION_CREDITS,
+        },
+    }
+    if upstream.status == "completed":
+        identity.face_detected = True
+        identity.preprocessing_status = "completed"
+        identity.error_message = None
+    key = f"{upstream.memo_prefix}{digest}"
+    memo = db.scalar(select(EngineMemo).where(EngineMemo.key == key))
+    if memo is None:
+        db.add(EngineMemo(key=key, value=upstream.code))
+    else:
+        memo.value = upstream.code
 
 
 def _tone_words(lightness: float) -> str:
