@@ -116,8 +116,11 @@ class RecolorSpec:
     reference: Image.Image | None = None
     garment_label: str | None = None
     instruction: str | None = None
-    #: Long edge of the output in pixels (the request's `processing_size`).
+    #: Long edge of the output in pixels (the request's `processing_size`): the server gives
+    #: `image` at that size already.
     processing_size: int = 2048
+    #: The uploaded input's own size, when `image` was resampled to `processing_size`.
+    source_size: tuple[int, int] | None = None
     add_ai_watermark: bool = False
     model: str = "auto"
 

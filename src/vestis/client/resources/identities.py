@@ -150,7 +150,7 @@ class Identities(SyncAPIResource):
         """Draft identities from a brief (`POST /identity/create`, 202): a job whose results
         are the drafts; `promote` one of them. The same `idempotency_key` again answers with
         the same job (vestis)."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = self._call("POST", "/identity/create", json=_brief(brief), headers=headers)
         return IdentityCreateResponse.model_validate(response.json())
 
@@ -240,7 +240,7 @@ class AsyncIdentities(AsyncAPIResource):
         """Draft identities from a brief (`POST /identity/create`, 202): a job whose results
         are the drafts; `promote` one of them. The same `idempotency_key` again answers with
         the same job (vestis)."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = await self._call("POST", "/identity/create", json=_brief(brief), headers=headers)
         return IdentityCreateResponse.model_validate(response.json())
 

@@ -137,8 +137,10 @@ def _product_spec(
         except ColourError:
             target = None  # a pattern in words: the engine reads it with the instruction
     reference = recolor.reference_image
+    source = inputs.uploads[spec["file_id"]]
     return RecolorSpec(
-        image=inputs.uploads[spec["file_id"]],
+        image=at_processing_size(source, recolor.processing_size),
+        source_size=source.size,
         seed=spec["seed"],
         variation=variation,
         target=target,
@@ -149,6 +151,18 @@ def _product_spec(
         add_ai_watermark=recolor.add_ai_watermark,
         model=recolor.model,
     )
+
+
+def at_processing_size(image: Image.Image, long_edge: int) -> Image.Image:
+    """A recolour's input at the request's `processing_size` (its long edge; the output is
+    this size, as a packshot is its `size`): resampled (Lanczos) when it differs, else the
+    input itself, whose pixels outside the garment then stay bit for bit."""
+    width, height = image.size
+    if max(width, height) == long_edge:
+        return image
+    scale = long_edge / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
 
 
 def engine_spec(
