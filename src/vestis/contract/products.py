@@ -22,10 +22,12 @@ from vestis.contract.jobs import (
     AnnotatedImage,
     AspectRatio,
     DesignValue,
+    InstructionSeed,
     LightingSpec,
     OutputFormat,
     OutputOptions,
     Size,
+    check_anchor_index,
     output_dimensions,
 )
 
@@ -58,7 +60,7 @@ PROCESSING_SIZE_NAME: dict[int, str] = {1024: "1K", 2048: "2K", 4096: "4K"}
 # --- create-packshot ------------------------------------------------------------------------------
 
 
-class PackshotInstruction(RequestModel):
+class PackshotInstruction(InstructionSeed, RequestModel):
     style: PackshotStyle
     background: DesignValue | None = None
     composition: DesignValue | None = None
@@ -79,9 +81,6 @@ class PackshotInstruction(RequestModel):
         if self.style == "flat_lay":
             self.angle = "top_down"  # the hosted API forces it too
         return self
-
-    def effective_seed(self) -> int | None:
-        return self.seed if self.seed is not None else self.options.seed
 
     def dimensions(self) -> tuple[int, int]:
         """Pixel size: the options' own, else the size on the framing's aspect ratio."""
@@ -107,11 +106,7 @@ class CreatePackshotRequest(RequestModel):
 
     @model_validator(mode="after")
     def _anchor(self) -> CreatePackshotRequest:
-        if self.options.anchor_index >= len(self.instructions):
-            raise ValueError(
-                f"options.anchor_index must be below the number of instructions "
-                f"({len(self.instructions)})"
-            )
+        check_anchor_index(self.options.anchor_index, len(self.instructions))
         return self
 
     def annotated_images(self) -> list[AnnotatedImage]:

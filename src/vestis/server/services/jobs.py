@@ -190,32 +190,18 @@ def _swap_outputs(request: ModelSwapRequest, inputs: list[File], seed: int) -> l
 
 
 def _flat_outputs(request: Flat2ModelRequest, seed: int) -> list[JobOutput]:
-    outputs: list[JobOutput] = []
-    for index, instruction in enumerate(request.instructions):
-        fmt = instruction.options.format or DEFAULT_FORMAT
-        width, height = instruction.options.dimensions()
-        base_seed = instruction.effective_seed()
-        for variation in range(instruction.num_variations):
-            outputs.append(
-                JobOutput(
-                    public_id=new_public_id("out"),
-                    position=len(outputs),
-                    image_index=len(outputs),
-                    group_index=index,
-                    variation=variation,
-                    original_filename=f"output_{index}_{variation}.{fmt}",
-                    output_format=fmt,
-                    price=pricing.flat_output_cost(instruction),
-                    spec={
-                        "instruction_index": index,
-                        "width": width,
-                        "height": height,
-                        "seed": (seed + index * 101 if base_seed is None else base_seed)
-                        + variation,
-                    },
-                )
-            )
-    return outputs
+    groups = [
+        products.OutputGroup(
+            variations=i.num_variations,
+            fmt=i.options.format or DEFAULT_FORMAT,
+            width=i.options.dimensions()[0],
+            height=i.options.dimensions()[1],
+            price=pricing.flat_output_cost(i),
+            seed=i.effective_seed(),
+        )
+        for i in request.instructions
+    ]
+    return products.instruction_outputs(groups, seed, running_index=True)
 
 
 def _plan(db: Session, user: User, request: AnyRequest, seed: int) -> tuple[list[JobOutput], float]:

@@ -57,35 +57,66 @@ NO_IDENTITY_CREATION = (
 DRAFTS_PROJECT = "identity-drafts"
 
 
-def packshot_outputs(request: CreatePackshotRequest, seed: int) -> list[JobOutput]:
-    """One output per instruction and variation: `group_index` is the instruction and
-    `image_index` the variation (the create-packshot client names files by them)."""
+@dataclass(frozen=True)
+class OutputGroup:
+    """One instruction of a job (a flat-to-model or packshot instruction, a brief's group): its
+    outputs' count, format, size and price, and the seed it fixes, if any."""
+
+    variations: int
+    fmt: str
+    width: int
+    height: int
+    price: float
+    seed: int | None = None
+
+
+def instruction_outputs(
+    groups: list[OutputGroup], seed: int, running_index: bool = False
+) -> list[JobOutput]:
+    """One output per group and variation, `group_index` the group. `image_index` is the
+    variation (packshots, drafts: the clients name files `output_<group>_<variation>`), or
+    with `running_index` the output's place in the job (flat-to-model, as the hosted API).
+    Seeds: the group's own plus the variation, else the job's seed spread by group."""
     outputs: list[JobOutput] = []
-    for index, instruction in enumerate(request.instructions):
-        fmt = instruction.options.format or DEFAULT_FORMAT
-        width, height = instruction.dimensions()
-        base_seed = instruction.effective_seed()
-        for variation in range(instruction.num_variations):
+    for index, group in enumerate(groups):
+        base = seed + index * 101 if group.seed is None else group.seed
+        for variation in range(group.variations):
             outputs.append(
                 JobOutput(
                     public_id=new_public_id("out"),
                     position=len(outputs),
-                    image_index=variation,
+                    image_index=len(outputs) if running_index else variation,
                     group_index=index,
                     variation=variation,
-                    original_filename=f"output_{index}_{variation}.{fmt}",
-                    output_format=fmt,
-                    price=pricing.packshot_output_cost(instruction),
+                    original_filename=f"output_{index}_{variation}.{group.fmt}",
+                    output_format=group.fmt,
+                    price=group.price,
                     spec={
                         "instruction_index": index,
-                        "width": width,
-                        "height": height,
-                        "seed": (seed + index * 101 if base_seed is None else base_seed)
-                        + variation,
+                        "width": group.width,
+                        "height": group.height,
+                        "seed": base + variation,
                     },
                 )
             )
     return outputs
+
+
+def packshot_outputs(request: CreatePackshotRequest, seed: int) -> list[JobOutput]:
+    """One output per instruction and variation: `group_index` is the instruction and
+    `image_index` the variation (the create-packshot client names files by them)."""
+    groups = [
+        OutputGroup(
+            variations=i.num_variations,
+            fmt=i.options.format or DEFAULT_FORMAT,
+            width=i.dimensions()[0],
+            height=i.dimensions()[1],
+            price=pricing.packshot_output_cost(i),
+            seed=i.effective_seed(),
+        )
+        for i in request.instructions
+    ]
+    return instruction_outputs(groups, seed)
 
 
 def recolor_outputs(
@@ -116,32 +147,21 @@ def recolor_outputs(
 
 def identity_outputs(request: IdentityCreateRequest, seed: int) -> list[JobOutput]:
     """One draft per instruction group and variation, numbered like packshots: `group_index`
-    is the instruction, `image_index` the variation."""
-    outputs: list[JobOutput] = []
-    for index, instruction in enumerate(request.instructions):
+    is the group, `image_index` the variation."""
+    groups = []
+    for instruction in request.instructions:
         options = request.draft_options(instruction)
-        fmt = options.format or "jpg"
         width, height = options.dimensions()
-        for variation in range(request.variations(instruction)):
-            outputs.append(
-                JobOutput(
-                    public_id=new_public_id("out"),
-                    position=len(outputs),
-                    image_index=variation,
-                    group_index=index,
-                    variation=variation,
-                    original_filename=f"output_{index}_{variation}.{fmt}",
-                    output_format=fmt,
-                    price=pricing.identity_draft_cost(request, instruction),
-                    spec={
-                        "instruction_index": index,
-                        "width": width,
-                        "height": height,
-                        "seed": seed + index * 101 + variation,
-                    },
-                )
+        groups.append(
+            OutputGroup(
+                variations=request.variations(instruction),
+                fmt=options.format or "jpg",
+                width=width,
+                height=height,
+                price=pricing.identity_draft_cost(request, instruction),
             )
-    return outputs
+        )
+    return instruction_outputs(groups, seed)
 
 
 # --- identities from generated images -------------------------------------------------------------
