@@ -38,7 +38,7 @@ from vestis.engines.base import EngineError  # noqa: E402
 from vestis.engines.local.packshot import make_packshot  # noqa: E402
 from vestis.engines.local.recolor import garment_mask, shift_to  # noqa: E402
 from vestis.quality import colour  # noqa: E402
-from vestis.server import images  # noqa: E402
+from vestis.server.media import images  # noqa: E402
 
 OUT = Path(__file__).parent / "out"
 TILE = 300

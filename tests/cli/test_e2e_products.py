@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from PIL import Image
 from tests.cli.conftest import cli_env, vestis
 from tests.engines.drawn_garments import BACKDROPS, draw_garment
@@ -114,3 +115,38 @@ def test_identities_create_and_promote(server: ServerProcess, tmp_path: Path) ->
     second = vestis("identities", "promote", output_id, *_connection(server), env=env)
     assert first.returncode == second.returncode == 0
     assert first.stdout.strip() == second.stdout.strip() != ""
+
+
+def _packshot_requests(server: ServerProcess) -> list[dict]:
+    engine = sqlalchemy.create_engine(server.db_url)
+    try:
+        with engine.connect() as connection:
+            query = "select request from jobs where job_type = 'create_packshot' order by id"
+            found = connection.execute(sqlalchemy.text(query)).scalars().all()
+    finally:
+        engine.dispose()
+    return [r if isinstance(r, dict) else json.loads(r) for r in found]
+
+
+def test_batch_create_packshot_image_notes(server: ServerProcess, tmp_path: Path) -> None:
+    """--image-notes on a batch, as the public batch script: the same notes for every folder,
+    note i to the i-th photo by name, "" for none; --input-folders and --image-notes both take
+    several values in one command."""
+    folders = _garments(tmp_path / "in", ("A", "B"))
+    for folder in folders:  # a second photo, sorted first: back.jpg, front.jpg
+        Image.open(folder / "front.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
+            folder / "back.jpg", quality=92
+        )
+    before = len(_packshot_requests(server))
+    out = tmp_path / "out"
+    run = vestis("batch-create-packshot", "--input-folders", *map(str, folders),
+                 "--image-notes", "", "front view, keep the print", "--style", "white_cutout",
+                 "--output-dir", str(out), *_connection(server),
+                 env=cli_env(tmp_path))  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+    sent = _packshot_requests(server)[before:]
+    assert len(sent) == 2
+    for request in sent:
+        assert [i.get("note") for i in request["images"]] == [None, "front view, keep the print"]
+    (summary,) = out.glob("batch_summary_*.json")
+    assert json.loads(summary.read_text())["successful"] == 2

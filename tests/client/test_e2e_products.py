@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from PIL import Image
 from tests.engines.drawn_garments import BACKDROPS, draw_garment
 from tests.support.server_process import ServerProcess
@@ -93,3 +95,32 @@ def test_async_packshot_and_recolor(server: ServerProcess, tmp_path: Path) -> No
                 assert final.status == "completed"
 
     asyncio.run(main())
+
+
+def test_create_packshot_image_notes(server: ServerProcess, tmp_path: Path) -> None:
+    """`image_notes` as the public script's --image-notes: every image an object, a note
+    where one is given ("" for none), in the order of `images`."""
+    with Client(server.base_url, token=server.token) as c:
+        project = c.projects.ensure("SDK-NOTES")
+        front = c.uploads.upload_file(_garment(tmp_path))
+        back = c.uploads.upload_file(_garment(tmp_path))
+        request = {"project_id": project, "images": [front, back],
+                   "instructions": [{"style": "white_cutout", "angle": "back"}]}  # fmt: skip
+        created = c.jobs.create_packshot(request, image_notes=["", "back view"])
+        c.jobs.wait(created.job_id, poll_interval=0.2)
+        (result,) = c.jobs.results(created.job_id).results
+    assert result.status == "completed"
+    # the local engine took the photo whose note names the back (else it would warn that it
+    # shows the garment as photographed)
+    assert not any(w.startswith("angle 'back'") for w in result.warnings), result.warnings
+    engine = sqlalchemy.create_engine(server.db_url)
+    try:
+        with engine.connect() as connection:
+            query = sqlalchemy.text("select request from jobs where public_id = :id")
+            raw = connection.execute(query, {"id": created.job_id}).scalar_one()
+    finally:
+        engine.dispose()
+    sent = raw if isinstance(raw, dict) else json.loads(raw)
+    assert [(i["file_id"], i.get("note")) for i in sent["images"]] == [
+        (front, None), (back, "back view")
+    ]  # fmt: skip

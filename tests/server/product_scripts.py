@@ -68,6 +68,7 @@ class ProductScript(ReferenceScript):
     def garment_recolor(
         self, folder: Path, output: Path, reference_text: str | None = None,
         reference_image: Path | None = None, num_variations: int = 1,
+        processing_size: int = 2048,
     ) -> tuple[Run, dict[str, Any]]:  # fmt: skip
         run = Run()
         file_ids = self.upload_folder(folder, run)
@@ -76,7 +77,7 @@ class ProductScript(ReferenceScript):
             "images": file_ids,
             "num_variations": num_variations,
             "model": "auto",
-            "processing_size": 2048,
+            "processing_size": processing_size,
             "post_process": True,
             "use_anchor": True,
             "add_ai_watermark": False,

@@ -4,6 +4,7 @@ scripts drive the hosted API (spec §3, §9): plain HTTP, 202 only, polling, dow
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,16 +146,39 @@ def test_recolor_script_flow(server: ServerProcess, api: httpx.Client, tmp_path:
                                        num_variations=2)  # fmt: skip
     assert sorted(run.files) == ["output_0_0_v0.jpg", "output_0_1_v0.jpg"]
     assert before - _balance(server) == 2 * 5  # processing_size 2048: 5 credits per output
-    original = np.asarray(Image.open(folder / "front.jpg").convert("RGB"))
-    out = np.asarray(Image.open(tmp_path / "out" / "output_0_0_v0.jpg").convert("RGB"))
-    assert out.shape == original.shape
-    metrics = body["results"][0]["metrics"]
+    delivered = Image.open(tmp_path / "out" / "output_0_0_v0.jpg").convert("RGB")
+    assert delivered.size == (1536, 2048)  # processing_size 2048 is the long edge, as paid for
+    out = np.asarray(delivered.resize((480, 640), Image.Resampling.LANCZOS))
+    first, second = body["results"]
+    metrics = first["metrics"]
     assert metrics["target_colour"] == "#000080"
     assert metrics["delta_e2000"] < colour.TARGET_DELTA_E
     assert metrics["unchanged_outside_garment"] > 0.97  # the delivered JPEG, within 3 levels
     drawn = draw_garment("tee", RED, BACKDROPS["lightgrey"], seed=3, size=(480, 640))
     core = colour.median_lab(out, drawn.mask)
     assert colour.delta_e(core, colour.colour_lab((0, 0, 128))) < 8
+    assert any("upscaled from the input's 480x640" in w for w in first["warnings"])
+    # one colour has one right answer: the second variation is the same image, and says so
+    # without being scored down for it
+    assert (tmp_path / "out" / "output_0_0_v0.jpg").read_bytes() == (
+        tmp_path / "out" / "output_0_1_v0.jpg"
+    ).read_bytes()
+    assert any("variation 2 is the same image as variation 1" in w for w in second["warnings"])
+    assert second["quality_score"] == first["quality_score"]
+
+
+def test_recolor_output_size_is_the_processing_size(server: ServerProcess, tmp_path: Path) -> None:
+    """processing_size 1024 (3 credits) on a 480x640 photo: a 768x1024 output."""
+    folder = _garment_folder(tmp_path)
+    before = _balance(server)
+    script = ProductScript(server.base_url, token=server.token)
+    _run, body = script.garment_recolor(folder, tmp_path / "out", reference_text="navy",
+                                        processing_size=1024)  # fmt: skip
+    assert before - _balance(server) == 3
+    assert Image.open(tmp_path / "out" / "output_0_0_v0.jpg").size == (768, 1024)
+    metrics = body["results"][0]["metrics"]
+    assert metrics["delta_e2000"] < colour.TARGET_DELTA_E
+    assert metrics["unchanged_outside_garment"] > 0.97
 
 
 def test_recolor_needs_a_target_and_a_known_reference(
@@ -241,3 +265,44 @@ def test_the_scripts_ride_out_429s_and_give_up_on_a_job_that_never_appears(
         assert 429 in seen  # the faults were met, and waited out
         with pytest.raises(ScriptFailed, match="not found after 10 retries"):
             script.wait("job_does_not_exist", Run(), poll=0.01)
+
+
+def test_packshot_variations_are_alternatives(
+    server: ServerProcess, api: httpx.Client, tmp_path: Path
+) -> None:
+    """Variations change what the instruction leaves open (a flat lay's surface tint, then the
+    shadow, then the framing), never what it fixes; with nothing open they repeat, and say so."""
+    project, files = _uploaded(server, _garment_folder(tmp_path))
+    instructions = [
+        {"style": "flat_lay", "num_variations": 4, "options": {"size": "1K", "format": "png"}},
+        {"style": "white_cutout", "shadow": "contact", "framing": "square_packshot",
+         "num_variations": 2, "options": {"size": "1K", "format": "png"}},
+    ]  # fmt: skip
+    created = api.post(
+        "/create-packshot",
+        json={"project_id": project, "images": files, "instructions": instructions},
+    )
+    assert created.status_code == 202, created.text
+    body = _finished(api, created.json()["job_id"])
+    made = {(r["group_index"], r["image_index"]): r for r in body["results"]}
+    assert all(r["status"] == "completed" for r in made.values())
+
+    def pixels(result: dict) -> np.ndarray:
+        data = httpx.get(result["output"]["full_size"], timeout=30).content
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(np.int16)
+
+    flat = [pixels(made[(0, v)]) for v in range(4)]
+    for a in range(4):
+        for b in range(a + 1, 4):
+            assert np.abs(flat[a] - flat[b]).mean() > 0.5, (a, b)  # visibly different
+    corner = [tuple(int(c) for c in image[5, 5]) for image in flat]
+    assert corner[1] != corner[0] and corner[2] == corner[0]  # only variation 2 is re-tinted
+    notes = [" ".join(made[(0, v)]["warnings"]) for v in range(4)]
+    assert "variation" not in notes[0]
+    assert "variation 2: cool light grey surface" in notes[1]
+    assert "variation 3: contact shadow" in notes[2]
+    assert "variation 4: roomier framing" in notes[3]
+    assert all(made[(0, v)]["metrics"]["garment_whole"] for v in range(4))
+    fixed = [pixels(made[(1, v)]) for v in range(2)]
+    assert (fixed[0] == fixed[1]).all()
+    assert "variation 2 is the same image as variation 1" in " ".join(made[(1, 1)]["warnings"])

@@ -12,6 +12,8 @@ It does checkable work, so tests can tell it ran:
 - `flat_to_model`: a canvas of exactly `width` x `height`, the garments pasted side by side, a
   marker for the identity's face on top. An instruction whose prompt contains "FAIL" fails.
 - `generate_identity`: like `model_swap` with a marker colour from the seed.
+- `create_identity` (`POST /identity/create`): a drawn head and shoulders of the draft's size,
+  coloured from the seed; a brief whose prompt says FAIL fails.
 - an output given the anchor's image (flat-to-model with `use_anchor`) says so in a warning.
 
 `JobFakeEngine` works per job (`run_job`): it makes every output of a job in one call and says
@@ -43,6 +45,7 @@ from vestis.engines.base import (
     EngineOutput,
     FaceInfo,
     FlatSpec,
+    IdentitySpec,
     JobContext,
     JobWork,
     PackshotSpec,
@@ -167,6 +170,25 @@ class FakeEngine:
         ImageDraw.Draw(out).rectangle(box, fill=spec.target or (128, 128, 128))
         model = "nano_banana_2" if spec.model == "auto" else spec.model
         return EngineOutput(image=out, model_used=model, quality_score=0.7)
+
+    def create_identity(self, spec: IdentitySpec) -> EngineOutput:
+        """A drawn head and shoulders, coloured from the seed (the brief's hair colour for the
+        hair when it names one of a few); a brief whose `prompt` says FAIL fails."""
+        self._wait()
+        if "FAIL" in str(spec.instruction.get("prompt") or ""):
+            raise EngineError("The brief asked the fake engine to fail.")
+        w, h = spec.width, spec.height
+        out = Image.new("RGB", (w, h), (200, 205, 210))
+        draw = ImageDraw.Draw(out)
+        skin = (180 + spec.seed % 50, 140 + (spec.seed // 7) % 40, 110 + spec.variation * 9 % 60)
+        hair = {"black": (20, 20, 20), "blonde": (220, 190, 120), "red": (160, 60, 30)}.get(
+            str((spec.instruction.get("hair") or {}).get("color", "")), (70, 45, 30)
+        )
+        draw.rectangle((w // 5, 3 * h // 5, 4 * w // 5, h), fill=(40, 60, 110))  # shoulders
+        left, top, right, bottom = face_box(out)
+        draw.ellipse((left, top - h // 16, right, bottom), fill=hair)
+        draw.ellipse((left + w // 40, top, right - w // 40, bottom + h // 16), fill=skin)
+        return EngineOutput(image=out, model_used="fake-draw", quality_score=0.6)
 
     def generate_identity(self, spec: SwapSpec) -> EngineOutput:
         self._wait()

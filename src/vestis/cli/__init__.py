@@ -27,7 +27,9 @@ def main() -> None:
     try:
         interrupts.install()
         from vestis.cli.app import app
+        from vestis.cli.argv import spread_multi_values
 
+        sys.argv[1:] = spread_multi_values(sys.argv[1:])
         app()
     except (interrupts.Interrupted, KeyboardInterrupt):
         interrupts.stop_now()

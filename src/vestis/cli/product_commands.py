@@ -258,6 +258,7 @@ def batch_create_packshot(
     fmt: o.Format = None,
     seed: o.Seed = None,
     instructions_file: o.InstructionsFile = None,
+    image_notes: ImageNotes = None,
     model: PackshotModel = "auto",
     use_anchor: PackshotAnchor = False,
     anchor_index: AnchorIndex = 0,
@@ -270,7 +271,8 @@ def batch_create_packshot(
     allow_partial: o.AllowPartial = False,
 ) -> None:
     """create-packshot on many garment folders (every subfolder of --input-dir, or
-    --input-folders A B C) into <output-dir>/<folder>/, with a batch summary."""
+    --input-folders A B C) into <output-dir>/<folder>/, with a batch summary. --image-notes
+    apply to every folder: note i to its i-th photo (sorted by name), "" for none."""
     reporter = _reporter(json_events, quiet, verbose, batch=True)
     folders = _batch_folders(reporter, ctx, input_dir, input_folders)
     creds = Credentials(base_url, token, username, password)
@@ -283,6 +285,7 @@ def batch_create_packshot(
         model=model,
         instructions=packshot_instructions(reporter, simple, instructions_file),
         instructions_file=instructions_file,
+        image_notes=image_notes,
         use_anchor=use_anchor,
         anchor_index=anchor_index,
         post_process=post_process,

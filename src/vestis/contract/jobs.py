@@ -11,7 +11,12 @@ from vestis.contract.common import RequestModel, WireModel
 
 JobStatus = Literal["pending", "processing", "completed", "failed", "aborted"]
 JobType = Literal[
-    "model_swap", "flat_2_model", "identity_preprocessing", "create_packshot", "garment_recolor"
+    "model_swap",
+    "flat_2_model",
+    "identity_preprocessing",
+    "create_packshot",
+    "garment_recolor",
+    "identity_creation",
 ]
 ResultStatus = Literal["pending", "processing", "completed", "failed"]
 
@@ -135,7 +140,25 @@ class OutputOptions(RequestModel):
         return output_dimensions(self.size, self.ar, self.width, self.height)
 
 
-class Instruction(RequestModel):
+class InstructionSeed:
+    """The seed rule of every instruction with `seed` and `options` (flat-to-model,
+    packshots): the top-level seed wins over `options.seed`."""
+
+    def effective_seed(self) -> int | None:
+        seed: int | None = getattr(self, "seed", None)
+        options: OutputOptions = getattr(self, "options")  # noqa: B009
+        return seed if seed is not None else options.seed
+
+
+def check_anchor_index(anchor_index: int, instructions: int) -> None:
+    """`options.anchor_index` of a job with instructions (flat-to-model, packshots) names one."""
+    if anchor_index >= instructions:
+        raise ValueError(
+            f"options.anchor_index must be below the number of instructions ({instructions})"
+        )
+
+
+class Instruction(InstructionSeed, RequestModel):
     pose: DesignValue | None = None
     expression: DesignValue | None = None
     mood: DesignValue | None = None
@@ -151,10 +174,6 @@ class Instruction(RequestModel):
     preset_name: str | None = None
     category_names: list[str] | None = None
     options: OutputOptions = Field(default_factory=OutputOptions)
-
-    def effective_seed(self) -> int | None:
-        """The top-level seed wins over `options.seed`."""
-        return self.seed if self.seed is not None else self.options.seed
 
 
 class AnnotatedImage(RequestModel):
@@ -194,11 +213,7 @@ class Flat2ModelRequest(RequestModel):
             self.options.model = "seedream"
         if not self.instructions:
             self.instructions = [Instruction()]
-        if self.options.anchor_index >= len(self.instructions):
-            raise ValueError(
-                f"options.anchor_index must be below the number of instructions "
-                f"({len(self.instructions)})"
-            )
+        check_anchor_index(self.options.anchor_index, len(self.instructions))
         return self
 
     def annotated_images(self) -> list[AnnotatedImage]:

@@ -11,6 +11,7 @@ from vestis.contract.products import (
     PROCESSING_SIZE_NAME,
     CreatePackshotRequest,
     GarmentRecolorRequest,
+    IdentityCreateRequest,
     PackshotInstruction,
 )
 
@@ -85,3 +86,15 @@ def recolor_output_cost(request: GarmentRecolorRequest) -> float:
 
 def recolor_cost(request: GarmentRecolorRequest) -> float:
     return request.total_outputs() * recolor_output_cost(request)
+
+
+def identity_draft_cost(request: IdentityCreateRequest, instruction: dict[str, object]) -> float:
+    """One draft identity of `POST /identity/create`. The wire contract names no price: vestis
+    charges a draft as a flat-to-model output of its size (2 / 3 / 5 credits at 1K / 2K / 4K)."""
+    return FLAT_CREDITS_BY_SIZE[request.draft_options(instruction).size or "1K"]
+
+
+def identity_creation_cost(request: IdentityCreateRequest) -> float:
+    return sum(
+        identity_draft_cost(request, i) * request.variations(i) for i in request.instructions
+    )

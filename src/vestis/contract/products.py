@@ -20,9 +20,14 @@ from vestis.contract.jobs import (
     MAX_INSTRUCTIONS,
     MAX_JOB_IMAGES,
     AnnotatedImage,
+    AspectRatio,
     DesignValue,
+    InstructionSeed,
     LightingSpec,
+    OutputFormat,
     OutputOptions,
+    Size,
+    check_anchor_index,
     output_dimensions,
 )
 
@@ -55,7 +60,7 @@ PROCESSING_SIZE_NAME: dict[int, str] = {1024: "1K", 2048: "2K", 4096: "4K"}
 # --- create-packshot ------------------------------------------------------------------------------
 
 
-class PackshotInstruction(RequestModel):
+class PackshotInstruction(InstructionSeed, RequestModel):
     style: PackshotStyle
     background: DesignValue | None = None
     composition: DesignValue | None = None
@@ -76,9 +81,6 @@ class PackshotInstruction(RequestModel):
         if self.style == "flat_lay":
             self.angle = "top_down"  # the hosted API forces it too
         return self
-
-    def effective_seed(self) -> int | None:
-        return self.seed if self.seed is not None else self.options.seed
 
     def dimensions(self) -> tuple[int, int]:
         """Pixel size: the options' own, else the size on the framing's aspect ratio."""
@@ -104,11 +106,7 @@ class CreatePackshotRequest(RequestModel):
 
     @model_validator(mode="after")
     def _anchor(self) -> CreatePackshotRequest:
-        if self.options.anchor_index >= len(self.instructions):
-            raise ValueError(
-                f"options.anchor_index must be below the number of instructions "
-                f"({len(self.instructions)})"
-            )
+        check_anchor_index(self.options.anchor_index, len(self.instructions))
         return self
 
     def annotated_images(self) -> list[AnnotatedImage]:
@@ -152,6 +150,16 @@ class GarmentRecolorRequest(RequestModel):
 # --- identities from a brief ---------------------------------------------------------------
 
 
+#: A draft identity's default size and aspect ratio (a portrait, head to waist).
+DRAFT_SIZE = "1K"
+DRAFT_AR = "3:4"
+DRAFT_CHOICES: dict[str, tuple[str, ...]] = {
+    "size": Size.__args__,  # type: ignore[attr-defined]
+    "ar": AspectRatio.__args__,  # type: ignore[attr-defined]
+    "format": OutputFormat.__args__,  # type: ignore[attr-defined]
+}
+
+
 class IdentityCreateRequest(RequestModel):
     """A brief (the body the create-identity client sends): instruction groups (`appearance`,
     `face`, `hair`, ..., `num_variations`, `options`) kept as given."""
@@ -161,7 +169,28 @@ class IdentityCreateRequest(RequestModel):
     name: str | None = Field(default=None, max_length=200)
 
     def total_variations(self) -> int:
-        return sum(int(i.get("num_variations") or 1) for i in self.instructions)
+        return sum(self.variations(i) for i in self.instructions)
+
+    @staticmethod
+    def variations(instruction: dict[str, Any]) -> int:
+        try:
+            return min(max(int(instruction.get("num_variations") or 1), 1), FLAT_MAX_VARIATIONS)
+        except (TypeError, ValueError):
+            return 1
+
+    def draft_options(self, instruction: dict[str, Any]) -> OutputOptions:
+        """A draft's size, aspect ratio and format: the instruction's `options`, else the
+        brief's, else a 1K 3:4 portrait JPEG; values the wire contract does not know are
+        left to that default."""
+        merged: dict[str, Any] = {"size": DRAFT_SIZE, "ar": DRAFT_AR, "format": "jpg"}
+        for source in (self.options, instruction.get("options") or {}):
+            if not isinstance(source, dict):
+                continue
+            for key in ("size", "ar", "format"):
+                value = source.get(key)
+                if isinstance(value, str) and value in DRAFT_CHOICES[key]:
+                    merged[key] = value
+        return OutputOptions(**merged)
 
 
 class IdentityCreateResponse(WireModel):

@@ -116,14 +116,31 @@ class RecolorSpec:
     reference: Image.Image | None = None
     garment_label: str | None = None
     instruction: str | None = None
-    #: Long edge of the output in pixels (the request's `processing_size`).
+    #: Long edge of the output in pixels (the request's `processing_size`): the server gives
+    #: `image` at that size already.
     processing_size: int = 2048
+    #: The uploaded input's own size, when `image` was resampled to `processing_size`.
+    source_size: tuple[int, int] | None = None
     add_ai_watermark: bool = False
     model: str = "auto"
 
 
+@dataclass(frozen=True)
+class IdentitySpec:
+    """One draft identity of `POST /identity/create`: a new person drawn from `instruction`
+    (one instruction group of the brief, as sent: `appearance`, `face`, `hair`, ...),
+    `width` x `height` pixels. Only engines that draw people make it (`create_identity`)."""
+
+    instruction: dict[str, Any]
+    width: int
+    height: int
+    seed: int
+    variation: int = 0
+    name: str | None = None
+
+
 #: The spec of one output of any job type.
-AnySpec = SwapSpec | FlatSpec | PackshotSpec | RecolorSpec
+AnySpec = SwapSpec | FlatSpec | PackshotSpec | RecolorSpec | IdentitySpec
 
 
 @dataclass
@@ -184,7 +201,8 @@ class JobWork:
     """A whole job for a job-level engine."""
 
     job_id: str
-    job_type: str  # "model_swap" | "flat_2_model" | "create_packshot" | "garment_recolor"
+    #: "model_swap" | "flat_2_model" | "create_packshot" | "garment_recolor" | "identity_creation"
+    job_type: str
     #: The wire request as the server validated it (file ids and identity code are the server's).
     request: dict[str, Any]
     project_name: str
@@ -260,16 +278,33 @@ class Engine(Protocol):
 
 
 def call_engine(engine: object, spec: AnySpec) -> EngineOutput:
-    """The engine's method for `spec`'s job type. Packshots and recolours are optional: an
-    engine without them refuses the output, naming itself."""
+    """The engine's method for `spec`'s job type. Packshots, recolours and drawn identities
+    are optional: an engine without them refuses the output, naming itself."""
     if isinstance(spec, SwapSpec):
         return engine.model_swap(spec)  # type: ignore[attr-defined,no-any-return]
     if isinstance(spec, FlatSpec):
         return engine.flat_to_model(spec)  # type: ignore[attr-defined,no-any-return]
-    method = "create_packshot" if isinstance(spec, PackshotSpec) else "garment_recolor"
+    method = (
+        "create_packshot"
+        if isinstance(spec, PackshotSpec)
+        else "create_identity"
+        if isinstance(spec, IdentitySpec)
+        else "garment_recolor"
+    )
     call = getattr(engine, method, None)
     if call is None:
         name = getattr(engine, "name", type(engine).__name__)
         # not the user's fault: the next engine of a chain may make it
+        if isinstance(spec, IdentitySpec):
+            raise UpstreamError(f"The {name} engine cannot draw a new person (identity creation).")
         raise UpstreamError(f"The {name} engine does not make {method.replace('_', ' ')} outputs.")
     return call(spec)  # type: ignore[no-any-return]
+
+
+def draws_people(engine: object) -> bool:
+    """True when `engine` makes identity-creation outputs: a per-output engine with
+    `create_identity`, or a job-level engine whose `models` list `identity_creation`."""
+    models = getattr(engine, "models", None)
+    if isinstance(models, dict) and "identity_creation" in models:
+        return True
+    return callable(getattr(engine, "create_identity", None))

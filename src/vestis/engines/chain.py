@@ -37,6 +37,7 @@ from vestis.engines.base import (
     EngineOutput,
     FaceInfo,
     FlatSpec,
+    IdentitySpec,
     JobContext,
     JobEngine,
     JobWork,
@@ -113,6 +114,11 @@ class EngineChain:
 
     def garment_recolor(self, spec: RecolorSpec) -> EngineOutput:
         return self._one("garment_recolor", spec.model, lambda e: call_engine(e, spec))
+
+    def create_identity(self, spec: IdentitySpec) -> EngineOutput:
+        """A draft identity from the first engine that draws people (`base.draws_people`
+        says which; the chain itself answers for its engines)."""
+        return self._one("identity_creation", "auto", lambda e: call_engine(e, spec))
 
     def _one(
         self,

@@ -52,7 +52,12 @@ def parse_stamp(value: str | None) -> datetime | None:
         return None
 
 
-_KINDS = {MODEL_SWAP: "model swap", "create_packshot": "packshot", "garment_recolor": "recolour"}
+_KINDS = {
+    MODEL_SWAP: "model swap",
+    "create_packshot": "packshot",
+    "garment_recolor": "recolour",
+    "identity_creation": "identity drafts",
+}
 
 
 def kind_label(job_type: str) -> str:

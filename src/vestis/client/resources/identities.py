@@ -144,10 +144,14 @@ class Identities(SyncAPIResource):
     def delete(self, code: str) -> None:
         self._call("DELETE", f"/identity/{code}")
 
-    def create(self, brief: IdentityCreateRequest | dict[str, Any]) -> IdentityCreateResponse:
+    def create(
+        self, brief: IdentityCreateRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> IdentityCreateResponse:
         """Draft identities from a brief (`POST /identity/create`, 202): a job whose results
-        are the drafts; `promote` one of them."""
-        response = self._call("POST", "/identity/create", json=_brief(brief))
+        are the drafts; `promote` one of them. The same `idempotency_key` again answers with
+        the same job (vestis)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = self._call("POST", "/identity/create", json=_brief(brief), headers=headers)
         return IdentityCreateResponse.model_validate(response.json())
 
     def promote(self, image_result_id: str, name: str | None = None) -> PromoteGeneratedResponse:
@@ -230,10 +234,14 @@ class AsyncIdentities(AsyncAPIResource):
     async def delete(self, code: str) -> None:
         await self._call("DELETE", f"/identity/{code}")
 
-    async def create(self, brief: IdentityCreateRequest | dict[str, Any]) -> IdentityCreateResponse:
+    async def create(
+        self, brief: IdentityCreateRequest | dict[str, Any], *, idempotency_key: str | None = None
+    ) -> IdentityCreateResponse:
         """Draft identities from a brief (`POST /identity/create`, 202): a job whose results
-        are the drafts; `promote` one of them."""
-        response = await self._call("POST", "/identity/create", json=_brief(brief))
+        are the drafts; `promote` one of them. The same `idempotency_key` again answers with
+        the same job (vestis)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = await self._call("POST", "/identity/create", json=_brief(brief), headers=headers)
         return IdentityCreateResponse.model_validate(response.json())
 
     async def promote(

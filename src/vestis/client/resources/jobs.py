@@ -52,6 +52,22 @@ def _payload(request: BaseModel | dict[str, Any], model: type[BaseModel]) -> dic
     return parsed.model_dump(mode="json", exclude_none=True)
 
 
+def with_image_notes(body: dict[str, Any], notes: list[str] | None) -> dict[str, Any]:
+    """The public scripts' `--image-notes`: with notes, every image becomes an object
+    `{file_id}`, plus `note` when the note at its index is not empty (`""` skips an image; a
+    note past the last image is ignored). A note given in the request itself is kept unless
+    the notes name one for that image."""
+    if notes is None:
+        return body
+    images: list[dict[str, Any]] = []
+    for index, item in enumerate(body.get("images") or []):
+        image = {"file_id": item} if isinstance(item, str) else dict(item)
+        if index < len(notes) and notes[index]:
+            image["note"] = notes[index]
+        images.append(image)
+    return {**body, "images": images}
+
+
 def _creation_headers(idempotency_key: str | None) -> dict[str, str]:
     # One key per call, reused by every retry: a replayed submission returns the first job.
     return {IDEMPOTENCY_HEADER: idempotency_key or str(uuid.uuid4())}
@@ -95,10 +111,15 @@ class Jobs(SyncAPIResource):
         return self._create("/flat-2-model", _payload(request, Flat2ModelRequest), idempotency_key)
 
     def create_packshot(
-        self, request: CreatePackshotRequest | dict[str, Any], *, idempotency_key: str | None = None
+        self,
+        request: CreatePackshotRequest | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        image_notes: list[str] | None = None,
     ) -> JobCreatedResponse:
-        """Start a create-packshot job (202), idempotently like `model_swap`."""
-        body = _payload(request, CreatePackshotRequest)
+        """Start a create-packshot job (202), idempotently like `model_swap`; `image_notes`
+        are per-image notes in the order of `images` (`with_image_notes`)."""
+        body = with_image_notes(_payload(request, CreatePackshotRequest), image_notes)
         return self._create("/create-packshot", body, idempotency_key)
 
     def garment_recolor(
@@ -276,10 +297,15 @@ class AsyncJobs(AsyncAPIResource):
         return await self._create("/flat-2-model", body, idempotency_key)
 
     async def create_packshot(
-        self, request: CreatePackshotRequest | dict[str, Any], *, idempotency_key: str | None = None
+        self,
+        request: CreatePackshotRequest | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        image_notes: list[str] | None = None,
     ) -> JobCreatedResponse:
-        """Start a create-packshot job (202), idempotently."""
-        body = _payload(request, CreatePackshotRequest)
+        """Start a create-packshot job (202), idempotently; `image_notes` as in the sync
+        client."""
+        body = with_image_notes(_payload(request, CreatePackshotRequest), image_notes)
         return await self._create("/create-packshot", body, idempotency_key)
 
     async def garment_recolor(

@@ -243,6 +243,9 @@ def _refine(c: Cues, garment: np.ndarray, band: int = 4, shadow_band: int = 10) 
     sub = np.ascontiguousarray(mask[y0:y1, x0:x1])
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     image = np.ascontiguousarray(_stretched(c)[y0:y1, x0:x1])
+    # GrabCut starts its colour models with k-means on OpenCV's per-thread random generator:
+    # seeded here, the same photo gives the same cut-out on any worker thread
+    cv2.setRNGSeed(0x5EED)
     cv2.grabCut(image, sub, None, models[0], models[1], 1, cv2.GC_INIT_WITH_MASK)
     refined = np.zeros_like(garment)
     refined[y0:y1, x0:x1] = (sub == cv2.GC_FGD) | (sub == cv2.GC_PR_FGD)

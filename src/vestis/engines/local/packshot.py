@@ -9,6 +9,7 @@ can make them: the local engine never draws what the photo does not show.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import cv2
@@ -24,6 +25,85 @@ FILL = {"full_frame": 0.94}
 DEFAULT_FILL = 0.80
 #: The flat-lay surface when the instruction names no colour: a light warm paper.
 DEFAULT_SURFACE = (238, 235, 230)
+
+
+#: What a variation may change, each only where the instruction leaves it open (canonical
+#: choice first): the flat-lay surface's tint, the shadow, and how much room the framing gives.
+SURFACE_TINTS: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("warm paper", DEFAULT_SURFACE),
+    ("cool light grey", (226, 229, 232)),
+    ("linen", (236, 228, 212)),
+    ("pale sage", (222, 229, 218)),
+)
+ALTERNATE_FILLS: tuple[tuple[str, float], ...] = (
+    ("standard framing", DEFAULT_FILL),
+    ("roomier framing", 0.68),
+    ("tighter framing", 0.90),
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The look of one variation: surface colour, shadow kind, fill, and what it changed."""
+
+    surface: tuple[int, int, int] | None  # None: as the instruction says
+    shadow: str
+    fill: float
+    changes: tuple[str, ...] = ()
+    #: The earlier variation (0-based) this one repeats: nothing was left to change.
+    repeats: int | None = None
+
+
+def variants(instruction: dict[str, object], style: str, count: int) -> list[Variant]:
+    """`count` looks for the variations of one instruction: the first is the instruction's own,
+    each next one changes what the instruction leaves open (one choice at a time first:
+    surface tint, shadow, framing in turn), so a user picks between real alternatives. With
+    nothing left open, or once every combination is used, a variation repeats an earlier one
+    (`repeats`)."""
+    explicit_surface = any(
+        isinstance(instruction.get(k), str) and str(instruction.get(k)).strip()
+        for k in ("surface", "background")
+    )
+    shadow = str(instruction.get("shadow") or "auto")
+    canonical_shadow = _shadow_kind(instruction, style)
+    knobs: list[list[tuple[str, object]]] = []
+    if style == "flat_lay" and not explicit_surface:
+        knobs.append([(f"{name} surface", rgb) for name, rgb in SURFACE_TINTS])
+    if shadow == "auto":
+        others = [k for k in ("contact", "soft_drop", "none") if k != canonical_shadow]
+        shadows = [canonical_shadow, *others]
+        knobs.append([(f"{k.replace('_', ' ')} shadow" if k != "none" else "no shadow", k)
+                      for k in shadows])  # fmt: skip
+    if instruction.get("framing") is None:
+        knobs.append(list(ALTERNATE_FILLS))
+    # the instruction's own look first, then one change at a time, taking the knobs in turn
+    # (surface, shadow, framing), then two changes, ...
+    picks = sorted(
+        itertools.product(*(range(len(k)) for k in knobs)),
+        key=lambda p: (sum(i > 0 for i in p), max(p, default=0), tuple(reversed(p))),
+    )
+    looks = [tuple(knobs[n][i] for n, i in enumerate(p)) for p in picks]
+    out: list[Variant] = []
+    for index in range(count):
+        look = looks[index % len(looks)]
+        surface, kind, fill = (
+            None,
+            canonical_shadow,
+            FILL.get(str(instruction.get("framing")), DEFAULT_FILL),
+        )
+        changes: list[str] = []
+        for position, (label, value) in enumerate(look):
+            if label.endswith("surface"):
+                surface = value if isinstance(value, tuple) else None
+            elif label.endswith("shadow"):
+                kind = str(value)
+            else:
+                fill = float(value)  # type: ignore[arg-type]
+            if knobs[position][0][1] != value:
+                changes.append(label)
+        repeats = index % len(looks) if index >= len(looks) else None
+        out.append(Variant(surface, kind, fill, tuple(changes), repeats))
+    return out
 
 
 def refusal(style: str) -> str:
@@ -116,10 +196,14 @@ def _place(
 
 
 def make_packshot(
-    rgb: np.ndarray, instruction: dict[str, object], size: tuple[int, int]
+    rgb: np.ndarray,
+    instruction: dict[str, object],
+    size: tuple[int, int],
+    variant: Variant | None = None,
 ) -> Packshot:
     """One packshot of the garment in `rgb` (a packshot, hanger or mannequin photo) at `size`
-    (width, height), as `instruction` (the wire instruction) asks."""
+    (width, height), as `instruction` (the wire instruction) asks; `variant` (see `variants`)
+    is the look of a variation other than the first."""
     from vestis.engines.local.cutout import cut_out
 
     style = str(instruction.get("style") or "white_cutout")
@@ -136,9 +220,13 @@ def make_packshot(
     ys, xs = np.nonzero(cut.alpha)
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     fill = FILL.get(str(instruction.get("framing")), DEFAULT_FILL)
-    garment, alpha = _place(rgb, cut.alpha, box, size, fill)
     surface, notes = _surface(instruction, style)
-    shade = _shadow(alpha, _shadow_kind(instruction, style))
+    kind = _shadow_kind(instruction, style)
+    if variant is not None:
+        fill, kind = variant.fill, variant.shadow
+        surface = variant.surface or surface
+    garment, alpha = _place(rgb, cut.alpha, box, size, fill)
+    shade = _shadow(alpha, kind)
     ground = np.empty_like(garment, dtype=np.float32)
     ground[:] = surface
     ground *= (1.0 - shade)[..., None]

@@ -9,9 +9,16 @@ import numpy as np
 from PIL import Image
 
 from vestis.engines.base import EngineError, EngineOutput, FlatGarment, PackshotSpec, RecolorSpec
-from vestis.engines.local.packshot import make_packshot
+from vestis.engines.local.packshot import Variant, make_packshot, variants
 from vestis.quality import colour
 
+#: A recolour's variation after the first: one target colour has one right answer, which the
+#: local engine makes exactly; a variation that differed would be a worse colour, not a choice.
+SAME_RECOLOUR = (
+    "variation {n} is the same image as variation 1: the local engine recolours to exactly the "
+    "colour asked for, and one colour has one right answer; ask for num_variations 1, or use "
+    "a generative engine (the hosted On-Model service) for differently drawn variations"
+)
 #: Angles the local engine shows as photographed (it does not turn a garment round).
 _AS_PHOTOGRAPHED = ("front", "top_down")
 
@@ -47,17 +54,32 @@ def _packshot_warnings(spec: PackshotSpec, chosen: FlatGarment) -> list[str]:
     return warnings
 
 
+def _variation_note(variation: int, look: Variant) -> str:
+    n = variation + 1
+    if look.repeats is None:
+        return f"variation {n}: {', '.join(look.changes)} (what the instruction left open)"
+    return (
+        f"variation {n} is the same image as variation {look.repeats + 1}: the local engine "
+        "varies only what the instruction leaves open (framing, shadow, and a flat_lay's "
+        "surface), and nothing new was left; leave one of them out, or ask for fewer variations"
+    )
+
+
 def packshot_output(spec: PackshotSpec, model_used: str) -> EngineOutput:
     from vestis.engines.local.watermark import add_ai_watermark
 
     if not spec.garments:
         raise EngineError("A packshot needs at least one garment photo.")
     chosen = _pick(spec.garments, spec.instruction.get("angle"))
-    made = make_packshot(_rgb(chosen.image), spec.instruction, (spec.width, spec.height))
+    style = str(spec.instruction.get("style") or "white_cutout")
+    look = variants(spec.instruction, style, spec.variation + 1)[spec.variation]
+    made = make_packshot(_rgb(chosen.image), spec.instruction, (spec.width, spec.height), look)
     image = Image.fromarray(made.image)
     if spec.add_ai_watermark:
         image = add_ai_watermark(image)
     warnings = _packshot_warnings(spec, chosen) + made.notes
+    if spec.variation > 0:
+        warnings.append(_variation_note(spec.variation, look))
     return EngineOutput(
         image=image,
         model_used=model_used,
@@ -118,9 +140,15 @@ def recolor_output(spec: RecolorSpec, model_used: str) -> EngineOutput:
             f"the garment's colour is ΔE2000 {measured.delta_e2000:.1f} from the colour asked "
             "for (it lies outside what the garment's shading allows)"
         )
+    score = 0.9 if not warnings else 0.6  # the defects above lower it; the notes below do not
+    if spec.source_size and max(spec.source_size) < max(spec.image.size):
+        w, h = spec.source_size
+        warnings.append(
+            f"upscaled from the input's {w}x{h} to processing_size {max(spec.image.size)}: "
+            "no detail beyond the photo's own (ask for a smaller processing_size to pay less)"
+        )
     if spec.variation > 0:
-        warnings.append("the local engine makes one recolour: variations are the same image")
-    score = 0.9 if not warnings else 0.6
+        warnings.append(SAME_RECOLOUR.format(n=spec.variation + 1))
     return EngineOutput(
         image=image,
         model_used=model_used,

@@ -6,7 +6,9 @@ one per output). Each input is uploaded once per job, each identity once per rem
 remote `identity_code` is remembered; a 409 `existing_identity_code` is reuse). The request's
 options (`model`, `post_process`, `use_anchor`, instructions, notes, `barefoot`, `consistency`)
 go through unchanged; only the ids are translated. Packshots and recolours go the same way
-(no identity; a recolour's `reference_image` is uploaded like an input). The remote job is
+(no identity; a recolour's `reference_image` is uploaded like an input), and so do identity
+creations (`POST /identity/create`: the brief as it came, no project, no file; its drafts are
+the remote job's results). The remote job is
 followed over SSE with a polling fallback, and each finished output is downloaded and delivered
 with the remote result's fields (`model_used`, `quality_score`, warnings).
 
@@ -40,7 +42,12 @@ from vestis.client import (
 )
 from vestis.contract import pricing
 from vestis.contract.jobs import Instruction, JobCreatedResponse, JobResult, JobStatusResponse
-from vestis.contract.products import GarmentRecolorRequest, PackshotInstruction
+from vestis.contract.products import (
+    GarmentRecolorRequest,
+    IdentityCreateRequest,
+    IdentityCreateResponse,
+    PackshotInstruction,
+)
 from vestis.engines.base import (
     EngineError,
     EngineOutput,
@@ -64,12 +71,15 @@ SWAP_MODELS = frozenset({"auto", "onda", "nano_banana_pro", "nano_banana_2"})
 FLAT_MODELS = frozenset({"auto", "nano_banana_pro", "seedream"})
 PACKSHOT_MODELS = frozenset({"auto", "nano_banana_pro", "seedream"})
 RECOLOR_MODELS = frozenset({"auto", "nano_banana_2", "nano_banana_pro", "seedream", "gpt_image"})
-#: The SDK's creation call of each job type the engine passes on.
+#: The brief's `options.model` is the hosted service's to read: the gateway passes any on.
+IDENTITY_MODELS = frozenset({"auto"})
+#: The SDK's creation call of each job type the engine passes on: (resource, method).
 CREATE_METHODS = {
-    "model_swap": "model_swap",
-    "flat_2_model": "flat_to_model",
-    "create_packshot": "create_packshot",
-    "garment_recolor": "garment_recolor",
+    "model_swap": ("jobs", "model_swap"),
+    "flat_2_model": ("jobs", "flat_to_model"),
+    "create_packshot": ("jobs", "create_packshot"),
+    "garment_recolor": ("jobs", "garment_recolor"),
+    "identity_creation": ("identities", "create"),
 }
 #: Words of a remote error message that say the input, not the service, is at fault.
 USER_FAULTS = (
@@ -108,6 +118,8 @@ def remote_request(
 ) -> dict[str, Any]:
     """The gateway's request with the remote ids: everything else goes through as it came."""
     body: dict[str, Any] = _strip_none(dict(work.request))
+    if work.job_type == "identity_creation":
+        return body  # a brief: no project, no file
     body["project_id"] = project_id
     if identity_code is not None:
         body["identity_code"] = identity_code
@@ -128,6 +140,9 @@ def remote_request(
 
 
 def _price(work: JobWork, slot: OutputSlot) -> float:
+    if work.job_type == "identity_creation":
+        brief = IdentityCreateRequest.model_validate(work.request)
+        return pricing.identity_draft_cost(brief, brief.instructions[slot.group_index])
     if work.job_type == "model_swap":
         return pricing.model_swap_output_cost()
     if work.job_type == "garment_recolor":
@@ -152,6 +167,7 @@ class OnModelEngine(RemoteEngineBase):
         "flat_2_model": FLAT_MODELS,
         "create_packshot": PACKSHOT_MODELS,
         "garment_recolor": RECOLOR_MODELS,
+        "identity_creation": IDENTITY_MODELS,
     }
 
     def __init__(self, account: OnModelAccount | None = None) -> None:
@@ -195,6 +211,27 @@ class OnModelEngine(RemoteEngineBase):
             "Send face_reference."
         )
 
+    # --- the follow-up of a draft identity -----------------------------------------------------
+
+    def promote_draft(
+        self, remote_job_id: str, image_index: int, group_index: int, name: str | None
+    ) -> tuple[str, str, str]:
+        """Promote upstream the draft that remote job made at these indices (`POST
+        /identity/promote-generated`, charged there; a draft promoted before answers with its
+        identity). Returns (the upstream's identity code, its preprocessing status, the memo
+        prefix under which the gateway remembers identity codes by image digest)."""
+        client = self.client()
+        results = client.jobs.results(remote_job_id).results
+        draft = next(
+            (r for r in results if (r.image_index, r.group_index) == (image_index, group_index)),
+            None,
+        )
+        if draft is None or not draft.output_id:
+            raise UpstreamError(f"On-Model job {remote_job_id} has no such draft any more.")
+        code = client.identities.promote(draft.output_id, name).identity_code
+        status = client.identities.status(code).preprocessing_status
+        return code, status, f"{self.memo_prefix}:identity:"
+
     # --- one job --------------------------------------------------------------------------------
 
     def run_job(self, work: JobWork, context: JobContext) -> None:
@@ -236,7 +273,9 @@ class OnModelEngine(RemoteEngineBase):
 
     def _submit(self, work: JobWork, context: JobContext, state: dict[str, Any]) -> None:
         client = self.client()
-        if not state.get("project_id"):
+        if work.job_type == "identity_creation":
+            state.setdefault("project_id", "")  # a brief is filed under no project upstream
+        if not state.get("project_id") and work.job_type != "identity_creation":
             state["project_id"] = self._call(
                 context, lambda: client.projects.ensure(work.project_name)
             )
@@ -278,9 +317,9 @@ class OnModelEngine(RemoteEngineBase):
         return code
 
     def _create(self, work: JobWork, context: JobContext, state: dict[str, Any]) -> str:
-        client = self.client()
-        create: Callable[..., JobCreatedResponse] = getattr(
-            client.jobs, CREATE_METHODS[work.job_type]
+        resource, method = CREATE_METHODS[work.job_type]
+        create: Callable[..., JobCreatedResponse | IdentityCreateResponse] = getattr(
+            getattr(self.client(), resource), method
         )
         fresh_identity = False
         while True:

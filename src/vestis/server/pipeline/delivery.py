@@ -25,6 +25,7 @@ from vestis.engines.base import (
     EngineError,
     EngineOutput,
     FlatSpec,
+    IdentitySpec,
     PackshotSpec,
     RecolorSpec,
     SwapSpec,
@@ -70,7 +71,7 @@ class Delivery:
 def deliver(spec: AnySpec, made: EngineOutput, fmt: str) -> Delivery:
     """Encode `made` as delivered (a model swap from a JPEG keeps the source's JPEG settings),
     then measure and score it."""
-    if isinstance(spec, (PackshotSpec, RecolorSpec)):
+    if isinstance(spec, (PackshotSpec, RecolorSpec, IdentitySpec)):
         return _deliver_product(spec, made, fmt)
     source = spec.target if isinstance(spec, SwapSpec) else None
     data = images.encode(made.image, fmt, like=source)
@@ -109,9 +110,12 @@ def _layout_preview(made: EngineOutput, measures: quality.OutputMeasures) -> boo
     return bool(made.metadata.get("layout_preview")) and not passed
 
 
-def _deliver_product(spec: PackshotSpec | RecolorSpec, made: EngineOutput, fmt: str) -> Delivery:
-    """A packshot or a recolour: no face to measure; a recolour is measured in the delivered
-    file against the colour the engine aimed at, within the garment mask it used."""
+def _deliver_product(
+    spec: PackshotSpec | RecolorSpec | IdentitySpec, made: EngineOutput, fmt: str
+) -> Delivery:
+    """A packshot, a recolour or a draft identity: no face to compare with; a recolour is
+    measured in the delivered file against the colour the engine aimed at, within the garment
+    mask it used."""
     source = spec.image if isinstance(spec, RecolorSpec) else None
     data = images.encode(made.image, fmt, like=source)
     delivered = made.image.convert("RGB") if fmt == "png" else _decode(data)
@@ -127,7 +131,13 @@ def _deliver_product(spec: PackshotSpec | RecolorSpec, made: EngineOutput, fmt: 
             metrics.update(measured.as_dict())
             metrics.pop("garment_share", None)
         metrics["target_colour"] = colour.hex_code(tuple(target))
-    kind = "create_packshot" if isinstance(spec, PackshotSpec) else "garment_recolor"
+    kind = (
+        "create_packshot"
+        if isinstance(spec, PackshotSpec)
+        else "identity_creation"
+        if isinstance(spec, IdentitySpec)
+        else "garment_recolor"
+    )
     return Delivery(
         data=data,
         image=delivered,

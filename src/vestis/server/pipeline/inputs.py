@@ -14,8 +14,10 @@ from vestis.contract.jobs import Flat2ModelRequest, Instruction, ModelSwapReques
 from vestis.contract.products import (
     CREATE_PACKSHOT,
     GARMENT_RECOLOR,
+    IDENTITY_CREATION,
     CreatePackshotRequest,
     GarmentRecolorRequest,
+    IdentityCreateRequest,
 )
 from vestis.engines import base
 from vestis.engines.base import (
@@ -25,6 +27,7 @@ from vestis.engines.base import (
     EngineOutput,
     FlatGarment,
     FlatSpec,
+    IdentitySpec,
     PackshotSpec,
     RecolorSpec,
     SwapSpec,
@@ -53,7 +56,9 @@ class Inputs:
 def anchor_position(job: Job) -> int | None:
     """The output every other output of a flat-to-model job follows (`use_anchor`), if any."""
     options = job.request.get("options") or {}
-    if job.job_type in (MODEL_SWAP, GARMENT_RECOLOR) or not options.get("use_anchor", True):
+    if job.job_type in (MODEL_SWAP, GARMENT_RECOLOR, IDENTITY_CREATION) or not options.get(
+        "use_anchor", True
+    ):
         return None
     wanted = options.get("anchor_index", 0)
     for output in job.outputs:
@@ -85,6 +90,8 @@ def load(db: Session, blobs: BlobStore, job: Job, file_ids: set[str], follower: 
     inputs = Inputs(
         identity=_open(blobs, identity.blob_key, "identity photo") if identity else None
     )
+    if job.job_type == IDENTITY_CREATION:
+        return inputs  # a brief: no image
     if job.job_type in (MODEL_SWAP, GARMENT_RECOLOR):
         reference = job.request.get("reference_image")
         for file_id in sorted(file_ids | ({reference} if reference else set())):
@@ -130,8 +137,10 @@ def _product_spec(
         except ColourError:
             target = None  # a pattern in words: the engine reads it with the instruction
     reference = recolor.reference_image
+    source = inputs.uploads[spec["file_id"]]
     return RecolorSpec(
-        image=inputs.uploads[spec["file_id"]],
+        image=at_processing_size(source, recolor.processing_size),
+        source_size=source.size,
         seed=spec["seed"],
         variation=variation,
         target=target,
@@ -144,10 +153,32 @@ def _product_spec(
     )
 
 
+def at_processing_size(image: Image.Image, long_edge: int) -> Image.Image:
+    """A recolour's input at the request's `processing_size` (its long edge; the output is
+    this size, as a packshot is its `size`): resampled (Lanczos) when it differs, else the
+    input itself, whose pixels outside the garment then stay bit for bit."""
+    width, height = image.size
+    if max(width, height) == long_edge:
+        return image
+    scale = long_edge / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+
+
 def engine_spec(
     job_type: str, request: dict[str, Any], spec: dict[str, Any], variation: int, inputs: Inputs
 ) -> AnySpec:
     """The engine's view of one output."""
+    if job_type == IDENTITY_CREATION:
+        brief = IdentityCreateRequest.model_validate(request)
+        return IdentitySpec(
+            instruction=dict(brief.instructions[spec["instruction_index"]]),
+            width=spec["width"],
+            height=spec["height"],
+            seed=spec["seed"],
+            variation=variation,
+            name=brief.name,
+        )
     if job_type in (CREATE_PACKSHOT, GARMENT_RECOLOR):
         return _product_spec(job_type, request, spec, variation, inputs)
     assert inputs.identity is not None, "model swaps and flat-to-model jobs have an identity"

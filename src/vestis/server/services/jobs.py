@@ -23,7 +23,11 @@ from vestis.contract.jobs import (
     ResultOutput,
     ResultsSummary,
 )
-from vestis.contract.products import CreatePackshotRequest, GarmentRecolorRequest
+from vestis.contract.products import (
+    CreatePackshotRequest,
+    GarmentRecolorRequest,
+    IdentityCreateRequest,
+)
 from vestis.quality import embedding_consistency
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.guard.security import new_public_id
@@ -46,7 +50,14 @@ MODEL_SWAP = "model_swap"
 FLAT_2_MODEL = "flat_2_model"
 CREATE_PACKSHOT = products.CREATE_PACKSHOT
 GARMENT_RECOLOR = products.GARMENT_RECOLOR
-AnyRequest = ModelSwapRequest | Flat2ModelRequest | CreatePackshotRequest | GarmentRecolorRequest
+IDENTITY_CREATION = products.IDENTITY_CREATION
+AnyRequest = (
+    ModelSwapRequest
+    | Flat2ModelRequest
+    | CreatePackshotRequest
+    | GarmentRecolorRequest
+    | IdentityCreateRequest
+)
 
 
 @dataclass
@@ -56,6 +67,7 @@ class Created:
     body: dict[str, Any]
     job_id: str | None
     user_id: int
+    kind: str = ""
 
 
 def replay(db: Session, user: User, keyed: KeyedRequest | None) -> Created | None:
@@ -90,6 +102,8 @@ def _inputs(db: Session, user: User, file_ids: list[str]) -> list[File]:
 
 def named_files(request: AnyRequest) -> list[str]:
     """Every file id a job request names: its images and instructions' reference images."""
+    if isinstance(request, IdentityCreateRequest):
+        return []
     if isinstance(request, GarmentRecolorRequest):
         return list(request.images) + ([request.reference_image] if request.reference_image else [])
     if isinstance(request, ModelSwapRequest):
@@ -176,36 +190,24 @@ def _swap_outputs(request: ModelSwapRequest, inputs: list[File], seed: int) -> l
 
 
 def _flat_outputs(request: Flat2ModelRequest, seed: int) -> list[JobOutput]:
-    outputs: list[JobOutput] = []
-    for index, instruction in enumerate(request.instructions):
-        fmt = instruction.options.format or DEFAULT_FORMAT
-        width, height = instruction.options.dimensions()
-        base_seed = instruction.effective_seed()
-        for variation in range(instruction.num_variations):
-            outputs.append(
-                JobOutput(
-                    public_id=new_public_id("out"),
-                    position=len(outputs),
-                    image_index=len(outputs),
-                    group_index=index,
-                    variation=variation,
-                    original_filename=f"output_{index}_{variation}.{fmt}",
-                    output_format=fmt,
-                    price=pricing.flat_output_cost(instruction),
-                    spec={
-                        "instruction_index": index,
-                        "width": width,
-                        "height": height,
-                        "seed": (seed + index * 101 if base_seed is None else base_seed)
-                        + variation,
-                    },
-                )
-            )
-    return outputs
+    groups = [
+        products.OutputGroup(
+            variations=i.num_variations,
+            fmt=i.options.format or DEFAULT_FORMAT,
+            width=i.options.dimensions()[0],
+            height=i.options.dimensions()[1],
+            price=pricing.flat_output_cost(i),
+            seed=i.effective_seed(),
+        )
+        for i in request.instructions
+    ]
+    return products.instruction_outputs(groups, seed, running_index=True)
 
 
 def _plan(db: Session, user: User, request: AnyRequest, seed: int) -> tuple[list[JobOutput], float]:
     """The job's outputs and price, its files checked."""
+    if isinstance(request, IdentityCreateRequest):
+        return products.identity_outputs(request, seed), pricing.identity_creation_cost(request)
     if isinstance(request, ModelSwapRequest):
         return _swap_outputs(request, _inputs(db, user, request.images), seed), (
             pricing.model_swap_cost(request)
@@ -243,7 +245,10 @@ def create(
     `admit` runs once the job is known to be valid and paid for, before the commit; it may
     raise to refuse the job (the rate limit), which then changes nothing. `enqueue` defers the
     job's work in the same transaction: a job never exists without it."""
-    project = projects.by_key(db, user, request.project_id)
+    if isinstance(request, IdentityCreateRequest):
+        project = projects.get_or_create(db, user, products.DRAFTS_PROJECT)
+    else:
+        project = projects.by_key(db, user, request.project_id)
     identity = None
     if isinstance(request, (ModelSwapRequest, Flat2ModelRequest)):
         identity = identities.owned(db, user, request.identity_code)
@@ -281,8 +286,9 @@ def create(
         again = replay(db, user, keyed)
         if again is None:
             raise
+        again.kind = job_type
         return again
-    return Created(body, public_id, user.id)
+    return Created(body, public_id, user.id, job_type)
 
 
 def count_outputs(db: Session, job: Job, finished: int, refunded: float = 0.0) -> None:
@@ -433,7 +439,8 @@ def _input_links(db: Session, signer: UrlSigner, job: Job, output: JobOutput) ->
         file_ids = [output.spec["file_id"]]
     else:
         file_ids = [
-            image if isinstance(image, str) else image["file_id"] for image in job.request["images"]
+            image if isinstance(image, str) else image["file_id"]
+            for image in job.request.get("images") or []
         ]
     link = files.input_url
     return [ResultOutput(full_size=link(signer, f), thumbnail=link(signer, f)) for f in file_ids]

@@ -5,6 +5,9 @@ engine that draws people."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -15,8 +18,10 @@ from vestis.contract.jobs import DEFAULT_FORMAT
 from vestis.contract.products import (
     CREATE_PACKSHOT,
     GARMENT_RECOLOR,
+    IDENTITY_CREATION,
     CreatePackshotRequest,
     GarmentRecolorRequest,
+    IdentityCreateRequest,
     PromoteGeneratedRequest,
     PromoteGeneratedResponse,
 )
@@ -24,49 +29,94 @@ from vestis.server.errors import ApiError, not_found
 from vestis.server.guard.security import new_public_id
 from vestis.server.services import credits, identities
 from vestis.server.store.core import ServerCore
-from vestis.server.store.models import File, Job, JobOutput, User
+from vestis.server.store.models import EngineMemo, File, Identity, Job, JobOutput, User
 
-__all__ = ["CREATE_PACKSHOT", "GARMENT_RECOLOR", "packshot_outputs", "recolor_outputs"]
+log = logging.getLogger("vestis.server.services.products")
+
+__all__ = [
+    "CREATE_PACKSHOT",
+    "GARMENT_RECOLOR",
+    "IDENTITY_CREATION",
+    "identity_outputs",
+    "packshot_outputs",
+    "recolor_outputs",
+]
 
 #: What a server whose engines cannot draw a person answers `POST /identity/create`.
 NO_IDENTITY_CREATION = (
     "This server (engines: {engines}) does not create identities from a brief: the local "
-    "engine cannot draw a new person, and vestis does not pass identity creation on to another "
-    "service. Identity creation runs on the hosted On-Model service (its generative engines): "
-    "point the client at it. Or upload a photo of a real person with POST /identity/upload, or "
-    "promote a generated output with POST /identity/promote-generated."
+    "engine cannot draw a new person, and FASHN's model-create and face-to-model do not take "
+    "an On-Model brief (vestis does not translate one). Identity creation runs on the hosted "
+    "On-Model service (its generative engines): point the client at it, or run this server as "
+    "a gateway to it (vestis serve --engine onmodel,local). Or upload a photo of a real person "
+    "with POST /identity/upload, or promote a generated output with "
+    "POST /identity/promote-generated."
 )
+
+#: The project a server files identity-creation jobs under (the brief names none).
+DRAFTS_PROJECT = "identity-drafts"
+
+
+@dataclass(frozen=True)
+class OutputGroup:
+    """One instruction of a job (a flat-to-model or packshot instruction, a brief's group): its
+    outputs' count, format, size and price, and the seed it fixes, if any."""
+
+    variations: int
+    fmt: str
+    width: int
+    height: int
+    price: float
+    seed: int | None = None
+
+
+def instruction_outputs(
+    groups: list[OutputGroup], seed: int, running_index: bool = False
+) -> list[JobOutput]:
+    """One output per group and variation, `group_index` the group. `image_index` is the
+    variation (packshots, drafts: the clients name files `output_<group>_<variation>`), or
+    with `running_index` the output's place in the job (flat-to-model, as the hosted API).
+    Seeds: the group's own plus the variation, else the job's seed spread by group."""
+    outputs: list[JobOutput] = []
+    for index, group in enumerate(groups):
+        base = seed + index * 101 if group.seed is None else group.seed
+        for variation in range(group.variations):
+            outputs.append(
+                JobOutput(
+                    public_id=new_public_id("out"),
+                    position=len(outputs),
+                    image_index=len(outputs) if running_index else variation,
+                    group_index=index,
+                    variation=variation,
+                    original_filename=f"output_{index}_{variation}.{group.fmt}",
+                    output_format=group.fmt,
+                    price=group.price,
+                    spec={
+                        "instruction_index": index,
+                        "width": group.width,
+                        "height": group.height,
+                        "seed": base + variation,
+                    },
+                )
+            )
+    return outputs
 
 
 def packshot_outputs(request: CreatePackshotRequest, seed: int) -> list[JobOutput]:
     """One output per instruction and variation: `group_index` is the instruction and
     `image_index` the variation (the create-packshot client names files by them)."""
-    outputs: list[JobOutput] = []
-    for index, instruction in enumerate(request.instructions):
-        fmt = instruction.options.format or DEFAULT_FORMAT
-        width, height = instruction.dimensions()
-        base_seed = instruction.effective_seed()
-        for variation in range(instruction.num_variations):
-            outputs.append(
-                JobOutput(
-                    public_id=new_public_id("out"),
-                    position=len(outputs),
-                    image_index=variation,
-                    group_index=index,
-                    variation=variation,
-                    original_filename=f"output_{index}_{variation}.{fmt}",
-                    output_format=fmt,
-                    price=pricing.packshot_output_cost(instruction),
-                    spec={
-                        "instruction_index": index,
-                        "width": width,
-                        "height": height,
-                        "seed": (seed + index * 101 if base_seed is None else base_seed)
-                        + variation,
-                    },
-                )
-            )
-    return outputs
+    groups = [
+        OutputGroup(
+            variations=i.num_variations,
+            fmt=i.options.format or DEFAULT_FORMAT,
+            width=i.dimensions()[0],
+            height=i.dimensions()[1],
+            price=pricing.packshot_output_cost(i),
+            seed=i.effective_seed(),
+        )
+        for i in request.instructions
+    ]
+    return instruction_outputs(groups, seed)
 
 
 def recolor_outputs(
@@ -93,6 +143,25 @@ def recolor_outputs(
                 )
             )
     return outputs
+
+
+def identity_outputs(request: IdentityCreateRequest, seed: int) -> list[JobOutput]:
+    """One draft per instruction group and variation, numbered like packshots: `group_index`
+    is the group, `image_index` the variation."""
+    groups = []
+    for instruction in request.instructions:
+        options = request.draft_options(instruction)
+        width, height = options.dimensions()
+        groups.append(
+            OutputGroup(
+                variations=request.variations(instruction),
+                fmt=options.format or "jpg",
+                width=width,
+                height=height,
+                price=pricing.identity_draft_cost(request, instruction),
+            )
+        )
+    return instruction_outputs(groups, seed)
 
 
 # --- identities from generated images -------------------------------------------------------------
@@ -123,6 +192,7 @@ def promote(
     output = _generated(db, user, request.image_result_id)
     data = state.blobs.read(output.blob_key)  # type: ignore[arg-type]
     name = request.name or f"Generated {output.public_id}"
+    upstream = _promote_upstream(state, output, name)
     try:
         made = identities.upload(
             state, db, user, data, f"{output.public_id}.{output.output_format}", name, None
@@ -132,6 +202,8 @@ def promote(
             code = exc.extra.get("identity_code")
             return 409, {"identity_code": code, "message": "This image is already an identity."}
         raise
+    if upstream is not None:
+        _adopt_upstream(db, made.identity_code, hashlib.sha256(data).hexdigest(), upstream)
     if not credits.charge(db, user.id, pricing.PROMOTION_CREDITS):
         db.rollback()
         available = credits.balance(db, user.id)
@@ -146,6 +218,62 @@ def promote(
     db.commit()
     body = PromoteGeneratedResponse(identity_code=made.identity_code, preprocessing_job_id=None)
     return 201, body.model_dump()
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    engine: str
+    code: str
+    status: str
+    memo_prefix: str
+
+
+def _promote_upstream(state: ServerCore, output: JobOutput, name: str) -> _Upstream | None:
+    """A draft a gateway's upstream made is promoted there too (the upstream charges its
+    promotion), so that later jobs through the gateway use the upstream's identity instead of
+    uploading the image again. An upstream that fails here leaves the identity local: jobs
+    then upload it to the upstream as any other identity (logged, not refused)."""
+    if output.job.job_type != IDENTITY_CREATION or not output.upstream_id or not output.engine:
+        return None
+    by_name = getattr(state.engine, "by_name", None)
+    engine = by_name(output.engine) if callable(by_name) else None
+    promote_draft = getattr(engine, "promote_draft", None)
+    if not callable(promote_draft):
+        return None
+    try:
+        code, status, prefix = promote_draft(
+            output.upstream_id, output.image_index, output.group_index, name
+        )
+    except Exception as exc:  # the upstream's trouble must not lose the user's promotion
+        log.warning("draft %s not promoted upstream (%s)", output.public_id, exc)
+        return None
+    return _Upstream(str(output.engine), code, status, prefix)
+
+
+def _adopt_upstream(db: Session, code: str, digest: str, upstream: _Upstream) -> None:
+    """The local identity records the upstream's (code, cost) and, when the upstream has
+    its face, is ready as the upstream says; the engine remembers the code for this image."""
+    identity = db.scalar(select(Identity).where(Identity.code == code))
+    assert identity is not None
+    identity.face_metadata = {
+        **(identity.face_metadata or {}),
+        "upstream": {
+            "engine": upstream.engine,
+            "identity_code": upstream.code,
+            "preprocessing_status": upstream.status,
+            "credits": pricing.PROMOTION_CREDITS,
+        },
+    }
+    if upstream.status == "completed":
+        identity.face_detected = True
+        identity.preprocessing_status = "completed"
+        identity.error_message = None
+    key = f"{upstream.memo_prefix}{digest}"
+    memo = db.scalar(select(EngineMemo).where(EngineMemo.key == key))
+    if memo is None:
+        db.add(EngineMemo(key=key, value=upstream.code))
+    else:
+        memo.value = upstream.code
 
 
 def _tone_words(lightness: float) -> str:

@@ -45,6 +45,7 @@ PATHS = {
     jobs.FLAT_2_MODEL: "/flat-2-model",
     jobs.CREATE_PACKSHOT: "/create-packshot",
     jobs.GARMENT_RECOLOR: "/garment-recolor",
+    jobs.IDENTITY_CREATION: "/identity/create",
 }
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
@@ -71,7 +72,10 @@ def _rate_limit(runtime: Runtime, db: Session, user_id: int) -> None:
 
 
 def _answer(created: Created) -> JSONResponse:
-    return JSONResponse(created.body, status_code=202)
+    body = created.body
+    if created.kind == jobs.IDENTITY_CREATION:  # the hosted API's shape for drafts
+        body = {"job_id": body["job_id"], "total_variations": body["total_outputs"]}
+    return JSONResponse(body, status_code=202)
 
 
 def _create(
@@ -91,6 +95,7 @@ def _create(
     credits.lock_user(db, user.id)
     replayed = jobs.replay(db, user, keyed)
     if replayed is not None:
+        replayed.kind = kind
         return _answer(replayed)
     uploads.settle(runtime.state, db, user.id, jobs.named_files(body))
     created = jobs.create(

@@ -18,6 +18,7 @@ from vestis.contract.products import (
     PromoteGeneratedRequest,
     PromoteGeneratedResponse,
 )
+from vestis.engines.base import draws_people
 from vestis.server.errors import ApiError
 from vestis.server.http.deps import DbDep, SessionRoute, StateDep, UserDep
 from vestis.server.http.routers.jobs import CREATION_ERRORS, IdempotencyKey, RuntimeDep, _create
@@ -66,16 +67,30 @@ def garment_recolor(
     "/identity/create",
     status_code=202,
     response_model=IdentityCreateResponse,
-    responses={422: {"model": ErrorBody, "description": "No engine here draws people"}},
+    responses={
+        **CREATION_ERRORS,
+        422: {"model": ErrorBody, "description": "No engine here draws people"},
+    },
 )
-def identity_create(state: StateDep, user: UserDep, body: IdentityCreateRequest) -> JSONResponse:
-    """Draft identities from a brief: only engines that draw people can; this server's
-    answer names them."""
-    raise ApiError(
-        422,
-        "Identity creation not available on this server",
-        products.NO_IDENTITY_CREATION.format(engines=state.engine_name),
-    )
+def identity_create(
+    runtime: RuntimeDep,
+    db: DbDep,
+    user: UserDep,
+    body: IdentityCreateRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Draft identities from a brief: a job (`/jobs/{id}/...`) whose results are the drafts,
+    on a server with an engine that draws people (a gateway passes it to the hosted On-Model
+    service); 422 naming the engines that can otherwise."""
+    state = runtime.state
+    chain = getattr(state.engine, "engines", None) or [state.engine]
+    if not any(draws_people(e) for e in chain):
+        raise ApiError(
+            422,
+            "Identity creation not available on this server",
+            products.NO_IDENTITY_CREATION.format(engines=state.engine_name),
+        )
+    return _create(runtime, db, user, products.IDENTITY_CREATION, body, idempotency_key)
 
 
 @router.post(
