@@ -82,6 +82,15 @@ def test_identities_every_method(server: ServerProcess, tmp_path: Path) -> None:
         assert c.identities.get(code).identity_code == code
         assert code in {i.identity_code for i in c.identities.list(search="Anna").identities}
         assert c.identities.update_metadata(code, tag="summer", gender="female", age=30).success
+        added = c.identities.add_photo(code, draw_person(9), filename="second.jpg")
+        assert added.identity_code == code and added.position == 1
+        assert [p.photo_id for p in c.identities.photos(code).photos][1] == added.photo_id
+        with pytest.raises(ConflictError):
+            c.identities.add_photo(code, draw_person(9))
+        c.identities.remove_photo(code, added.photo_id)
+        [only] = c.identities.get(code).photos or []
+        with pytest.raises(ConflictError):
+            c.identities.remove_photo(code, only.photo_id)
         assert c.identities.status(code).preprocessing_status in {
             "pending", "processing", "completed",
         }  # fmt: skip
@@ -119,6 +128,11 @@ def test_async_resources(server: ServerProcess, tmp_path: Path) -> None:
             assert (await c.identities.get(code)).name == "Bea"
             assert (await c.identities.list()).pagination.total >= 1
             assert (await c.identities.update_metadata(code, tag="x")).success
+            added = await c.identities.add_photo(code, photo)
+            assert added.original_filename == "photo.jpg"
+            assert len((await c.identities.photos(code)).photos) == 2
+            await c.identities.remove_photo(code, added.photo_id)
+            assert len((await c.identities.photos(code)).photos) == 1
             assert (await c.identities.status(code)).preprocessing_status
             await c.identities.delete(code)
             with pytest.raises(NotFoundError):

@@ -4,6 +4,7 @@ older than the migrations without losing its rows. On SQLite always, and on Post
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,4 +115,47 @@ def test_the_job_queue_schema_is_made_once_and_recorded() -> None:
         made = connection.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL"))
         assert made.scalar() is True
     assert applied == _migrations()[-1].name
+    database.dispose()
+
+
+def test_an_identity_keeps_its_photo_as_its_first_when_upgraded(url: str) -> None:
+    """0013: an identity from before several photos has its one photo, check and all, as its
+    first photo; its own columns are untouched."""
+    from vestis.server.store.models import Identity
+
+    engine = create_engine(url)
+    migrate(engine, "0012")
+    check = {"faces": 1, "findings": [{"name": "open_mouth", "message": "m"}], "figures": {}}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, password_hash, credits, created_at) "
+                "VALUES ('old', 'x', 7, CURRENT_TIMESTAMP)"
+            )
+        )
+        user_id = connection.execute(text("SELECT id FROM users WHERE username = 'old'")).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO identities (code, user_id, name, original_filename, content_sha256,"
+                " blob_key, face_detected, face_metadata, description, photo_check,"
+                " preprocessing_status, deleted, created_at, updated_at) VALUES ('id_old', :user,"
+                " 'Old', 'old.jpg', 'abc', 'identities/old.jpg', :yes, '{\"box\": [1, 2, 3, 4]}',"
+                " '{}', :check, 'completed', :no, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"user": user_id, "check": json.dumps(check), "yes": True, "no": False},
+        )
+    engine.dispose()
+
+    database = Database(url)
+    database.migrate()
+    assert _differences(database) == []
+    with database.session() as session:
+        identity = session.scalar(select(Identity).where(Identity.code == "id_old"))
+        assert identity is not None and identity.blob_key == "identities/old.jpg"
+        [photo] = identity.photos
+        assert photo.position == 0 and photo.public_id.startswith("photo_")
+        assert (photo.blob_key, photo.content_sha256) == ("identities/old.jpg", "abc")
+        assert photo.original_filename == "old.jpg" and photo.face_detected is True
+        assert photo.photo_check == check and photo.face_metadata == {"box": [1, 2, 3, 4]}
+        assert photo.face_traits is None  # measured when a swap first chooses
     database.dispose()

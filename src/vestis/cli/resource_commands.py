@@ -15,7 +15,10 @@ from vestis.cli import options as o
 from vestis.cli.connection import Connection, Credentials, connect
 from vestis.client import errors
 
-identities_app = typer.Typer(help="Upload, list, show and delete identities.", no_args_is_help=True)
+identities_app = typer.Typer(
+    help="Upload, list, show and delete identities, and add or remove their photos.",
+    no_args_is_help=True,
+)
 jobs_app = typer.Typer(
     help="Status, results, waiting and downloads of a job.", no_args_is_help=True
 )
@@ -141,6 +144,69 @@ def identities_upload(
     for line in resolver.advice:  # on stderr: stdout is the code alone, for scripts
         typer.echo(f"Note: {line}", err=True)
     typer.echo(code)
+
+
+@identities_app.command("add-photo")
+def identities_add_photo(
+    ctx: typer.Context,
+    code: Code,
+    image: Annotated[Path, typer.Argument(help="Another photo (.jpg/.png) of the same person.")],
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """Add a photo to an identity; prints the photo's id. Model swaps use, per catalogue
+    photo, the identity photo closest to it in expression and head pose (a closed-mouth photo
+    beside a grin lets every photo be swapped). No credits."""
+    if not image.is_file():
+        typer.echo(f"Error: photo not found: {image}", err=True)
+        raise typer.Exit(1)
+    with _connected(ctx, base_url, token, username, password) as conn:
+        added = _call(lambda: conn.client.identities.add_photo(code, image))
+    for finding in added.photo_check.findings if added.photo_check else []:
+        typer.echo(f"Note: {finding.message}", err=True)
+    typer.echo(added.photo_id)
+
+
+@identities_app.command("photos")
+def identities_photos(
+    ctx: typer.Context,
+    code: Code,
+    as_json: AsJson = False,
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """List an identity's photos: id, position, file name and what its check found."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        listing = _call(lambda: conn.client.identities.photos(code))
+    if as_json:
+        _print_json(listing, embedded=conn.embedded)
+        return
+    for photo in listing.photos:
+        found = [f.name for f in photo.photo_check.findings] if photo.photo_check else []
+        typer.echo(
+            f"{photo.photo_id}\t{photo.position}\t{photo.original_filename or ''}\t"
+            f"{', '.join(found) or 'clean'}"
+        )
+
+
+@identities_app.command("remove-photo")
+def identities_remove_photo(
+    ctx: typer.Context,
+    code: Code,
+    photo_id: Annotated[str, typer.Argument(help="The photo's id (vestis identities photos).")],
+    base_url: o.BaseUrl = None,
+    token: o.Token = None,
+    username: o.Username = None,
+    password: o.Password = None,
+) -> None:
+    """Remove a photo from an identity (its last photo stays: delete the identity instead)."""
+    with _connected(ctx, base_url, token, username, password) as conn:
+        _call(lambda: conn.client.identities.remove_photo(code, photo_id))
+    typer.echo(f"Removed photo {photo_id} from {code}")
 
 
 @identities_app.command("delete")

@@ -32,6 +32,35 @@ class IdentityPhotoCheck(WireModel):
     figures: dict[str, float | None] = {}
 
 
+class IdentityPhotoInfo(WireModel):
+    """One photo of an identity (vestis extension). An identity may hold several photos of
+    its person; a model swap uses, per target photo, the one that fits it best: none of what
+    the swap cannot render (glasses, a turned head, a beard onto a clean-shaven model, a grin
+    onto a closed mouth), then the closest in mouth state and head pose."""
+
+    photo_id: str
+    #: 0 for the identity's first photo (the one it was uploaded with), then in order added.
+    position: int
+    original_filename: str | None = None
+    link: str | None = None
+    face_detected: bool | None = None
+    photo_check: IdentityPhotoCheck | None = None
+    #: The face's traits the choice compares (mouth_open, teeth, smile, yaw, roll, glasses,
+    #: facial_hair, ...); null until measured.
+    face_traits: dict[str, float] | None = None
+    created_at: str | None = None
+
+
+class IdentityPhotoAdded(IdentityPhotoInfo):
+    success: bool = True
+    identity_code: str
+
+
+class IdentityPhotoList(WireModel):
+    identity_code: str
+    photos: list[IdentityPhotoInfo]
+
+
 class IdentityInfo(WireModel):
     identity_code: str
     name: str
@@ -49,6 +78,8 @@ class IdentityInfo(WireModel):
     tier: str | None = None
     #: vestis extension: what the photo shows that swaps carry over (None: not checked).
     photo_check: IdentityPhotoCheck | None = None
+    #: vestis extension: the identity's photos, the first one first (None in listings).
+    photos: list[IdentityPhotoInfo] | None = None
 
 
 class IdentityUploadResponse(IdentityInfo):

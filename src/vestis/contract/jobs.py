@@ -290,6 +290,24 @@ class GarmentMetrics(WireModel):
     )
 
 
+class IdentityPhotoChoice(WireModel):
+    """vestis extension: which of the identity's photos a model swap used."""
+
+    photo_id: str = Field(description="The photo (GET /identity/{code}/photos).")
+    position: int = Field(description="Its place among the identity's photos, 0 the first.")
+    of: int = Field(description="How many photos the identity held.")
+    distance: float | None = Field(
+        default=None,
+        description="How far its mouth state and head pose were from the target's (0: alike; "
+        "null: a face not measured).",
+    )
+    refused: list[str] = Field(
+        default=[],
+        description="What a swap cannot render that even the best photo showed (glasses, "
+        "turned_head, beard_onto_clean_shaven, grin_onto_closed_mouth); empty normally.",
+    )
+
+
 class OutputMetrics(WireModel):
     """vestis extension: what vestis measured on one output, whatever engine made it.
 
@@ -323,6 +341,11 @@ class OutputMetrics(WireModel):
         default=1,
         description="How many times the output was made: an output that is not the identity "
         "is made again with another seed (server setting --identity-retries), the best kept.",
+    )
+    identity_photo: IdentityPhotoChoice | None = Field(
+        default=None,
+        description="Model swap with an identity of several photos: the one chosen for this "
+        "photo (expression and head pose closest, none the swap cannot render).",
     )
     garments: list[GarmentMetrics] | None = Field(
         default=None,

@@ -100,9 +100,12 @@ _UNPARSABLE = "There was an error parsing the body"
 
 def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and exc.detail == _UNPARSABLE:
+    multipart = request.headers.get("content-type", "").startswith("multipart/")
+    if exc.status_code == 400 and (exc.detail == _UNPARSABLE or multipart):
         # a body that cannot be parsed is invalid input like any other: 422, the spec's body
-        return JSONResponse(invalid(f"{_UNPARSABLE}.", None).body(), status_code=422)
+        # (Starlette's multipart parser says what is wrong: "Invalid multipart data.", ...)
+        message = f"{_UNPARSABLE}." if exc.detail == _UNPARSABLE else f"{_UNPARSABLE}: {exc.detail}"
+        return JSONResponse(invalid(message, None).body(), status_code=422)
     headers = dict(exc.headers or {})
     if exc.status_code == 405 and (methods := allowed_methods(request)):
         headers["Allow"] = ", ".join(methods)

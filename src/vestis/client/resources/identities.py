@@ -12,6 +12,8 @@ from vestis.contract import (
     IdentityInfo,
     IdentityListResponse,
     IdentityMetadataResponse,
+    IdentityPhotoAdded,
+    IdentityPhotoList,
     IdentityStatusResponse,
     IdentityUploadResponse,
 )
@@ -40,6 +42,13 @@ def _upload_parts(
     if tag:
         data["tag"] = tag
     return files, data
+
+
+def _photo_part(
+    path: str | Path | bytes, filename: str | None
+) -> dict[str, tuple[str, bytes, str]]:
+    files, _ = _upload_parts(path, None, None, filename)
+    return files
 
 
 def _code_from_conflict(error: ConflictError) -> str:
@@ -144,6 +153,30 @@ class Identities(SyncAPIResource):
     def delete(self, code: str) -> None:
         self._call("DELETE", f"/identity/{code}")
 
+    def add_photo(
+        self, code: str, path: str | Path | bytes, *, filename: str | None = None
+    ) -> IdentityPhotoAdded:
+        """Add another photo of the identity's person (vestis extension, no credits). A model
+        swap uses, per target photo, the photo that fits it best (expression, head pose). The
+        same image twice raises ConflictError; a photo with no face or several, ApiError 422."""
+        response = self._call(
+            "POST",
+            f"/identity/{code}/photos",
+            files=_photo_part(path, filename),
+            timeout=IDENTITY_UPLOAD_TIMEOUT,
+        )
+        return IdentityPhotoAdded.model_validate(response.json())
+
+    def photos(self, code: str) -> IdentityPhotoList:
+        """The identity's photos, the first first, each with its check (vestis extension)."""
+        return IdentityPhotoList.model_validate(
+            self._call("GET", f"/identity/{code}/photos").json()
+        )
+
+    def remove_photo(self, code: str, photo_id: str) -> None:
+        """Remove one photo; the last one cannot be removed (ConflictError)."""
+        self._call("DELETE", f"/identity/{code}/photos/{photo_id}")
+
     def create(
         self, brief: IdentityCreateRequest | dict[str, Any], *, idempotency_key: str | None = None
     ) -> IdentityCreateResponse:
@@ -233,6 +266,25 @@ class AsyncIdentities(AsyncAPIResource):
 
     async def delete(self, code: str) -> None:
         await self._call("DELETE", f"/identity/{code}")
+
+    async def add_photo(
+        self, code: str, path: str | Path | bytes, *, filename: str | None = None
+    ) -> IdentityPhotoAdded:
+        """Add another photo of the identity's person (see `Identities.add_photo`)."""
+        response = await self._call(
+            "POST",
+            f"/identity/{code}/photos",
+            files=_photo_part(path, filename),
+            timeout=IDENTITY_UPLOAD_TIMEOUT,
+        )
+        return IdentityPhotoAdded.model_validate(response.json())
+
+    async def photos(self, code: str) -> IdentityPhotoList:
+        response = await self._call("GET", f"/identity/{code}/photos")
+        return IdentityPhotoList.model_validate(response.json())
+
+    async def remove_photo(self, code: str, photo_id: str) -> None:
+        await self._call("DELETE", f"/identity/{code}/photos/{photo_id}")
 
     async def create(
         self, brief: IdentityCreateRequest | dict[str, Any], *, idempotency_key: str | None = None

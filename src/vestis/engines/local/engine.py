@@ -18,6 +18,13 @@ from vestis.engines.base import (
     SwapSpec,
 )
 from vestis.quality.face_traits import FaceTraits, traits, wears_glasses
+from vestis.quality.identity_choice import (
+    CLEAN_AT,
+    CLOSED_BELOW,
+    FACIAL_HAIR_AT,
+    IDENTITY_YAW_AT_MOST,
+    grins,
+)
 
 if TYPE_CHECKING:  # the engine module stays cheap to import: OpenCV loads on first use
     from vestis.engines.local.faces import FaceGeometry
@@ -76,22 +83,12 @@ def _check_faces(
         )
 
 
-#: What the local swap cannot render without a defect a person sees (calibrated on
-#: the development photos: three-quarter heads 0.3-0.5, profiles 0.6 and more; glasses by
-#: `face_traits.wears_glasses`, the rule the identity photo check uses too).
-IDENTITY_YAW_AT_MOST = 0.42
+#: What the local swap cannot render in the photo itself (calibrated on the development
+#: photos: three-quarter heads 0.3-0.5, profiles 0.6 and more). The rules of the pair (glasses,
+#: a turned identity, beard onto clean-shaven, grin onto a closed mouth) are
+#: `quality.identity_choice`'s, which picks among an identity's photos by the same figures.
 TARGET_YAW_AT_MOST = 0.3
 TARGET_ROLL_AT_MOST = 25.0
-#: Facial hair (face_traits.facial_hair): bearded and stubbled identities score 10-20, clean
-#: faces 0-7.
-FACIAL_HAIR_AT = 10.0
-CLEAN_AT = 8.0
-#: Mouth open (inner-lip gap over mouth width): a grin with teeth 0.18-0.25, closed 0-0.05.
-GRIN_AT = 0.16
-CLOSED_BELOW = 0.1
-#: Or a wide smile (mouth width over eye-corner distance; neutral 0.5-0.6, smiles 0.7-0.8)
-#: that shows teeth (a tenth of the mouth opening bright and colourless).
-WIDE_SMILE_AT, TEETH_AT = 0.68, 0.1
 
 
 def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
@@ -126,10 +123,7 @@ def _check_traits(target: FaceTraits, identity: FaceTraits) -> None:
             "the local engine would paste grey shadows of it across the new face. Upload a "
             "clean-shaven photo of the identity, or use a generative engine."
         )
-    grin = identity.mouth_open >= GRIN_AT or (
-        identity.teeth >= TEETH_AT and identity.smile >= WIDE_SMILE_AT
-    )
-    if grin and target.mouth_open < CLOSED_BELOW:
+    if grins(identity) and target.mouth_open < CLOSED_BELOW:
         raise EngineError(
             "The identity smiles with an open mouth and the model in this photo does not: the "
             "local engine keeps the photo's closed mouth, and the smile's cheek folds would come "

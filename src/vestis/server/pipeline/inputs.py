@@ -3,6 +3,8 @@ into a `SwapSpec` or `FlatSpec`, and the engine call itself."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,16 +34,27 @@ from vestis.engines.base import (
     RecolorSpec,
     SwapSpec,
 )
+from vestis.quality import identity_choice
 from vestis.quality.colour import ColourError, parse_colour
+from vestis.quality.face_traits import FaceTraits
 from vestis.server.media import images
 from vestis.server.services.jobs import MODEL_SWAP
 from vestis.server.store.blobs import BlobStore
-from vestis.server.store.models import File, Job, JobOutput
+from vestis.server.store.models import File, Identity, Job, JobOutput
 
 
 class InputError(EngineError):
     """An input of the job cannot be read any more (blob gone, image unreadable): the output
     fails with this message, as for an engine's refusal."""
+
+
+@dataclass
+class IdentityPhotoInput:
+    """One of an identity's photos, for the choice per target (`identity_for`)."""
+
+    photo_id: str
+    image: Image.Image
+    traits: FaceTraits | None
 
 
 @dataclass
@@ -51,6 +64,68 @@ class Inputs:
     garments: list[FlatGarment] = field(default_factory=list)
     #: The anchor output's image (flat-to-model with `use_anchor`), once it exists.
     anchor: Image.Image | None = None
+    #: A model swap whose identity holds several photos: all of them, the first first (empty
+    #: with one photo: `identity` is it).
+    identity_photos: list[IdentityPhotoInput] = field(default_factory=list)
+    #: The photo chosen per target file (`identity_for`), with the figures of the choice.
+    chosen: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+#: Traits of target photos, by file id (an upload's bytes never change): each target is measured
+#: once per process, whatever number of variations and retries are made of it.
+_TARGET_TRAITS: OrderedDict[str, FaceTraits | None] = OrderedDict()
+_TARGET_TRAITS_SIZE = 512
+_TARGET_LOCK = threading.Lock()
+
+
+def target_traits(file_id: str, image: Image.Image) -> FaceTraits | None:
+    with _TARGET_LOCK:
+        if file_id in _TARGET_TRAITS:
+            _TARGET_TRAITS.move_to_end(file_id)
+            return _TARGET_TRAITS[file_id]
+    try:
+        measured = identity_choice.measure(image)
+    except Exception:  # a photo the face mesh cannot read: the engine says what is wrong
+        measured = None
+    with _TARGET_LOCK:
+        _TARGET_TRAITS[file_id] = measured
+        while len(_TARGET_TRAITS) > _TARGET_TRAITS_SIZE:
+            _TARGET_TRAITS.popitem(last=False)
+    return measured
+
+
+def identity_for(inputs: Inputs, file_id: str) -> Image.Image:
+    """The identity photo to swap onto the target `file_id`: with several photos, the one
+    `quality.identity_choice` picks (recorded in `inputs.chosen`); else the only one."""
+    assert inputs.identity is not None
+    if len(inputs.identity_photos) <= 1:
+        return inputs.identity
+    target = target_traits(file_id, inputs.uploads[file_id])
+    choice = identity_choice.choose(target, [p.traits for p in inputs.identity_photos])
+    photo = inputs.identity_photos[choice.index]
+    inputs.chosen[file_id] = {
+        "photo_id": photo.photo_id,
+        "position": choice.index,
+        "of": len(inputs.identity_photos),
+        "distance": choice.distance,
+        "refused": choice.refused,
+    }
+    return photo.image
+
+
+def _identity_photos(db: Session, blobs: BlobStore, identity: Identity) -> list[IdentityPhotoInput]:
+    """Every photo of `identity` with its face traits; traits missing (a photo from before
+    they were stored) are measured now and kept."""
+    loaded = []
+    for photo in identity.photos:
+        image = _open(blobs, photo.blob_key, "identity photo")
+        face = identity_choice.from_dict(photo.face_traits)
+        if face is None:
+            face = identity_choice.measure(image)
+            if face is not None:
+                photo.face_traits = face.as_dict()
+        loaded.append(IdentityPhotoInput(photo.public_id, image, face))
+    return loaded
 
 
 def anchor_position(job: Job) -> int | None:
@@ -92,6 +167,8 @@ def load(db: Session, blobs: BlobStore, job: Job, file_ids: set[str], follower: 
     )
     if job.job_type == IDENTITY_CREATION:
         return inputs  # a brief: no image
+    if job.job_type == MODEL_SWAP and identity is not None and len(identity.photos) > 1:
+        inputs.identity_photos = _identity_photos(db, blobs, identity)
     if job.job_type in (MODEL_SWAP, GARMENT_RECOLOR):
         reference = job.request.get("reference_image")
         for file_id in sorted(file_ids | ({reference} if reference else set())):
@@ -166,9 +243,16 @@ def at_processing_size(image: Image.Image, long_edge: int) -> Image.Image:
 
 
 def engine_spec(
-    job_type: str, request: dict[str, Any], spec: dict[str, Any], variation: int, inputs: Inputs
+    job_type: str,
+    request: dict[str, Any],
+    spec: dict[str, Any],
+    variation: int,
+    inputs: Inputs,
+    choose_photo: bool = True,
 ) -> AnySpec:
-    """The engine's view of one output."""
+    """The engine's view of one output. A model swap gets the identity photo that fits its
+    target best (`identity_for`), unless `choose_photo` is off (engines that work per job were
+    given the identity's first photo)."""
     if job_type == IDENTITY_CREATION:
         brief = IdentityCreateRequest.model_validate(request)
         return IdentitySpec(
@@ -184,9 +268,10 @@ def engine_spec(
     assert inputs.identity is not None, "model swaps and flat-to-model jobs have an identity"
     if job_type == MODEL_SWAP:
         swap = ModelSwapRequest.model_validate(request)
+        file_id = spec["file_id"]
         return SwapSpec(
-            target=inputs.uploads[spec["file_id"]],
-            identity=inputs.identity,
+            target=inputs.uploads[file_id],
+            identity=identity_for(inputs, file_id) if choose_photo else inputs.identity,
             seed=spec["seed"],
             variation=variation,
             post_process=swap.post_process,

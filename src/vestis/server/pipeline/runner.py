@@ -126,6 +126,9 @@ class OutputPipeline:
                 claim.job_type, claim.request, claim.spec, claim.variation, loaded
             )
             made, error = self._call(lambda: self._make(spec, claim), claim)
+            chosen = loaded.chosen.get(claim.spec.get("file_id", ""))
+            if made is not None and chosen is not None:
+                made.metrics["identity_photo"] = chosen
             self._finish(claim, made, error, round(time.perf_counter() - started, 3))
 
     def requeue_unfinished(self) -> None:
@@ -289,8 +292,8 @@ class OutputPipeline:
             if not loaded:  # only per-output engines of the chain need decoded images
                 loaded.append(self._load(claims, follower=False))
             claim = by_id[slot.key]
-            return inputs_.engine_spec(
-                claim.job_type, claim.request, claim.spec, claim.variation, loaded[0]
+            return inputs_.engine_spec(  # the job's engine was given the first photo
+                claim.job_type, claim.request, claim.spec, claim.variation, loaded[0], False
             )
 
         def finish(claim: Claim, made: EngineOutput | None, error: str | None, took: float) -> None:

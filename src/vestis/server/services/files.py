@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vestis.server.media.images import CONTENT_TYPES
-from vestis.server.store.models import File, Identity, JobOutput
+from vestis.server.store.models import File, Identity, IdentityPhoto, JobOutput
 from vestis.server.store.signing import FILE_URL_TTL_SECONDS, UrlSigner
 
 
@@ -27,12 +27,14 @@ def locate(db: Session, kind: str, object_id: str) -> StoredFile | None:
         return StoredFile(row.blob_key, CONTENT_TYPES[row.image_format or "jpg"], row.filename)
     if kind == "identities":
         identity = db.scalar(select(Identity).where(Identity.code == object_id))
-        if identity is None or identity.deleted:
+        key = None if identity is None or identity.deleted else identity.blob_key
+        if identity is None:  # one of an identity's photos
+            photo = db.scalar(select(IdentityPhoto).where(IdentityPhoto.public_id == object_id))
+            key = None if photo is None or photo.identity.deleted else photo.blob_key
+        if key is None:
             return None
-        ext = identity.blob_key.rsplit(".", 1)[-1]
-        return StoredFile(
-            identity.blob_key, CONTENT_TYPES.get(ext, "image/jpeg"), "identity." + ext
-        )
+        ext = key.rsplit(".", 1)[-1]
+        return StoredFile(key, CONTENT_TYPES.get(ext, "image/jpeg"), "identity." + ext)
     output = db.scalar(select(JobOutput).where(JobOutput.public_id == object_id))
     if output is None:
         return None

@@ -111,6 +111,41 @@ class Identity(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
+    photos: Mapped[list[IdentityPhoto]] = relationship(
+        back_populates="identity",
+        order_by="[IdentityPhoto.position, IdentityPhoto.id]",
+        lazy="select",
+        cascade="all, delete-orphan",
+    )
+
+
+class IdentityPhoto(Base):
+    """One photo of an identity (vestis extension). The first (lowest `position`) is the one the
+    identity's own columns (`blob_key`, `photo_check`, ...) describe, the photo of the upload;
+    a model swap uses, per target photo, the photo that fits it best (quality.identity_choice)."""
+
+    __tablename__ = "identity_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    original_filename: Mapped[str | None] = mapped_column(String(255), default=None)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    blob_key: Mapped[str] = mapped_column(String(255))
+    face_detected: Mapped[bool] = mapped_column(Boolean, default=False)
+    face_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: quality.identity_photo's check of this photo, as for the identity.
+    photo_check: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: Its face's traits (quality.face_traits), what the choice per target compares; None:
+    #: not measured yet (a photo from before 0013), measured when first needed.
+    face_traits: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    identity: Mapped[Identity] = relationship(back_populates="photos")
+
 
 class Job(Base):
     __tablename__ = "jobs"

@@ -13,6 +13,8 @@ from vestis.contract.identities import (
     IdentityListResponse,
     IdentityMetadataRequest,
     IdentityMetadataResponse,
+    IdentityPhotoAdded,
+    IdentityPhotoList,
     IdentityStatusResponse,
     IdentityUploadResponse,
 )
@@ -93,7 +95,57 @@ def list_identities(
 
 @router.get("/{identity_code}", response_model=IdentityInfo)
 def get_identity(state: StateDep, db: DbDep, user: UserDep, identity_code: str) -> IdentityInfo:
-    return IdentityInfo(**identities.info(state, identities.owned(db, user, identity_code), user))
+    identity = identities.owned(db, user, identity_code)
+    return IdentityInfo(**identities.info(state, identity, user, with_photos=True))
+
+
+@router.post(
+    "/{identity_code}/photos",
+    response_model=IdentityPhotoAdded,
+    responses={
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody, "description": "The image is already a photo of the identity"},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody, "description": "Not a readable JPEG, PNG or WebP"},
+    },
+)
+def add_identity_photo(
+    state: StateDep,
+    db: DbDep,
+    user: UserDep,
+    identity_code: str,
+    image: Annotated[UploadFile, File(description="Another photo of the identity's face.")],
+) -> IdentityPhotoAdded:
+    """vestis extension: add a photo to the identity (no credits). A model swap uses, per
+    target photo, the identity photo that fits it best (expression, head pose)."""
+    data = image.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ApiError(413, "Upload too large", f"Images are limited to {MAX_UPLOAD_BYTES} bytes.")
+    return identities.add_photo(state, db, user, identity_code, data, image.filename)
+
+
+@router.get(
+    "/{identity_code}/photos",
+    response_model=IdentityPhotoList,
+    responses={404: {"model": ErrorBody}},
+)
+def list_identity_photos(
+    state: StateDep, db: DbDep, user: UserDep, identity_code: str
+) -> IdentityPhotoList:
+    """vestis extension: the identity's photos, the first one first, each with its check."""
+    return identities.photos(state, db, user, identity_code)
+
+
+@router.delete(
+    "/{identity_code}/photos/{photo_id}",
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def remove_identity_photo(
+    db: DbDep, user: UserDep, identity_code: str, photo_id: str
+) -> dict[str, object]:
+    """vestis extension: remove a photo; an identity keeps at least one (409)."""
+    identities.remove_photo(db, user, identity_code, photo_id)
+    return {"success": True, "message": f"Photo {photo_id} removed from {identity_code}"}
 
 
 @router.get("/{identity_code}/status", response_model=IdentityStatusResponse)
