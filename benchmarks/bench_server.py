@@ -16,7 +16,8 @@ uvicorn process each):
 
 `--postgres`: every server gets a fresh database on VESTIS_TEST_POSTGRES_URL's server, else on a
 throwaway cluster started for the run (.ci/postgres.sh). `--status-only`: only the status
-figures (1 and `--clients` clients), no login flood or uploads.
+figures (1 and `--clients` clients), no login flood or uploads. `--rounds N`: both servers up
+at once, measured in turns N times, each figure the median of its N (for a busy machine).
 
 "Before" runs the older checkout's own code (a `git worktree` of `--before-commit` made under
 /tmp unless `--before` names a checkout; its `.venv` is used when it has one). Loopback only,
@@ -308,6 +309,8 @@ def main() -> None:
     parser.add_argument("--only-after", action="store_true", help="skip the older code")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL, not SQLite")
     parser.add_argument("--status-only", action="store_true", help="only the status figures")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each side, "
+                        "in turns; each figure is their median")  # fmt: skip
     args = parser.parse_args()
 
     payloads = [] if args.status_only else [
@@ -324,9 +327,15 @@ def main() -> None:
             sides.append(("before", lambda: CheckoutServer(tmp / "b", root, python)))
         sides.append(("after", lambda: ServerProcess(tmp / "a")))
         try:
-            for name, make in sides:
-                with make() as server:
-                    results[name] = measure(server, args, payloads)
+            # both servers up at once, measured in turns: a busy moment of a shared machine
+            # falls on both sides alike over the rounds, and the median of each figure is kept
+            servers = {name: stack.enter_context(make()) for name, make in sides}
+            rounds: dict[str, list[dict]] = {name: [] for name in servers}
+            for _ in range(args.rounds):
+                for name, server in servers.items():
+                    rounds[name].append(measure(server, args, payloads))
+            results = {name: median_figures(runs) for name, runs in rounds.items()}
+            stack.close()
         finally:
             if not args.only_after and not args.before:
                 subprocess.run(
@@ -336,11 +345,15 @@ def main() -> None:
     report(results, args)
 
 
+def median_figures(runs: list[dict]) -> dict:
+    return {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
+
+
 def report(results: dict[str, dict], args: argparse.Namespace) -> None:
     names = list(results)
     database = "PostgreSQL" if args.postgres else "SQLite"
     print(f"machine: {os.cpu_count()} CPU(s); each server: 1 uvicorn process, {database}, "
-          "FakeEngine")  # fmt: skip
+          f"FakeEngine; median of {args.rounds} round(s)")  # fmt: skip
     print(f"{'':46}" + "".join(f"{name:>14}" for name in names))
     rows = [
         ("GET /jobs/{id}/status req/s, 1 client", "status rps 1", "{:14.0f}"),
