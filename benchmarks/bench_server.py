@@ -1,5 +1,6 @@
 """Server throughput and latency under load, this checkout against an older one, in one run
-(real server processes on loopback, FakeEngine, SQLite, one uvicorn process each):
+(real server processes on loopback, FakeEngine, SQLite, or PostgreSQL with `--postgres`, one
+uvicorn process each):
 
 * `GET /jobs/{id}/status` requests per second and latency (p50, p99) with 1 client and with
   `--clients` (50) keep-alive clients;
@@ -11,6 +12,12 @@
 
     python benchmarks/bench_server.py                       # before = commit 19c947f
     python benchmarks/bench_server.py --before /path/to/old/checkout [--before-python PY]
+    python -m benchmarks bench_server --postgres --status-only   # status req/s on PostgreSQL
+
+`--postgres`: every server gets a fresh database on VESTIS_TEST_POSTGRES_URL's server, else on a
+throwaway cluster started for the run (.ci/postgres.sh). `--status-only`: only the status
+figures (1 and `--clients` clients), no login flood or uploads. `--rounds N`: both servers up
+at once, measured in turns N times, each figure the median of its N (for a busy machine).
 
 "Before" runs the older checkout's own code (a `git worktree` of `--before-commit` made under
 /tmp unless `--before` names a checkout; its `.venv` is used when it has one). Loopback only,
@@ -31,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +51,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.server_process import ServerProcess  # noqa: E402
 
-BEFORE_COMMIT = "19c947f"
+from benchmarks.scale_out import with_postgres  # noqa: E402
+
+#: The code before issue 17's status fast path on PostgreSQL and per-output work were cut.
+BEFORE_COMMIT = "83d5785"
 
 
 class CheckoutServer(ServerProcess):
@@ -231,9 +242,10 @@ def measure(server: ServerProcess, args: argparse.Namespace, payloads: list[byte
     run_threads(1, 1.0, poll_status(server, job_id, Tally()))  # warm-up
     # Large uploads first: measured after the upload flood below, they timed the server still
     # syncing thousands of small files (the faster side was penalised for its own throughput).
-    upload = upload_mbps(server, payloads)
-    figures["big upload MB/s"] = upload
-    figures["upload / disk"] = upload / disk_mbps(server.data_dir, payloads)
+    if not args.status_only:
+        upload = upload_mbps(server, payloads)
+        figures["big upload MB/s"] = upload
+        figures["upload / disk"] = upload / disk_mbps(server.data_dir, payloads)
     for clients in (1, args.clients):
         tally = Tally()
         wall = run_threads(clients, args.seconds, poll_status(server, job_id, tally))
@@ -241,6 +253,8 @@ def measure(server: ServerProcess, args: argparse.Namespace, payloads: list[byte
         figures[f"status p50 {clients}"] = tally.percentile(0.5)
         figures[f"status p99 {clients}"] = tally.percentile(0.99)
         figures[f"status errors {clients}"] = tally.errors
+    if args.status_only:
+        return figures
     normal = figures["status p50 1"]
     flooded = Tally()
     stop = threading.Event()
@@ -293,11 +307,19 @@ def main() -> None:
     parser.add_argument("--before-commit", default=BEFORE_COMMIT)
     parser.add_argument("--before-python", help="Python for the older code")
     parser.add_argument("--only-after", action="store_true", help="skip the older code")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL, not SQLite")
+    parser.add_argument("--status-only", action="store_true", help="only the status figures")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each side, "
+                        "in turns; each figure is their median")  # fmt: skip
     args = parser.parse_args()
 
-    payloads = [noise_png(args.megabytes, seed) for seed in range(args.uploads)]
+    payloads = [] if args.status_only else [
+        noise_png(args.megabytes, seed) for seed in range(args.uploads)
+    ]  # fmt: skip
     results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
+        if args.postgres:
+            stack.enter_context(with_postgres())
         tmp = Path(folder)
         sides: list[tuple[str, Callable[[], ServerProcess]]] = []
         if not args.only_after:
@@ -305,9 +327,15 @@ def main() -> None:
             sides.append(("before", lambda: CheckoutServer(tmp / "b", root, python)))
         sides.append(("after", lambda: ServerProcess(tmp / "a")))
         try:
-            for name, make in sides:
-                with make() as server:
-                    results[name] = measure(server, args, payloads)
+            # both servers up at once, measured in turns: a busy moment of a shared machine
+            # falls on both sides alike over the rounds, and the median of each figure is kept
+            servers = {name: stack.enter_context(make()) for name, make in sides}
+            rounds: dict[str, list[dict]] = {name: [] for name in servers}
+            for _ in range(args.rounds):
+                for name, server in servers.items():
+                    rounds[name].append(measure(server, args, payloads))
+            results = {name: median_figures(runs) for name, runs in rounds.items()}
+            stack.close()
         finally:
             if not args.only_after and not args.before:
                 subprocess.run(
@@ -317,9 +345,15 @@ def main() -> None:
     report(results, args)
 
 
+def median_figures(runs: list[dict]) -> dict:
+    return {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
+
+
 def report(results: dict[str, dict], args: argparse.Namespace) -> None:
     names = list(results)
-    print(f"machine: {os.cpu_count()} CPU(s); each server: 1 uvicorn process, SQLite, FakeEngine")
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"machine: {os.cpu_count()} CPU(s); each server: 1 uvicorn process, {database}, "
+          f"FakeEngine; median of {args.rounds} round(s)")  # fmt: skip
     print(f"{'':46}" + "".join(f"{name:>14}" for name in names))
     rows = [
         ("GET /jobs/{id}/status req/s, 1 client", "status rps 1", "{:14.0f}"),
@@ -341,6 +375,8 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
          "{:14.1f}"),
         ("  upload / raw disk", "upload / disk", "{:14.2f}"),
     ]  # fmt: skip
+    if args.status_only:
+        rows = rows[:5]
     for label, key, fmt in rows:
         cells = ""
         for name in names:

@@ -18,6 +18,9 @@ from vestis.server.settings import DATA_DIR_ENV, ServerSettings, data_dir_from
 from vestis.server.store.datadir import DataDirLock
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from vestis.server.jobqueue import Handler, JobQueue
     from vestis.server.store.db import Database
 
 DATABASE_URL_ENV = "VESTIS_DATABASE_URL"
@@ -508,7 +511,20 @@ def worker(
         f"vestis worker: {concurrency} at a time from {', '.join(chosen)} "
         f"(engine {state.engine_name})"
     )
-    asyncio.run(queue.run_workers(runtime.handlers(), queue.pools))  # type: ignore[attr-defined]
+    asyncio.run(_warm_then_work(queue, runtime.handlers()))
+
+
+async def _warm_then_work(queue: JobQueue, handlers: Mapping[str, Handler]) -> None:
+    """The measures' models loaded first, on the event loop's default thread pool, where the
+    queue's tasks run (an idle thread of it takes the first task: its models are built), and
+    only then the queue's workers register and take tasks: a first output does not wait for
+    them."""
+    import asyncio
+
+    from vestis.quality.models import warm_up
+
+    await asyncio.to_thread(warm_up)
+    await queue.run_workers(handlers, queue.pools)  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:

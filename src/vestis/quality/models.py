@@ -156,3 +156,14 @@ def face_encoder() -> Any:
     return _get(
         "encoder", lambda: dlib.face_recognition_model_v1(str(model_dir() / RECOGNITION_FILE))
     )
+
+
+def warm_up() -> None:
+    """Load every model the measures run, on this thread: the modules (mediapipe, dlib), the
+    weights and the warm-up photo are then the process's, and this thread's instances are built.
+    A worker process does this before it takes its first task (on the thread its tasks run on),
+    so its first output does not wait seconds for them (issue 17: `benchmarks/scale_out.py`)."""
+    face_locator()
+    hog_detector()
+    shape_predictor()
+    face_encoder()

@@ -94,6 +94,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
             yield
         finally:
             await runtime.stop()
+            await app.state.status_reader.close()
 
     app = FastAPI(
         title="vestis On-Model v2 API",

@@ -10,11 +10,12 @@ and worker processes on any number of machines.
   `heartbeat_seconds`; every worker also looks, as often, for tasks whose worker's heartbeat is
   older than `stalled_after` seconds (killed, machine lost) and puts them back in the queue, where
   another worker takes them.
-- **Exclusive holds** (`exclusive`) are PostgreSQL session advisory locks on a connection of
-  their own: held while the holder's connection lives, released by PostgreSQL the moment its
-  process dies. A task put back in the queue while its first worker is in fact still alive (a
-  heartbeat late, not dead) finds the output held and ends; so no output is ever made by two
-  workers at once, and a result is recorded only under the claim it was made for.
+- **Exclusive holds** (`exclusive`) are PostgreSQL session advisory locks on a connection for
+  holds that each thread keeps: unlocked at the end of the hold, released by PostgreSQL the
+  moment the holder's process dies. A task put back in the queue while its first worker is in
+  fact still alive (a heartbeat late, not dead) finds the output held and ends; so no output is
+  ever made by two workers at once, and a result is recorded only under the claim it was made
+  for.
 - **Retries**: a task that raises runs again after 2, 4, 8, 16 s (`TASK_ATTEMPTS` runs), once
   the database is back; `sweeper` (`OutputPipeline.sweep`) runs every `sweep_seconds` beside
   the workers and defers again the work whose task failed for good.
@@ -65,6 +66,8 @@ QUEUES = (JOBS_QUEUE, WEBHOOKS_QUEUE)
 Pools = list[tuple[tuple[str, ...], int]]
 #: Runs 2..TASK_ATTEMPTS of a task that raised wait 2, 4, 8, 16 s (Procrastinate: 2 ** attempt).
 RETRY = procrastinate.RetryStrategy(max_attempts=TASK_ATTEMPTS - 1, exponential_wait=2)
+_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
 
 
 def conninfo(url: str) -> str:
@@ -115,6 +118,8 @@ class ProcrastinateQueue(JobQueue):
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
+        #: Each thread's connection for `exclusive` holds.
+        self._holds = threading.local()
 
     # --- deferring --------------------------------------------------------------------------
 
@@ -125,12 +130,46 @@ class ProcrastinateQueue(JobQueue):
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:
-        with psycopg.connect(self.conninfo, autocommit=True) as connection:
-            row = connection.execute(
-                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,)
-            ).fetchone()
-            yield bool(row and row[0])
-        # closing the connection releases the lock
+        """Held on this thread's own connection for holds (kept from one task to the next: a
+        new connection for each output cost a PostgreSQL backend's start every time), and
+        released at the end of the block; a connection that fails is closed, which releases
+        every lock it held."""
+        connection, held = self._try_lock(name)
+        try:
+            yield held
+        finally:
+            if held:
+                try:
+                    connection.execute(_UNLOCK, (name,))
+                except psycopg.Error:
+                    self._drop_hold_connection()
+
+    def _try_lock(self, name: str) -> tuple[psycopg.Connection[Any], bool]:
+        for attempt in (1, 2):
+            connection = self._hold_connection()
+            try:
+                row = connection.execute(_TRY_LOCK, (name,)).fetchone()
+                return connection, bool(row and row[0])
+            except psycopg.OperationalError:
+                # the database restarted since this connection was made: once more, anew
+                self._drop_hold_connection()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _hold_connection(self) -> psycopg.Connection[Any]:
+        connection: psycopg.Connection[Any] | None = getattr(self._holds, "connection", None)
+        if connection is None or connection.closed:
+            connection = psycopg.connect(self.conninfo, autocommit=True)
+            self._holds.connection = connection
+        return connection
+
+    def _drop_hold_connection(self) -> None:
+        connection = getattr(self._holds, "connection", None)
+        self._holds.connection = None
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                connection.close()  # the server ends the session: its locks go with it
 
     def live_tasks(self) -> set[tuple[str, str]]:
         with psycopg.connect(self.conninfo, autocommit=True) as connection:
