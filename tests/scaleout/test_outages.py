@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from tests.fashn.conftest import credits_of, run, wait_final
-from tests.server.conftest import Api, api_for, person_image
+from tests.server.conftest import api_for, person_image
 from tests.support.gate import Gate, wait_until
 from tests.support.server_process import GATED_FAKE_ENGINE, REPO_ROOT, ServerProcess
 
