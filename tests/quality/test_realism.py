@@ -127,3 +127,41 @@ def test_traits_read_the_photo(photo: np.ndarray, mesh: np.ndarray) -> None:
     grin = traits(smiling, face.landmarks)
     assert grin.mouth_open > 0.1 and grin.teeth > 0.1
     assert _poly(smiling.shape, face.landmarks[INNER_LIPS]).sum() > 0
+
+
+def _lens_outlines(image: np.ndarray, mesh: np.ndarray, strength: float) -> np.ndarray:
+    """Thin brown lens outlines ringing each eye, blended in at `strength` (1: solid)."""
+    from vestis.quality.face_traits import LEFT_EYE, RIGHT_EYE
+
+    drawn = image.copy()
+    eye = float(np.linalg.norm(mesh[33] - mesh[263]))
+    for contour in (RIGHT_EYE, LEFT_EYE):
+        centre = mesh[contour].mean(axis=0)
+        axes = (int(0.3 * eye), int(0.21 * eye))
+        thickness = max(1, int(eye * 0.025))
+        cv2.ellipse(drawn, (int(centre[0]), int(centre[1])), axes, 0, 0, 360, (120, 90, 80),
+                    thickness, cv2.LINE_AA)  # fmt: skip
+    return (image * (1.0 - strength) + drawn * strength).astype(np.uint8)
+
+
+def test_lens_outlines_are_glasses_and_faint_ones_count_when_the_identity_wears_them() -> None:
+    """Lens outlines (browline frames' clear lower rims, as a swap leaves them): solid ones are
+    glasses to the shared rule and to the measure; fainter ones gained over the photo are
+    glasses fragments too; a faint ring is named only when the identity wears glasses (it can
+    only be its frames), never on a photo as its own output."""
+    from vestis.quality.face_traits import wears_glasses
+
+    photo = np.ascontiguousarray(np.asarray(samples.make_pdp_photo(2).convert("RGB")))
+    face = find_face(photo)
+    signature = face_signature(photo)
+    assert face is not None and signature is not None
+    assert not wears_glasses(traits(photo, face.landmarks))
+    solid = _lens_outlines(photo, face.landmarks, 1.0)
+    assert wears_glasses(traits(solid, face.landmarks))
+    assert "glasses_fragments" in measure_realism(photo, solid, signature.box).defects
+    fainter = _lens_outlines(photo, face.landmarks, 0.6)
+    assert "glasses_fragments" in measure_realism(photo, fainter, signature.box).defects
+    faint = _lens_outlines(photo, face.landmarks, 0.35)
+    assert "glasses_fragments" not in measure_realism(photo, faint, signature.box).defects
+    assert "glasses_fragments" in measure_realism(photo, faint, signature.box, True).defects
+    assert measure_realism(photo, photo, signature.box, True).defects == []
