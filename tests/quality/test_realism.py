@@ -159,7 +159,7 @@ def test_lens_outlines_are_glasses_and_faint_ones_count_when_the_identity_wears_
     solid = _lens_outlines(photo, face.landmarks, 1.0)
     assert wears_glasses(traits(solid, face.landmarks))
     assert "glasses_fragments" in measure_realism(photo, solid, signature.box).defects
-    fainter = _lens_outlines(photo, face.landmarks, 0.6)
+    fainter = _lens_outlines(photo, face.landmarks, 0.8)
     assert "glasses_fragments" in measure_realism(photo, fainter, signature.box).defects
     faint = _lens_outlines(photo, face.landmarks, 0.35)
     assert "glasses_fragments" not in measure_realism(photo, faint, signature.box).defects

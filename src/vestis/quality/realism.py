@@ -41,9 +41,10 @@ SHARPNESS_BAND = (0.8, 1.25)
 GLASSES_GAINED = 2.5  # L* per pixel of frame-like edges
 FRAMES_GAINED = 3.0  # L* per pixel across the nose bridge (faces without glasses: at most 2.8)
 #: Lens outlines gained around the eyes (face_traits' `rims`): on the graded development set,
-#: outputs without glasses gain at most 2.1, those of identities with glasses 1.2-6.7. When the
-#: identity wears glasses, a fainter ring is enough: it can only have come from its frames.
-RIMS_GAINED, RIMS_GAINED_FROM_GLASSES = 2.5, 0.8
+#: outputs of identities without glasses gain at most 2.6 (crisp eyes and lashes), those of
+#: identities with glasses 1.2-6.7. When the identity wears glasses, a faint ring is enough:
+#: it can only have come from its frames; otherwise only a ring no eye gives counts.
+RIMS_GAINED, RIMS_GAINED_FROM_GLASSES = 4.0, 0.8
 FACIAL_HAIR_GAINED = 5.0
 #: The photo's own beard or moustache mostly gone: a swap that cannot draw a clean chin leaves
 #: pieces of it (a warp over a moustache, a shadow where it was).
