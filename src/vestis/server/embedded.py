@@ -7,6 +7,7 @@ talk real HTTP to it with no account and no network.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -61,6 +62,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn looks at `should_exit` every 0.1 s, and then gives open connections 0.1 s more
+    before it stops: a command of the CLI, which closes its client first, waits for neither
+    (each command starts and stops a server). Otherwise uvicorn's own loop and shutdown."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        if await self.on_tick(counter):
+            return
+        while True:
+            for _ in range(10):  # uvicorn's tick (date header, request limit) stays at 0.1 s
+                await asyncio.sleep(0.01)
+                if self.should_exit:
+                    return
+            counter = (counter + 1) % 864_000
+            if await self.on_tick(counter):
+                return
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks or self.force_exit:
+            await super().shutdown(sockets)
+            return
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
+
 class EmbeddedServer:
     def __init__(
         self,
@@ -72,7 +102,11 @@ class EmbeddedServer:
         initial_credits: float = 1_000_000,
         port: int | None = None,
         studio: bool = True,
+        outputs: bool = True,
     ) -> None:
+        """`outputs=False`: a server for requests that make no outputs and check no faces
+        (list, show, status, delete): no workers and no engine, so it starts without the
+        engine's image libraries."""
         self.port = port or _free_port()
         self.settings = ServerSettings(
             data_dir=Path(data_dir),
@@ -80,7 +114,8 @@ class EmbeddedServer:
             port=self.port,
             engine=engine,
             rate_limit_per_minute=rate_limit_per_minute,
-            workers=workers,
+            workers=workers if outputs else 0,
+            load_engine=outputs,
             initial_credits=initial_credits,
             # One user's own machine: their webhooks and image URLs may be on their network.
             allow_private_urls=True,
@@ -124,7 +159,7 @@ class EmbeddedServer:
             lifespan="on",
             timeout_graceful_shutdown=3,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _PromptServer(config)
         # uvicorn installs signal handlers only in the main thread; the CLI keeps Ctrl-C.
         self._thread = threading.Thread(
             target=self._server.run, name="vestis-embedded", daemon=True
@@ -135,7 +170,11 @@ class EmbeddedServer:
 
     def _wait_healthy(self) -> None:
         thread = self._thread
-        outcome = wait_for_health(self.base_url, lambda: thread is not None and thread.is_alive())
+        # polled often: the server is up within a few tens of milliseconds, and each command of
+        # the CLI waits for it
+        outcome = wait_for_health(
+            self.base_url, lambda: thread is not None and thread.is_alive(), interval=0.01
+        )
         if outcome == "stopped":
             raise RuntimeError("The embedded server stopped during start-up.")
         if outcome == "timeout":

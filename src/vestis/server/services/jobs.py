@@ -24,7 +24,6 @@ from vestis.contract.jobs import (
     ResultsSummary,
 )
 from vestis.contract.products import CreatePackshotRequest, GarmentRecolorRequest
-from vestis.quality import embedding_consistency
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.guard.security import new_public_id
 from vestis.server.media import images
@@ -492,6 +491,8 @@ def summary(job: Job) -> ResultsSummary:
 
 def _consistency(done: list[JobOutput]) -> float | None:
     """The largest face distance between two delivered outputs (one identity per job)."""
+    from vestis.quality.measures import embedding_consistency  # numpy: only for results
+
     value = embedding_consistency([o.face_embedding for o in done if o.face_embedding])
     return None if value is None else round(value, 4)
 
