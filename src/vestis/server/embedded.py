@@ -8,7 +8,6 @@ talk real HTTP to it with no account and no network.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
@@ -138,8 +137,9 @@ class EmbeddedServer:
                 saved = path.read_text().strip()
                 if saved and user_for_token(db, saved, ("api",)) is not None:
                     return saved
+            # no password: the token is its way in (and its first start hashes nothing)
             user = find_user(db, LOCAL_USER) or create_user(
-                db, LOCAL_USER, os.urandom(16).hex(), self.settings.initial_credits
+                db, LOCAL_USER, None, self.settings.initial_credits
             )
             token, _ = issue_token(db, user, "api", timedelta(days=3650))
         path.write_text(token)
