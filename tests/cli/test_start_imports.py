@@ -78,3 +78,31 @@ def test_a_read_starts_the_embedded_server_without_the_engine(
     assert _heavy(first) == []
     assert _heavy(again) == []
     assert not any(m.split(".")[0] == "alembic" for m in again), "migrations at every start"
+
+
+#: `vestis <args>` in this process, writing at exit how many objects were frozen out of the
+#: garbage collector's reach.
+RUN_AND_COUNT_FROZEN = """
+import atexit, gc, runpy, sys
+out = sys.argv[1]
+atexit.register(lambda: open(out, "w").write(str(gc.get_freeze_count())))
+sys.argv = ["vestis", *sys.argv[2:]]
+runpy.run_module("vestis", run_name="__main__")
+"""
+
+
+def test_a_command_leaves_its_objects_out_of_the_collection_at_exit(tmp_path: Path) -> None:
+    """Python collects garbage once more as it exits, walking every object of every imported
+    module (a third of a second for a command that started the embedded server): the CLI
+    freezes them when the command is done, whether it succeeded or failed."""
+    for args, code in ((["data", "info"], 0), (["identities", "show", "nobody"], 1)):
+        out = tmp_path / "frozen.txt"
+        done = subprocess.run(
+            [sys.executable, "-c", RUN_AND_COUNT_FROZEN, str(out), *args],
+            env=cli_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == code, done.stdout + done.stderr
+        assert int(out.read_text()) > 10_000, args
