@@ -57,7 +57,9 @@ def test_users_and_tokens_commands(tmp_path: Path) -> None:
     missing = server.cli("tokens", "create", "--user", "nobody", *data, check=False)
     assert missing.returncode == 1 and "no user" in missing.stderr
     # VESTIS_DATA_DIR instead of --data-dir
-    env = {**os.environ, "VESTIS_DATA_DIR": str(server.data_dir), "PYTHONPATH": str(REPO_ROOT)}
+    # this checkout's vestis (src/), not whichever one the environment has installed
+    path = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")])
+    env = {**os.environ, "VESTIS_DATA_DIR": str(server.data_dir), "PYTHONPATH": path}
     by_env = subprocess.run(
         [sys.executable, "-m", "vestis", "tokens", "create", "--user", "ann", *server.db_args()],
         env=env,

@@ -83,3 +83,33 @@ def test_unknown_user_names_cost_one_argon2_check_like_known_ones(
         assert accounts.login(db, "anna", "right") is not None
     assert len(checks) == 3
     assert all(h.startswith("$argon2") for h in checks)
+
+
+def test_a_user_made_without_a_password_signs_in_by_token_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded server's `local` user: made without an Argon2 hash (its first start is
+    shorter); no password logs in as it, and trying costs one check, like any other name."""
+    hashed: list[str] = []
+    checks: list[str] = []
+    real = security._hasher
+
+    class Counting:
+        def hash(self, password: str) -> str:
+            hashed.append(password)
+            return real.hash(password)
+
+        def verify(self, password_hash: str, password: str) -> bool:
+            checks.append(password_hash)
+            return real.verify(password_hash, password)
+
+    monkeypatch.setattr(security, "_hasher", Counting())
+    database = Database("sqlite://")
+    database.migrate()
+    with database.session() as db:
+        accounts.create_user(db, "local", None, 10)
+        assert hashed == []
+        assert accounts.login(db, "local", "") is None
+        assert accounts.login(db, "local", "anything") is None
+    assert len(checks) == 2
+    assert all(h.startswith("$argon2") for h in checks)  # the dummy hash, same cost

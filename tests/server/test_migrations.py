@@ -5,6 +5,8 @@ older than the migrations without losing its rows. On SQLite always, and on Post
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from tests.support.server_process import fresh_database_url
 
 from vestis.server.store.db import (
     BASELINE_REVISION,
+    HEAD_REVISION,
     Base,
     Database,
     alembic_config,
@@ -57,6 +60,40 @@ def test_history_is_linear_from_the_baseline() -> None:
     assert len(script.get_heads()) == 1, "two migrations claim the same parent: re-parent one"
     bases = script.get_bases()
     assert bases == [BASELINE_REVISION]
+
+
+def test_the_head_revision_is_the_newest_migration() -> None:
+    """`HEAD_REVISION` lets a start skip Alembic for a database at the head: a new migration
+    must move it, or databases would not be upgraded to it."""
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD_REVISION]
+
+
+def test_a_database_behind_the_head_is_upgraded(url: str) -> None:
+    engine = create_engine(url)
+    migrate(engine, "0011")
+    engine.dispose()
+    database = Database(url)
+    database.migrate()
+    assert _differences(database) == []
+    with database.engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert [v for (v,) in versions] == [HEAD_REVISION]
+    database.dispose()
+
+
+def test_a_database_at_the_head_opens_without_alembic(tmp_path: Path) -> None:
+    """Every start after the first (the CLI's embedded server for each command) finds the
+    database at the head: one query, and neither Alembic nor the migration scripts load."""
+    url = f"sqlite:///{tmp_path / 'vestis.db'}"
+    Database(url).migrate()
+    check = (
+        "import sys\n"
+        "from vestis.server.store.db import Database\n"
+        f"Database({url!r}).migrate()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_database_from_before_migrations_is_upgraded_keeping_its_rows(url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import gc
 import sys
 
 from vestis.cli import interrupts
@@ -33,3 +34,9 @@ def main() -> None:
         app()
     except (interrupts.Interrupted, KeyboardInterrupt):
         interrupts.stop_now()
+    finally:
+        # The command is done: what it made lives until the process ends anyway. Frozen, the
+        # objects of every imported module (the server's, the client's: hundreds of thousands)
+        # are not walked once more by the collection Python runs as it exits, which took
+        # about a third of a second, longer than some whole commands.
+        gc.freeze()

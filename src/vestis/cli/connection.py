@@ -71,10 +71,16 @@ def embedded_data_dir() -> Path:
 
 
 def start_embedded(
-    stack: ExitStack, announce: Callable[[str], None] | None, data_dir: Path | None = None
+    stack: ExitStack,
+    announce: Callable[[str], None] | None,
+    data_dir: Path | None = None,
+    *,
+    outputs: bool = True,
 ) -> Any:
     """Start the embedded server (stopped when `stack` closes) on `data_dir` (default: the
-    user's, `embedded_data_dir()`); says so through `announce`."""
+    user's, `embedded_data_dir()`); says so through `announce`. `outputs=False` for a command
+    that makes no outputs and uploads no identity: the server starts without workers and
+    without loading the engine."""
     from vestis.server.embedded import EmbeddedServer
 
     data_dir = data_dir or embedded_data_dir()
@@ -82,7 +88,9 @@ def start_embedded(
     if announce is not None:
         announce(EMBEDDED_NOTICE.format(engine=engine, data_dir=data_dir))
     # the CLI's own server only answers the API for this command: no studio pages to load
-    return stack.enter_context(EmbeddedServer(data_dir, engine=engine, studio=False))
+    return stack.enter_context(
+        EmbeddedServer(data_dir, engine=engine, studio=False, outputs=outputs)
+    )
 
 
 @contextmanager
@@ -93,14 +101,15 @@ def connect(
     announce: Callable[[str], None] | None = None,
     max_retries: int = 5,
     data_dir: Path | None = None,
+    outputs: bool = True,
 ) -> Iterator[Connection]:
     """A client for `creds`; starts (and stops) the embedded server when there are none, on
-    `data_dir` when given."""
+    `data_dir` when given (`outputs`: see `start_embedded`)."""
     from vestis.client import Client
 
     with ExitStack() as stack:
         if creds.embedded:
-            server = start_embedded(stack, announce, data_dir)
+            server = start_embedded(stack, announce, data_dir, outputs=outputs)
             client = Client(
                 base_url=server.base_url,
                 token=server.token,

@@ -35,11 +35,15 @@ def _connected(
     token: str | None,
     username: str | None,
     password: str | None,
+    *,
+    outputs: bool = True,
 ) -> Iterator[Connection]:
+    """`outputs=False`: the command makes no outputs and uploads no identity (it lists, shows,
+    deletes), so the embedded server, if it is used, starts without workers and engine."""
     creds = Credentials(base_url, token, username, password)
     creds.validate(ctx)
     try:
-        with connect(creds, announce=lambda m: typer.echo(m, err=True)) as conn:
+        with connect(creds, announce=lambda m: typer.echo(m, err=True), outputs=outputs) as conn:
             yield conn
     except errors.VestisError as exc:
         typer.echo(f"Error: {exc.reason}", err=True)
@@ -88,7 +92,7 @@ def identities_list(
     password: o.Password = None,
 ) -> None:
     """List identities (yours, shared and the defaults)."""
-    with _connected(ctx, base_url, token, username, password) as conn:
+    with _connected(ctx, base_url, token, username, password, outputs=False) as conn:
         listing = _call(
             lambda: conn.client.identities.list(page=page, per_page=per_page, search=search)
         )
@@ -113,7 +117,7 @@ def identities_show(
     password: o.Password = None,
 ) -> None:
     """Show one identity as JSON."""
-    with _connected(ctx, base_url, token, username, password) as conn:
+    with _connected(ctx, base_url, token, username, password, outputs=False) as conn:
         _print_json(_call(lambda: conn.client.identities.get(code)), embedded=conn.embedded)
 
 
@@ -219,7 +223,7 @@ def identities_delete(
     password: o.Password = None,
 ) -> None:
     """Delete one of your identities."""
-    with _connected(ctx, base_url, token, username, password) as conn:
+    with _connected(ctx, base_url, token, username, password, outputs=False) as conn:
         _call(lambda: conn.client.identities.delete(code))
     typer.echo(f"Deleted identity {code}")
 
@@ -238,7 +242,7 @@ def jobs_status(
     password: o.Password = None,
 ) -> None:
     """A job's status and progress."""
-    with _connected(ctx, base_url, token, username, password) as conn:
+    with _connected(ctx, base_url, token, username, password, outputs=False) as conn:
         status = _call(lambda: conn.client.jobs.status(job_id))
     if as_json:
         _print_json(status)
@@ -256,7 +260,7 @@ def jobs_results(
     password: o.Password = None,
 ) -> None:
     """The raw results body of a job (what metadata.json holds)."""
-    with _connected(ctx, base_url, token, username, password) as conn:
+    with _connected(ctx, base_url, token, username, password, outputs=False) as conn:
         _print_json(_call(lambda: conn.client.jobs.results_raw(job_id)))
 
 

@@ -48,7 +48,10 @@ from vestis.engines.base import (
     UpstreamError,
     call_engine,
 )
-from vestis.engines.garment_lock import lock_if_repainted, prepare, repaints
+
+# `garment_lock` (OpenCV, numpy) is imported where a repainted output is locked: the server
+# imports the chain with its job pipeline, and a server that only answers reads starts
+# without those libraries.
 
 log = logging.getLogger("vestis.engines.chain")
 
@@ -140,7 +143,10 @@ class EngineChain:
                 continue
             output.warnings = [*notes, *output.warnings]
             output.engine = output.engine or engine.name
-            lock_if_repainted(engine, job_type, target, output, self.garment_lock)
+            if repaints(engine):
+                from vestis.engines.garment_lock import lock_if_repainted
+
+                lock_if_repainted(engine, job_type, target, output, self.garment_lock)
             return output
         raise AssertionError("unreachable: the last engine's error is raised")
 
@@ -195,6 +201,8 @@ class _EngineStep(JobContext):
         output.warnings = [*self.notes.get(key, []), *output.warnings]
         output.engine = output.engine or self.key
         if repaints(self.engine):
+            from vestis.engines.garment_lock import lock_if_repainted
+
             target = self.target_of(key)
             lock_if_repainted(self.engine, "model_swap", target, output, target is not None)
         self.context.deliver(key, output)
@@ -229,6 +237,8 @@ def run_job_on_chain(
     target_of = _targets(work) if garment_lock else (lambda _key: None)
     if garment_lock and work.job_type == "model_swap" and any(repaints(e) for e in engines):
         # the photos' swap regions are worked out while the upstream makes the outputs
+        from vestis.engines.garment_lock import prepare
+
         photos = {id(t): t for t in map(target_of, (s.key for s in work.slots)) if t is not None}
         prepare(list(photos.values()))
     for index, engine in enumerate(engines):
@@ -296,3 +306,9 @@ def _each(engine: Engine, slots: list[OutputSlot], step: _EngineStep, spec_for: 
             step.fail(slot.key, EngineError(f"Internal engine error: {type(exc).__name__}"))
             continue
         step.deliver(slot.key, output)
+
+
+def repaints(engine: object) -> bool:
+    """True for engines that redraw the whole photo (their swaps get the garment lock); the
+    same test as `garment_lock.repaints`, without importing it."""
+    return bool(getattr(engine, "repaints", False))

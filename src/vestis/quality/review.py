@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
-from vestis.quality.measures import (
-    OutputMeasures,
-    identity_warning,
-    measure_flat,
-    measure_swap,
-    quality_score,
-)
+if TYPE_CHECKING:
+    import numpy as np
+
+    from vestis.quality.measures import OutputMeasures
+
+# The measures (numpy, OpenCV and the face models behind them) are imported by the functions
+# that measure: the server reads the review's rules (`review_reasons`, the thresholds) with
+# every result, and starts without them.
 
 #: Below this `quality_score` a completed output is flagged for review.
 LOW_SCORE = 0.5
@@ -90,6 +90,8 @@ def realism_warning(measures: OutputMeasures) -> str | None:
 
 def measured_warnings(measures: OutputMeasures) -> list[str]:
     """The warnings the measures add to an output's own (the engine's)."""
+    from vestis.quality.measures import identity_warning
+
     return [w for w in (identity_warning(measures), realism_warning(measures)) if w is not None]
 
 
@@ -100,6 +102,8 @@ def result_fields(
 ) -> dict[str, Any]:
     """What a result carries about one measured output: `quality_score`, `warnings`,
     `detail_needs_review`, `detail_review_reason` and `metrics`, as the server gives them."""
+    from vestis.quality.measures import quality_score
+
     score = quality_score(measures, engine_score)
     warnings = [*engine_warnings, *measured_warnings(measures)]
     metrics = measures.as_dict()
@@ -117,6 +121,8 @@ def measure_swap_files(original: Path, identity: Path, output: Path) -> dict[str
     """`result_fields` of a model-swap output measured from its three files (any engine's).
     Raises `UnreadableImage` when a file is missing, not an image, or the output is not the
     original's size (a model swap keeps the photo's size)."""
+    from vestis.quality.measures import measure_swap
+
     target, face = _open(original, "original"), _open(identity, "identity")
     made = _open(output, "output")
     if made.shape[:2] != target.shape[:2]:
@@ -129,6 +135,8 @@ def measure_swap_files(original: Path, identity: Path, output: Path) -> dict[str
 
 def measure_flat_files(identity: Path, output: Path) -> dict[str, Any]:
     """`result_fields` of a flat-to-model output measured from its files (any engine's)."""
+    from vestis.quality.measures import measure_flat
+
     return result_fields(measure_flat(_open(identity, "identity"), _open(output, "output")))
 
 
@@ -137,6 +145,8 @@ class UnreadableImage(ValueError):
 
 
 def _open(path: Path, role: str) -> np.ndarray:
+    import numpy as np
+
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))

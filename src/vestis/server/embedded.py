@@ -7,7 +7,7 @@ talk real HTTP to it with no account and no network.
 
 from __future__ import annotations
 
-import os
+import asyncio
 import socket
 import threading
 import time
@@ -41,8 +41,9 @@ def wait_for_health(
     or `timeout` seconds pass ("timeout"). Shared by the embedded server and the test harness
     that starts `vestis serve` as a process."""
     deadline = time.monotonic() + timeout
-    # one client for every poll: a new one per poll builds a TLS context each time
-    with httpx.Client(timeout=2) as client:
+    # one client for every poll: a new one per poll builds a TLS context each time (and none
+    # at all for plain HTTP, the embedded server's: building one costs more than a poll)
+    with httpx.Client(timeout=2, verify=base_url.startswith("https:")) as client:
         while time.monotonic() < deadline:
             if not alive():
                 return "stopped"
@@ -61,6 +62,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn looks at `should_exit` every 0.1 s, and then gives open connections 0.1 s more
+    before it stops: a command of the CLI, which closes its client first, waits for neither
+    (each command starts and stops a server). Otherwise uvicorn's own loop and shutdown."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        if await self.on_tick(counter):
+            return
+        while True:
+            for _ in range(10):  # uvicorn's tick (date header, request limit) stays at 0.1 s
+                await asyncio.sleep(0.01)
+                if self.should_exit:
+                    return
+            counter = (counter + 1) % 864_000
+            if await self.on_tick(counter):
+                return
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks or self.force_exit:
+            await super().shutdown(sockets)
+            return
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
+
 class EmbeddedServer:
     def __init__(
         self,
@@ -72,7 +102,11 @@ class EmbeddedServer:
         initial_credits: float = 1_000_000,
         port: int | None = None,
         studio: bool = True,
+        outputs: bool = True,
     ) -> None:
+        """`outputs=False`: a server for requests that make no outputs and check no faces
+        (list, show, status, delete): no workers and no engine, so it starts without the
+        engine's image libraries."""
         self.port = port or _free_port()
         self.settings = ServerSettings(
             data_dir=Path(data_dir),
@@ -80,7 +114,8 @@ class EmbeddedServer:
             port=self.port,
             engine=engine,
             rate_limit_per_minute=rate_limit_per_minute,
-            workers=workers,
+            workers=workers if outputs else 0,
+            load_engine=outputs,
             initial_credits=initial_credits,
             # One user's own machine: their webhooks and image URLs may be on their network.
             allow_private_urls=True,
@@ -103,8 +138,9 @@ class EmbeddedServer:
                 saved = path.read_text().strip()
                 if saved and user_for_token(db, saved, ("api",)) is not None:
                     return saved
+            # no password: the token is its way in (and its first start hashes nothing)
             user = find_user(db, LOCAL_USER) or create_user(
-                db, LOCAL_USER, os.urandom(16).hex(), self.settings.initial_credits
+                db, LOCAL_USER, None, self.settings.initial_credits
             )
             token, _ = issue_token(db, user, "api", timedelta(days=3650))
         path.write_text(token)
@@ -124,7 +160,7 @@ class EmbeddedServer:
             lifespan="on",
             timeout_graceful_shutdown=3,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _PromptServer(config)
         # uvicorn installs signal handlers only in the main thread; the CLI keeps Ctrl-C.
         self._thread = threading.Thread(
             target=self._server.run, name="vestis-embedded", daemon=True
@@ -135,7 +171,11 @@ class EmbeddedServer:
 
     def _wait_healthy(self) -> None:
         thread = self._thread
-        outcome = wait_for_health(self.base_url, lambda: thread is not None and thread.is_alive())
+        # polled often: the server is up within a few tens of milliseconds, and each command of
+        # the CLI waits for it
+        outcome = wait_for_health(
+            self.base_url, lambda: thread is not None and thread.is_alive(), interval=0.01
+        )
         if outcome == "stopped":
             raise RuntimeError("The embedded server stopped during start-up.")
         if outcome == "timeout":

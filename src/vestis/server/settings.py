@@ -64,6 +64,11 @@ class ServerSettings:
     identity_retries: int = 2
     #: Serve the review studio at /studio.
     studio: bool = True
+    #: Load the engine when the app starts. Off only for a process that makes no outputs
+    #: (`workers` 0) and checks no faces: the CLI's embedded server for a command that only
+    #: reads or deletes (`vestis identities list`), which then starts without the engine's
+    #: image libraries.
+    load_engine: bool = True
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

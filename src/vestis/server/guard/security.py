@@ -19,10 +19,11 @@ _dummy_hash: str | None = None
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Check `password`; with no hash (an unknown user), check it against a dummy hash of the
-    same cost and answer False, so the time taken does not tell whether the user exists."""
+    """Check `password`; with no hash (an unknown user, or one made without a password), check
+    it against a dummy hash of the same cost and answer False, so the time taken does not tell
+    whether the user exists or has a password."""
     global _dummy_hash
-    if password_hash is None:
+    if not password_hash:
         if _dummy_hash is None:
             _dummy_hash = hash_password(secrets.token_urlsafe(16))
         password_hash = _dummy_hash

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from vestis import __version__
-from vestis.engines.chain import EngineChain
 from vestis.server import errors
 from vestis.server.http import openapi
 from vestis.server.http.bodycap import BodyCap
@@ -35,7 +34,6 @@ from vestis.server.http.routers import (
 )
 from vestis.server.http.status_reads import StatusReader
 from vestis.server.process import faults
-from vestis.server.process.engine_loader import load_chain
 from vestis.server.process.runtime import Runtime
 from vestis.server.process.state import ServerState
 from vestis.server.settings import REQUEST_THREADS, ServerSettings
@@ -70,7 +68,11 @@ def _install_web_apps(app: FastAPI) -> None:
 
 def attach_engine(state: ServerState) -> None:
     """Load the engine chain of `state.settings` into `state` (server and worker processes),
-    unless one is there already."""
+    unless one is there already. Imported here: a command that only reads the API (the CLI's
+    embedded server for `identities list`) starts without the engines' image libraries."""
+    from vestis.engines.chain import EngineChain
+    from vestis.server.process.engine_loader import load_chain
+
     settings = state.settings
     engine = state.engine or load_chain(settings.engine)
     if isinstance(engine, EngineChain):
@@ -86,7 +88,8 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-        attach_engine(state)
+        if settings.load_engine:
+            attach_engine(state)
         runtime = Runtime(state)
         state.runtime = runtime
         await runtime.start()

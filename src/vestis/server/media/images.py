@@ -8,11 +8,9 @@ import re
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
 from vestis.contract.uploads import MAX_IMAGE_PIXELS
-from vestis.server.media.jpeg_blocks import keep_untouched_blocks
 
 log = logging.getLogger("vestis.server.media.images")
 
@@ -147,6 +145,11 @@ def encode(image: Image.Image, ext: str, like: Image.Image | None = None) -> byt
         rgb.save(buffer, format="JPEG", quality=JPEG_QUALITY)
         return buffer.getvalue()
     rgb.save(buffer, format="JPEG", qtables=source.qtables, subsampling=source.subsampling)
+    # numpy and the JPEG block copy load with the first output, not with the server
+    import numpy as np
+
+    from vestis.server.media.jpeg_blocks import keep_untouched_blocks
+
     try:
         return keep_untouched_blocks(
             buffer.getvalue(), np.asarray(rgb), source.data, np.asarray(like)

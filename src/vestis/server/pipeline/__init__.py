@@ -37,8 +37,8 @@ May import services/, guard/, store/, jobqueue/, media/ and errors (not fashn/, 
 
 Re-running one output as a new version is "add the output row, defer one more OUTPUT task" in
 one transaction; the pipeline makes it like any other output.
+
+The pipeline itself is `vestis.server.pipeline.runner.OutputPipeline`; this package imports
+nothing, so a process that makes no outputs (the CLI's embedded server for a read) loads none
+of the measures' image libraries with `records` or `inputs`.
 """
-
-from vestis.server.pipeline.runner import OutputPipeline
-
-__all__ = ["OutputPipeline"]

@@ -9,6 +9,8 @@ one database."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -16,8 +18,6 @@ from vestis.server.guard.login_guard import LoginGuard
 from vestis.server.guard.url_fetch import FetchPolicy
 from vestis.server.jobqueue import JOB, OUTPUT, PREDICTION, WEBHOOK, Handler, JobQueue
 from vestis.server.jobqueue.threads import ThreadQueue
-from vestis.server.pipeline import OutputPipeline
-from vestis.server.pipeline.records import batch_event
 from vestis.server.services.notify import NotificationBus
 from vestis.server.services.ratelimit import JobRateLimiter
 from vestis.server.services.webhooks import WebhookSender
@@ -25,6 +25,9 @@ from vestis.server.store.core import ServerCore
 from vestis.server.store.db import after_commit
 from vestis.server.store.disk import sweep_stale_parts
 from vestis.server.store.models import Job
+
+if TYPE_CHECKING:
+    from vestis.server.pipeline.runner import OutputPipeline
 
 #: Threads of a `vestis serve` process that deliver webhooks (PostgreSQL), beside its workers.
 WEBHOOK_THREADS = 2
@@ -70,8 +73,7 @@ class Runtime:
         policy = FetchPolicy(allow_private=state.settings.allow_private_urls)
         self.webhooks = WebhookSender(state.db, self.queue, policy=policy)
         self.bus.listeners.append(self.webhooks.defer)
-        self.pipeline = OutputPipeline(state, self.bus, self.queue)
-        self.queue.sweeper = self.pipeline.sweep
+        self.queue.sweeper = lambda: self.pipeline.sweep()
         self.queue.sweep_seconds = state.settings.stalled_after_seconds
         from vestis.server.fashn.service import FashnService
 
@@ -88,16 +90,27 @@ class Runtime:
             state.db, state.settings.fashn_runs_per_minute, "fashn-runs"
         )
 
+    @cached_property
+    def pipeline(self) -> OutputPipeline:
+        """The output pipeline, made when first needed: a process with no workers on an
+        in-process queue (the CLI's embedded server for a read) never needs it, and starts
+        without the measures' image libraries (numpy, OpenCV) it imports."""
+        from vestis.server.pipeline.runner import OutputPipeline
+
+        return OutputPipeline(self.state, self.bus, self.queue)
+
     def enqueue_job(self, db: Session, job: Job) -> None:
         """In the transaction that creates `job`: its `pending` event and its JOB task."""
+        from vestis.server.pipeline.records import batch_event  # with the pipeline's imports
+
         self.bus.publish(db, job.user_id, "batch_edit", batch_event(job))
         self.queue.defer(db, JOB, job.public_id)
 
     def handlers(self) -> Mapping[str, Handler]:
         """What each task runs."""
         return {
-            JOB: self.pipeline.run_job,
-            OUTPUT: self.pipeline.make_output,
+            JOB: lambda job_id: self.pipeline.run_job(job_id),
+            OUTPUT: lambda output_id: self.pipeline.make_output(output_id),
             WEBHOOK: self.webhooks.deliver_stored,
             PREDICTION: self.fashn.run,
         }
@@ -108,13 +121,20 @@ class Runtime:
             sweep_stale_parts(root)
         if self._listener is not None:
             self._listener.start()
+        idle = self.queue.volatile and self.state.settings.workers == 0
+        if not idle:
+            _ = self.pipeline  # made before any worker thread may ask for it
         self.queue.start(self.handlers())
-        if self.queue.volatile:
+        # an in-process queue lost its tasks with the last process: queue them again, for this
+        # process's workers (with none, nothing here would run them; the next one that has
+        # workers queues them)
+        if self.queue.volatile and not idle:
             self.pipeline.requeue_unfinished()
             self.fashn.requeue_unfinished()
 
     async def stop(self) -> None:
-        self.pipeline.stopping.set()
+        if "pipeline" in self.__dict__:  # made (cached_property) only once it was needed
+            self.pipeline.stopping.set()
         self.queue.stop()
         if self._listener is not None:
             self._listener.stop()

@@ -41,12 +41,15 @@ def find_user(db: Session, username: str) -> User | None:
     return db.scalar(select(User).where(User.username == username))
 
 
-def create_user(db: Session, username: str, password: str, credits: float) -> User:
+def create_user(db: Session, username: str, password: str | None, credits: float) -> User:
+    """`password` None: a user who signs in with API tokens only (the embedded server's
+    `local` user); no password logs in as it, and making it costs no Argon2 hash."""
     if not username or len(username) > 128:
         raise AccountError("A user name must have 1 to 128 characters.")
     if find_user(db, username) is not None:
         raise AccountError(f"User {username!r} already exists.")
-    user = User(username=username, password_hash=hash_password(password), credits=credits)
+    password_hash = "" if password is None else hash_password(password)
+    user = User(username=username, password_hash=password_hash, credits=credits)
     db.add(user)
     db.flush()
     return user

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 from sqlalchemy import func, select, update
@@ -17,9 +17,6 @@ from vestis.contract.identities import (
     IdentityPhotoList,
     IdentityUploadResponse,
 )
-from vestis.engines.base import FaceInfo
-from vestis.quality import identity_choice
-from vestis.quality.identity_photo import IdentityPhotoCheck, check_identity_photo
 from vestis.server.errors import ApiError, not_found
 from vestis.server.guard.security import new_public_id
 from vestis.server.media import images
@@ -29,6 +26,10 @@ from vestis.server.services.uploads import clean_filename
 from vestis.server.store.core import ServerCore
 from vestis.server.store.models import Identity, IdentityPhoto, User, utcnow
 from vestis.server.store.signing import FILE_URL_TTL_SECONDS
+
+if TYPE_CHECKING:
+    from vestis.engines.base import FaceInfo
+    from vestis.quality.identity_photo import IdentityPhotoCheck
 
 
 def link(state: ServerCore, identity: Identity) -> str:
@@ -96,6 +97,9 @@ def _face_metadata(face: FaceInfo) -> dict[str, Any]:
 def _checked_photo(image: Image.Image) -> IdentityPhotoCheck:
     """What the photo shows that swaps carry over; a photo of several people is refused (the
     engine would use the largest face, which may not be the one meant)."""
+    # the face models' libraries (OpenCV, numpy) load with the first upload, not with the server
+    from vestis.quality.identity_photo import check_identity_photo
+
     check = check_identity_photo(image)
     if check.faces > 1:
         raise ApiError(
@@ -110,6 +114,8 @@ def _checked_photo(image: Image.Image) -> IdentityPhotoCheck:
 
 def _traits(image: Image.Image) -> dict[str, float] | None:
     """The face traits the choice between an identity's photos compares."""
+    from vestis.quality import identity_choice  # OpenCV and the face mesh: only on upload
+
     face = identity_choice.measure(image)
     return None if face is None else face.as_dict()
 

@@ -28,7 +28,6 @@ from vestis.contract.products import (
     GarmentRecolorRequest,
     IdentityCreateRequest,
 )
-from vestis.quality import embedding_consistency
 from vestis.server.errors import ApiError, invalid, not_found
 from vestis.server.guard.security import new_public_id
 from vestis.server.media import images
@@ -499,6 +498,8 @@ def summary(job: Job) -> ResultsSummary:
 
 def _consistency(done: list[JobOutput]) -> float | None:
     """The largest face distance between two delivered outputs (one identity per job)."""
+    from vestis.quality.measures import embedding_consistency  # numpy: only for results
+
     value = embedding_consistency([o.face_embedding for o in done if o.face_embedding])
     return None if value is None else round(value, 4)
 

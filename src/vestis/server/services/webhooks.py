@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -122,14 +123,25 @@ class WebhookSender:
             for n in range(lanes)
         ]
         self._policy = policy or FetchPolicy()
-        # No environment proxies: the connection must go to the checked address itself.
-        self._client = httpx.Client(
-            timeout=DELIVERY_TIMEOUT_SECONDS,
-            follow_redirects=False,
-            trust_env=False,
-            transport=transport,
-        )
+        self._transport = transport
+        self._made: httpx.Client | None = None
+        self._making = threading.Lock()
         self._backoff = backoff
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The delivery client, made with the first delivery: building its TLS context is a
+        good part of a server's start, and most starts (every command of the CLI) send none."""
+        with self._making:
+            if self._made is None:
+                # No environment proxies: the connection must go to the checked address itself.
+                self._made = httpx.Client(
+                    timeout=DELIVERY_TIMEOUT_SECONDS,
+                    follow_redirects=False,
+                    trust_env=False,
+                    transport=self._transport,
+                )
+            return self._made
 
     def defer(self, db: Session, user_id: int, event: Notification) -> None:
         """Bus listener (inside the event's transaction): defer its delivery if the user has an
@@ -211,4 +223,6 @@ class WebhookSender:
     def close(self) -> None:
         for lane in self._lanes:
             lane.shutdown(wait=False, cancel_futures=True)
-        self._client.close()
+        with self._making:
+            if self._made is not None:
+                self._made.close()

@@ -26,6 +26,9 @@ NAMING = {
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The revision whose schema is what `create_all` made before vestis had migrations.
 BASELINE_REVISION = "0001"
+#: The newest migration's revision (a test holds it to Alembic's head). A database already
+#: there is opened without loading Alembic and its migration scripts.
+HEAD_REVISION = "0013"
 _AFTER_COMMIT = "vestis.after_commit"
 
 log = logging.getLogger("vestis.server.store.db")
@@ -93,21 +96,33 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     migrations (tables, no `alembic_version`) is stamped as the baseline first. On PostgreSQL,
     processes starting together take turns, and the job queue's schema follows (see
     `vestis.server.jobqueue.postgres.ensure_schema`)."""
-    from alembic import command
-
     with engine.begin() as connection:
         postgres = connection.dialect.name == "postgresql"
         if postgres:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-        config = alembic_config(connection)
-        tables = set(inspect(connection).get_table_names())
-        if "alembic_version" not in tables and "users" in tables:
-            command.stamp(config, BASELINE_REVISION)
-        command.upgrade(config, revision)
+        # a database at the head already (every start after the first) is left as it is,
+        # without loading Alembic and its scripts
+        if not (revision == "head" and _at_head(connection)):
+            from alembic import command
+
+            config = alembic_config(connection)
+            tables = set(inspect(connection).get_table_names())
+            if "alembic_version" not in tables and "users" in tables:
+                command.stamp(config, BASELINE_REVISION)
+            command.upgrade(config, revision)
         if postgres and revision == "head":
             from vestis.server.jobqueue.postgres import ensure_schema
 
             ensure_schema(connection)
+
+
+def _at_head(connection: Connection) -> bool:
+    """Whether the database's `alembic_version` names `HEAD_REVISION` alone (one query; a new
+    database has no such table)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return list(versions) == [HEAD_REVISION]
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
