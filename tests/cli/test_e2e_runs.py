@@ -89,9 +89,11 @@ def test_model_swap_matches_the_reference_outputs(server, catalogue, identity_co
     # The engine's note on each output is printed once for the folder, and counted.
     assert result.stdout.count("post-processing is a no-op") == 1
     assert "Warning: fake engine: post-processing is a no-op [2 outputs]" in result.stdout
-    # The fake engine pastes the identity's photo crudely: the realism measure says so, once
-    # for both outputs (its words carry no per-output figure), and the count has it twice.
-    assert result.stdout.count("Warning: face looks unreal (") == 1
+    # The fake engine pastes the identity's photo crudely: the realism measure says so, in
+    # words without per-output figures, so outputs with the same defects share one line; the
+    # count has both outputs either way.
+    unreal = [ln for ln in result.stdout.splitlines() if "Warning: face looks unreal (" in ln]
+    assert 1 <= len(unreal) <= 2 and len({ln.split(" [")[0] for ln in unreal}) == len(unreal)
     assert "Processing complete; 4 warnings (printed above)" in result.stdout
     assert server.token not in result.stdout + result.stderr
     assert server.token not in (out / JOURNAL_NAME).read_text()

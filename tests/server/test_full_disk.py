@@ -139,13 +139,15 @@ def test_a_full_disk_mid_job_fails_and_refunds_its_outputs_and_the_worker_lives_
         ).json()["identity_code"]
         reserved = api.post("/upload", json={"filename": "big.png"}).json()
         assert (
-            httpx.put(reserved["upload_url"], content=noise_png(2), timeout=60).status_code == 200
+            httpx.put(reserved["upload_url"], content=noise_png(3), timeout=60).status_code == 200
         )
         body = {
             "identity_code": identity,
             "project_id": project,
             "images": [reserved["file_id"]],
-            "swap_options": {"num_variations": 3},  # three outputs of about 2 MB
+            # three outputs of about 3 MB, none of which fits in the 1.5 MB left, whatever the
+            # order they are written in and whatever the database's own files take meanwhile
+            "swap_options": {"num_variations": 3},
         }
         before = _balance(server)
         filler = fill(small_disk, leave_bytes=1536 * 1024)

@@ -78,7 +78,9 @@ class Runtime:
         from vestis.server.fashn.service import FashnService
 
         self.fashn = FashnService(state, self.queue)
-        self.pipeline.unattended.append(self.fashn.unattended)  # the sweep covers predictions
+        #: What the sweep looks for besides outputs: predictions (given to the pipeline when
+        #: it is made, so a read-only process never imports it).
+        self._unattended = [self.fashn.unattended]
         self.login_guard = LoginGuard(state.db)
         self.limiter = JobRateLimiter(
             state.db,
@@ -97,7 +99,9 @@ class Runtime:
         without the measures' image libraries (numpy, OpenCV) it imports."""
         from vestis.server.pipeline.runner import OutputPipeline
 
-        return OutputPipeline(self.state, self.bus, self.queue)
+        pipeline = OutputPipeline(self.state, self.bus, self.queue)
+        pipeline.unattended.extend(self._unattended)  # the sweep covers predictions too
+        return pipeline
 
     def enqueue_job(self, db: Session, job: Job) -> None:
         """In the transaction that creates `job`: its `pending` event and its JOB task."""
