@@ -257,6 +257,50 @@ def test_password_login_then_refresh_on_401_and_replay() -> None:
     ]  # fmt: skip
 
 
+class LapsingAuthServer(AuthServer):
+    """Each new token has lapsed by the time the next `lapses` calls arrive (a token that lives
+    seconds, a request that takes longer): those calls answer 401."""
+
+    def __init__(self, lapses: int) -> None:
+        super().__init__()
+        self.lapses = lapses
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if not path.startswith("/auth/") and self.lapses > 0 and self.valid is not None:
+            with self.lock:
+                self.lapses -= 1
+                self.valid = f"lapsed-{self.lapses}"
+        return super().__call__(request)
+
+
+def test_a_token_that_lapses_again_on_its_way_is_renewed_again() -> None:
+    """A renewed token may expire before the replayed call arrives (a short lifetime, a slow
+    upload): renewed up to RENEWALS times, then the call goes through."""
+    from vestis.client._http import RENEWALS
+
+    server = LapsingAuthServer(lapses=0)
+    with _client(Recorder(server), token=None, username="u", password="p") as client:
+        client.auth.login()
+        server.lapses = RENEWALS  # the first call and every replay but the last find it lapsed
+        assert client.jobs.status("j1").status == "processing"
+    assert server.refreshes == RENEWALS
+
+
+def test_a_401_that_renewing_does_not_cure_stands() -> None:
+    from vestis.client._http import RENEWALS
+
+    server = LapsingAuthServer(lapses=0)
+    with (
+        _client(Recorder(server), token=None, username="u", password="p") as client,
+        pytest.raises(AuthenticationError),
+    ):
+        client.auth.login()
+        server.lapses = 100
+        client.jobs.status("j1")
+    assert server.refreshes == RENEWALS
+
+
 def test_failed_refresh_falls_back_to_login() -> None:
     server = AuthServer(refresh_works=False)
     with _client(Recorder(server), token=None, username="u", password="p") as client:

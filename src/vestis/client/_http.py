@@ -34,6 +34,11 @@ from vestis.contract import LoginResponse, RefreshResponse
 logger = logging.getLogger("vestis.client")
 
 
+#: Renewals of an expired login token for one request before its 401 stands: a wrong password
+#: fails at the login itself, so more than one renewal only happens when tokens live seconds.
+RENEWALS = 3
+
+
 class _Transport:
     """What both transports hold: settings, credentials and the tenacity policy."""
 
@@ -129,10 +134,19 @@ class SyncHTTP(_Transport):
     def _attempt(self, options: RequestOptions) -> httpx.Response:
         token = self.current_token() if options.authenticated else None
         response = self._send(options, token)
-        if response.status_code == 401 and options.authenticated and self.credentials.uses_password:
-            # The login token expired: renew it (one renewal at a time) and replay once.
+        renewals = 0
+        while (
+            response.status_code == 401
+            and options.authenticated
+            and self.credentials.uses_password
+            and renewals < RENEWALS
+        ):
+            # The login token expired: renew it (one renewal at a time) and replay. A token
+            # may lapse again on its way when its lifetime is short and the request slow.
             self.reauthenticate(stale=token)
-            response = self._send(options, self.credentials.token)
+            token = self.credentials.token
+            response = self._send(options, token)
+            renewals += 1
         if response.is_success:
             return response
         raise make_status_error(response)
@@ -211,9 +225,17 @@ class AsyncHTTP(_Transport):
     async def _attempt(self, options: RequestOptions) -> httpx.Response:
         token = await self.current_token() if options.authenticated else None
         response = await self._send(options, token)
-        if response.status_code == 401 and options.authenticated and self.credentials.uses_password:
+        renewals = 0
+        while (
+            response.status_code == 401
+            and options.authenticated
+            and self.credentials.uses_password
+            and renewals < RENEWALS
+        ):
             await self.reauthenticate(stale=token)
-            response = await self._send(options, self.credentials.token)
+            token = self.credentials.token
+            response = await self._send(options, token)
+            renewals += 1
         if response.is_success:
             return response
         raise make_status_error(response)
