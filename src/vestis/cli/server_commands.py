@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import signal
 import socket
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -234,6 +235,11 @@ def serve(
     from vestis.server.process.state import ServerState
     from vestis.server.services.accounts import ensure_admin
 
+    # uvicorn shuts down gracefully on SIGTERM (`kill`, systemd's stop), then raises the signal
+    # again: with its default action the process would end there (as it would while starting),
+    # before the exit handlers (the scratch data dir's removal) run. A stop is a clean exit, as
+    # for `vestis worker`.
+    signal.signal(signal.SIGTERM, _exit_after_graceful_stop)
     settings = _settings(
         data_dir,
         database_url,
@@ -284,6 +290,10 @@ def serve(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
     )
     uvicorn.Server(config).run(sockets=[listening])
+
+
+def _exit_after_graceful_stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _listen(host: str, port: int) -> socket.socket:
