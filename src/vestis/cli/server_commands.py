@@ -455,7 +455,13 @@ def worker(
     database_url: DatabaseOpt = None,
     data_dir: DataDirOpt = None,
     blob_store: BlobStoreOpt = None,
-    engine: Annotated[str, typer.Option(help="'local' or 'module:attr' of an engine.")] = "local",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="'local', 'onmodel', 'fashn' or 'module:attr' of an engine; a comma-separated "
+            "list is a chain tried in order (as for `vestis serve`)."
+        ),
+    ] = "local",
     concurrency: Annotated[
         int, typer.Option(min=1, help="Outputs this worker makes at a time.")
     ] = 2,
@@ -499,6 +505,12 @@ def worker(
             f"unknown queue {', '.join(unknown) or '(none)'}; the queues are {', '.join(QUEUES)}.",
             param_hint="--queues",
         )
+    from vestis.server.process.engine_loader import load_chain
+
+    try:
+        chain = load_chain(engine)
+    except ValueError as exc:  # checked before anything starts: a clear message, exit 2
+        raise typer.BadParameter(str(exc), param_hint="--engine") from exc
     settings = _settings(
         data_dir,
         database_url,
@@ -514,6 +526,7 @@ def worker(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     state = ServerState.open(settings)
+    state.engine = chain
     attach_engine(state)
     queue = make_queue(state, pools=[(chosen, concurrency)])
     runtime = Runtime(state, queue, serves_http=False)
