@@ -46,6 +46,42 @@ def test_a_worker_without_a_data_dir_names_its_temporary_folder_and_removes_it(
     assert not folder.exists()
 
 
+def test_a_worker_stopped_while_it_loads_its_models_exits_cleanly(tmp_path: Path, s3: S3) -> None:
+    """SIGTERM while the worker loads the measures' models (after it said it is ready, before it
+    registered with the queue, where Procrastinate's graceful stop is not yet in place) ends it
+    as a normal exit, its temporary folder removed; it used to be killed on the spot."""
+    url = fresh_database_url()
+    assert url is not None
+    log_path = tmp_path / "worker.log"
+    env = {**os.environ, **s3.env}
+    env.pop("VESTIS_DATA_DIR", None)
+    command = [
+        sys.executable, "-m", "vestis", "worker", "--engine", FAKE_ENGINE, "--database-url", url,
+        "--blob-store", f"s3://{BUCKET}/scratch",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(
+            lambda: "vestis worker:" in log_path.read_text() or process.poll() is not None,
+            what="the worker ready",
+        )
+        assert process.poll() is None, log_path.read_text()
+        # stopped as soon as it says it is ready: its models take seconds to load, and a stop
+        # that lands after they did is a clean exit too
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    named = re.search(
+        r"No --data-dir: files still arriving are kept in (\S+) ", log_path.read_text()
+    )
+    assert named, log_path.read_text()
+    assert not Path(named[1]).exists()
+
+
 def test_an_api_process_without_a_data_dir_removes_its_folder_when_stopped_by_sigterm(
     tmp_path: Path, s3: S3
 ) -> None:

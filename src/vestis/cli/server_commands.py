@@ -235,11 +235,7 @@ def serve(
     from vestis.server.process.state import ServerState
     from vestis.server.services.accounts import ensure_admin
 
-    # uvicorn shuts down gracefully on SIGTERM (`kill`, systemd's stop), then raises the signal
-    # again: with its default action the process would end there (as it would while starting),
-    # before the exit handlers (the scratch data dir's removal) run. A stop is a clean exit, as
-    # for `vestis worker`.
-    signal.signal(signal.SIGTERM, _exit_after_graceful_stop)
+    _exit_cleanly_on_sigterm()
     settings = _settings(
         data_dir,
         database_url,
@@ -292,7 +288,16 @@ def serve(
     uvicorn.Server(config).run(sockets=[listening])
 
 
-def _exit_after_graceful_stop(signum: int, frame: object) -> None:
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (`kill`, systemd's stop) ends the process as a normal exit, 0, its exit handlers
+    run (the scratch data dir's removal). Without this, SIGTERM's default action ends it at once
+    where no graceful stop is in place: while it starts, while a worker loads its models, and
+    after uvicorn's graceful shutdown, which raises the signal again. Procrastinate's and
+    uvicorn's own handlers take over while they run."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
@@ -492,6 +497,7 @@ def worker(
     from vestis.server.process.runtime import Runtime, make_queue
     from vestis.server.process.state import ServerState
 
+    _exit_cleanly_on_sigterm()
     if not database_url or not database_url.startswith("postgresql"):
         raise typer.BadParameter(
             "vestis worker needs a PostgreSQL database (e.g. postgresql+psycopg://user:pass@host/"
