@@ -3,13 +3,18 @@ temporary folder it works in, and removes it when it ends."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, text
 from tests.scaleout.conftest import BUCKET, S3
 from tests.support.gate import wait_until
-from tests.support.server_process import FAKE_ENGINE, fresh_database_url
+from tests.support.server_process import FAKE_ENGINE, free_port, fresh_database_url
 from tests.support.worker_process import WorkerProcess
 
 
@@ -39,6 +44,89 @@ def test_a_worker_without_a_data_dir_names_its_temporary_folder_and_removes_it(
     finally:
         worker.stop()
     assert not folder.exists()
+
+
+def test_a_worker_stopped_while_it_loads_its_models_exits_cleanly(tmp_path: Path, s3: S3) -> None:
+    """SIGTERM while the worker loads the measures' models (after it said it is ready, before it
+    registered with the queue, where Procrastinate's graceful stop is not yet in place) ends it
+    as a normal exit, its temporary folder removed; it used to be killed on the spot."""
+    url = fresh_database_url()
+    assert url is not None
+    log_path = tmp_path / "worker.log"
+    env = {**os.environ, **s3.env}
+    env.pop("VESTIS_DATA_DIR", None)
+    command = [
+        sys.executable, "-m", "vestis", "worker", "--engine", FAKE_ENGINE, "--database-url", url,
+        "--blob-store", f"s3://{BUCKET}/scratch",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(
+            lambda: "vestis worker:" in log_path.read_text() or process.poll() is not None,
+            what="the worker ready",
+        )
+        assert process.poll() is None, log_path.read_text()
+        # stopped as soon as it says it is ready: its models take seconds to load, and a stop
+        # that lands after they did is a clean exit too
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    named = re.search(
+        r"No --data-dir: files still arriving are kept in (\S+) ", log_path.read_text()
+    )
+    assert named, log_path.read_text()
+    assert not Path(named[1]).exists()
+
+
+def test_an_api_process_without_a_data_dir_removes_its_folder_when_stopped_by_sigterm(
+    tmp_path: Path, s3: S3
+) -> None:
+    """SIGTERM is how a service is stopped (`kill`, systemd): uvicorn shuts down gracefully and
+    then raises the signal again, which used to end the process (killed by SIGTERM) before its
+    exit handlers ran, leaving one temporary folder behind per stop."""
+    url = fresh_database_url()
+    assert url is not None
+    log_path = tmp_path / "serve.log"
+    env = {**os.environ, **s3.env}
+    env.pop("VESTIS_DATA_DIR", None)
+    command = [
+        sys.executable, "-m", "vestis", "serve", "--workers", "0", "--port", str(free_port()),
+        "--database-url", url, "--blob-store", f"s3://{BUCKET}/scratch",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(
+            lambda: "vestis serving" in log_path.read_text() or process.poll() is not None,
+            what="the API process serving",
+        )
+        assert process.poll() is None, log_path.read_text()
+        base = "http://127.0.0.1:" + command[command.index("--port") + 1]
+        wait_until(lambda: _answers(base + "/health"), what="the API process answering")
+        named = re.search(
+            r"No --data-dir: files still arriving are kept in (\S+) ", log_path.read_text()
+        )
+        assert named, log_path.read_text()
+        folder = Path(named[1])
+        assert folder.is_dir()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0  # a graceful stop is a clean exit
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not folder.exists(), sorted(folder.iterdir())
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _workers_registered(url: str) -> int:

@@ -125,3 +125,16 @@ def test_worker_needs_postgresql(tmp_path: Path) -> None:
     )  # fmt: skip
     assert refused.returncode == 2
     assert "needs a PostgreSQL database" in refused.stderr
+
+
+def test_worker_refuses_an_unknown_engine_in_one_line(tmp_path: Path) -> None:
+    """As `vestis serve` does: a usage error (exit 2) naming --engine, before any connection
+    (the database here is never reached), not a traceback."""
+    server = ServerProcess(tmp_path)
+    refused = server.cli(
+        "worker", "--database-url", "postgresql+psycopg://nobody:none@127.0.0.1:1/none",
+        "--data-dir", str(tmp_path), "--engine", "bogus", check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert "--engine" in refused.stderr and "bogus" in refused.stderr
+    assert "Traceback" not in refused.stderr

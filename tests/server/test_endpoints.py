@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import httpx
@@ -334,6 +335,25 @@ def test_credits_refuse_unpayable_job(server: ServerProcess, setup: dict) -> Non
 
 
 # --- downloads ----------------------------------------------------------------------------------
+
+
+def test_usage_counts_a_users_completed_outputs(server: ServerProcess) -> None:
+    """`vestis usage` on the server's database (PostgreSQL too, as docs/deploy.md runs it): one
+    row for the user and engine, with the outputs made."""
+    reader = api_for(server, server.add_user("usage-reader", "usage-pass-1"))
+    body = {
+        "identity_code": reader.identity(person_image(40, size=(100, 140)), name="Usage"),
+        "project_id": reader.project("usage"),
+        "images": [reader.upload("usage.jpg", person_image(41))],
+    }
+    created = reader.http.post("/model-swap", json=body)
+    assert created.status_code == 202, created.text
+    assert reader.wait(created.json()["job_id"])["status"] == "completed"
+    reader.http.close()
+    data = ["--data-dir", str(server.data_dir), *server.db_args()]
+    shown = server.cli("usage", "--user", "usage-reader", "--json", *data).stdout.splitlines()
+    rows = [json.loads(line) for line in shown]
+    assert [(row["user"], row["outputs"]) for row in rows] == [("usage-reader", 1)], rows
 
 
 def test_zip_downloads(api: Api, setup: dict) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import signal
 import socket
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -234,6 +235,7 @@ def serve(
     from vestis.server.process.state import ServerState
     from vestis.server.services.accounts import ensure_admin
 
+    _exit_cleanly_on_sigterm()
     settings = _settings(
         data_dir,
         database_url,
@@ -284,6 +286,19 @@ def serve(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
     )
     uvicorn.Server(config).run(sockets=[listening])
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (`kill`, systemd's stop) ends the process as a normal exit, 0, its exit handlers
+    run (the scratch data dir's removal). Without this, SIGTERM's default action ends it at once
+    where no graceful stop is in place: while it starts, while a worker loads its models, and
+    after uvicorn's graceful shutdown, which raises the signal again. Procrastinate's and
+    uvicorn's own handlers take over while they run."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -445,7 +460,13 @@ def worker(
     database_url: DatabaseOpt = None,
     data_dir: DataDirOpt = None,
     blob_store: BlobStoreOpt = None,
-    engine: Annotated[str, typer.Option(help="'local' or 'module:attr' of an engine.")] = "local",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="'local', 'onmodel', 'fashn' or 'module:attr' of an engine; a comma-separated "
+            "list is a chain tried in order (as for `vestis serve`)."
+        ),
+    ] = "local",
     concurrency: Annotated[
         int, typer.Option(min=1, help="Outputs this worker makes at a time.")
     ] = 2,
@@ -476,6 +497,7 @@ def worker(
     from vestis.server.process.runtime import Runtime, make_queue
     from vestis.server.process.state import ServerState
 
+    _exit_cleanly_on_sigterm()
     if not database_url or not database_url.startswith("postgresql"):
         raise typer.BadParameter(
             "vestis worker needs a PostgreSQL database (e.g. postgresql+psycopg://user:pass@host/"
@@ -489,6 +511,12 @@ def worker(
             f"unknown queue {', '.join(unknown) or '(none)'}; the queues are {', '.join(QUEUES)}.",
             param_hint="--queues",
         )
+    from vestis.server.process.engine_loader import load_chain
+
+    try:
+        chain = load_chain(engine)
+    except ValueError as exc:  # checked before anything starts: a clear message, exit 2
+        raise typer.BadParameter(str(exc), param_hint="--engine") from exc
     settings = _settings(
         data_dir,
         database_url,
@@ -504,6 +532,7 @@ def worker(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     state = ServerState.open(settings)
+    state.engine = chain
     attach_engine(state)
     queue = make_queue(state, pools=[(chosen, concurrency)])
     runtime = Runtime(state, queue, serves_http=False)

@@ -28,6 +28,9 @@ def upstream_usage(
     """One row per (user, engine) with the outputs made and their upstream credits, users in
     name order; outputs made before engines were recorded count as `local`."""
     totals: dict[tuple[str, str], tuple[int, float]] = {}
+    # grouped by the engine column itself, not by the COALESCE: PostgreSQL takes the GROUP BY's
+    # COALESCE('local' bound as a parameter) for another expression than the SELECT's and refuses;
+    # NULL ('local') and 'local' rows, if both exist, are added up below
     outputs = (
         select(
             User.username,
@@ -38,7 +41,7 @@ def upstream_usage(
         .join(Job, JobOutput.job_id == Job.id)
         .join(User, Job.user_id == User.id)
         .where(JobOutput.status == "completed")
-        .group_by(User.username, func.coalesce(JobOutput.engine, "local"))
+        .group_by(User.username, JobOutput.engine)
     )
     predictions = (
         select(
@@ -49,7 +52,7 @@ def upstream_usage(
         )
         .join(User, FashnPrediction.user_id == User.id)
         .where(FashnPrediction.status == "completed")
-        .group_by(User.username, func.coalesce(FashnPrediction.engine, "local"))
+        .group_by(User.username, FashnPrediction.engine)
     )
     if since is not None:
         outputs = outputs.where(JobOutput.created_at >= since)
