@@ -27,6 +27,7 @@ from vestis.server.store.db import (
     migrate,
 )
 from vestis.server.store.models import User
+from vestis.server.store.schema import open_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,7 +43,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def _differences(database: Database) -> list[object]:
     with database.engine.connect() as connection:
-        opts = {"compare_type": True, "include_name": include_name}
+        opts = {"compare_type": True, "compare_server_default": True, "include_name": include_name}
         context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, Base.metadata))
 
@@ -94,6 +95,79 @@ def test_a_database_at_the_head_opens_without_alembic(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _schema(url: str) -> dict[str, object]:
+    """Every table's columns (by name: a column added by a migration comes last), keys,
+    indexes and constraints, as the database itself reports them."""
+    engine = create_engine(url)
+    found = inspect(engine)
+    schema: dict[str, object] = {}
+    for table in found.get_table_names():
+        columns = {
+            c["name"]: (str(c["type"]), c["nullable"], c.get("default"))
+            for c in found.get_columns(table)
+        }
+        schema[table] = (
+            columns,
+            found.get_pk_constraint(table),
+            sorted(map(repr, found.get_foreign_keys(table))),
+            sorted(map(repr, found.get_indexes(table))),
+            sorted(map(repr, found.get_unique_constraints(table))),
+            sorted(map(repr, found.get_check_constraints(table))),
+        )
+    with engine.connect() as connection:
+        schema["alembic_version"] = connection.execute(
+            text("SELECT version_num FROM alembic_version")
+        ).all()
+    engine.dispose()
+    return schema
+
+
+def test_a_new_sqlite_database_made_at_once_has_the_migrations_schema(tmp_path: Path) -> None:
+    """The embedded default's first start makes the tables at once instead of running every
+    migration: the same tables, columns, defaults, keys, indexes and names, stamped at the head;
+    and the migrations can take it down to nothing and up again (their constraint names are
+    there)."""
+    at_once = f"sqlite:///{tmp_path / 'at_once.db'}"
+    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
+    database = open_database(at_once)
+    assert _differences(database) == []
+    database.dispose()
+    migrate(create_engine(migrated))
+    assert _schema(at_once) == _schema(migrated)
+    assert _schema(at_once)["alembic_version"] == [(HEAD_REVISION,)]
+
+    from alembic import command
+
+    engine = create_engine(at_once)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate(engine)
+    engine.dispose()
+    assert _schema(at_once) == _schema(migrated)
+
+
+def test_processes_opening_one_new_sqlite_database_together_make_it_once(tmp_path: Path) -> None:
+    """Each takes SQLite's write lock before looking: one makes the tables, the others find
+    them made and at the head. None fails or finds a half-made database."""
+    url = f"sqlite:///{tmp_path / 'vestis.db'}"
+    opening = (
+        "from vestis.server.store.schema import open_database\n"
+        f"open_database({url!r}).dispose()\n"
+        "print('opened')\n"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", opening], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    assert [p.communicate()[0].strip() for p in processes] == ["opened"] * 4
+    assert [p.returncode for p in processes] == [0] * 4
+    database = Database(url)
+    assert _differences(database) == []
+    database.dispose()
+    assert _schema(url)["alembic_version"] == [(HEAD_REVISION,)]
 
 
 def test_a_database_from_before_migrations_is_upgraded_keeping_its_rows(url: str) -> None:

@@ -108,12 +108,10 @@ def _settings(
 def _database(data_dir: Path | None, database_url: str | None) -> Database:
     """The database of an operator command: `--database-url`, else SQLite in the data dir."""
     from vestis.server.process.state import ServerState
-    from vestis.server.store.db import Database
+    from vestis.server.store.schema import open_database
 
     if database_url:
-        database = Database(database_url)
-        database.migrate()
-        return database
+        return open_database(database_url)
     return ServerState.open(_settings(data_dir, None)).db
 
 

@@ -12,6 +12,7 @@ from vestis.server.settings import DATABASE_FILE, ServerSettings
 from vestis.server.store.blobs import BlobStore
 from vestis.server.store.core import ServerCore
 from vestis.server.store.db import Database
+from vestis.server.store.schema import open_database
 from vestis.server.store.server_secrets import put_once
 from vestis.server.store.signing import UrlSigner
 
@@ -62,8 +63,7 @@ class ServerState(ServerCore):
     def open(cls, settings: ServerSettings) -> ServerState:
         """Open (and create if needed) the data dir and database of `settings`."""
         make_private(settings)
-        db = Database(settings.db_url, pool_size=settings.pool_size)
-        db.migrate()
+        db = open_database(settings.db_url, pool_size=settings.pool_size)
         blobs = open_blob_store(settings)
         signer = UrlSigner(_signing_key(db), settings.base_url)
         if blobs.presigns:

@@ -39,7 +39,7 @@ class FashnPrediction(Base):
     #: another process needs them), deleted when it ends.
     input_keys: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     #: Times a worker started it (one cut short is run again, up to `max_job_attempts`).
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error_name: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     credits_reserved: Mapped[float] = mapped_column(Float, default=0)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -196,7 +197,7 @@ class JobOutput(Base):
     price: Mapped[float] = mapped_column(Float, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     #: Times a worker claimed this output; also fences its result (see pipeline.records).
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     blob_key: Mapped[str | None] = mapped_column(String(255), default=None)
     thumb_key: Mapped[str | None] = mapped_column(String(255), default=None)
     model_used: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -315,7 +316,7 @@ class DownloadToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     job_ids: Mapped[list[str]] = mapped_column(JSON)
     #: Only outputs approved in review (feedback `like`).
-    approved_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
