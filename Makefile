@@ -39,9 +39,12 @@ lint: $(STAMP)
 # installs Debian's postgresql if it is missing) stopped and removed afterwards.
 # The SQLite pass runs its test files on TEST_WORKERS processes at once (pytest-xdist; a file stays
 # on one process, in order, so a module's shared server is started once). Every test starts its
-# servers on free ports with data under its own tmp_path, so files do not share anything. Most of
-# the time goes into waiting on server processes, so two workers fit a 2-core machine.
-TEST_WORKERS ?= 2
+# servers on free ports with data under its own tmp_path, so files do not share anything. Much of
+# the time goes into waiting on server processes (a rate limit's minute, a busy timeout, a
+# restart), so three workers keep a 2-core machine busy; the PostgreSQL pass (each test on its own
+# new database) runs on two.
+TEST_WORKERS ?= 3
+PG_TEST_WORKERS ?= 2
 
 test: $(STAMP) browser lint
 	env -u VESTIS_TEST_POSTGRES_URL $(VENV)/bin/python -m pytest -q --ignore=tests/scaleout \
@@ -75,11 +78,12 @@ PG_TESTS := tests/scaleout tests/fashn \
 
 test-pg: $(STAMP)
 	@if [ -n "$$VESTIS_TEST_POSTGRES_URL" ]; then \
-	  $(VENV)/bin/python -m pytest -q $(PG_TESTS); \
+	  $(VENV)/bin/python -m pytest -q -n $(PG_TEST_WORKERS) --dist loadfile $(PG_TESTS); \
 	else \
 	  dir=$$(mktemp -d /tmp/vestis-pg.XXXXXX) && trap '.ci/postgres.sh stop '"$$dir" EXIT && \
 	  url=$$(.ci/postgres.sh start "$$dir") && \
-	  VESTIS_TEST_POSTGRES_URL=$$url $(VENV)/bin/python -m pytest -q $(PG_TESTS); \
+	  VESTIS_TEST_POSTGRES_URL=$$url $(VENV)/bin/python -m pytest -q -n $(PG_TEST_WORKERS) \
+	    --dist loadfile $(PG_TESTS); \
 	fi
 
 bench: $(STAMP)
