@@ -137,4 +137,7 @@ def test_worker_refuses_an_unknown_engine_in_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert refused.returncode == 2, refused.stderr
     assert "--engine" in refused.stderr and "bogus" in refused.stderr
+    # what to give instead: every engine that ships, and the form of one's own
+    for name in ("'local'", "'onmodel'", "'fashn'", "package.module:attr"):
+        assert name in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr

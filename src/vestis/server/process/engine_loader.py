@@ -34,7 +34,11 @@ def load_engine(spec: str) -> Engine:
     path = ENGINE_ALIASES.get(spec, spec)
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
-        raise ValueError(f"Engine {spec!r} is not 'local' or 'module:attr'.")
+        known = ", ".join(repr(name) for name in ENGINE_ALIASES)
+        raise ValueError(
+            f"Unknown engine {spec!r}: use one of {known}, or 'package.module:attr' of an "
+            "engine of your own."
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
