@@ -1,5 +1,7 @@
 """Database migrations (Alembic). `Database.migrate()` brings any vestis database, new or made by
-an older vestis, to the schema of `vestis.server.store.models`; nothing else creates tables.
+an older vestis, to the schema of `vestis.server.store.models`. The one other way tables are
+made: `store.schema` makes a new, empty SQLite database's tables at once and stamps it at the
+newest revision, the same schema (the tests compare the two).
 
 Imports only `store` (the tables of `models` and `fashn_models`).
 
