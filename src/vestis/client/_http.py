@@ -64,6 +64,17 @@ class _Transport:
     def _should_retry(self, error: BaseException) -> bool:
         return should_retry(error, self.answered_hosts)
 
+    def _renews(self, response: httpx.Response, options: RequestOptions, renewals: int) -> bool:
+        """Whether a request's answer asks for a new login token and a replay: a 401 to an
+        authenticated request of a client that signs in by password, fewer than `RENEWALS`
+        times for this request."""
+        return (
+            response.status_code == 401
+            and options.authenticated
+            and self.credentials.uses_password
+            and renewals < RENEWALS
+        )
+
     def _retry_kwargs(self) -> dict[str, Any]:
         policy = self.retry_policy
         return {
@@ -135,12 +146,7 @@ class SyncHTTP(_Transport):
         token = self.current_token() if options.authenticated else None
         response = self._send(options, token)
         renewals = 0
-        while (
-            response.status_code == 401
-            and options.authenticated
-            and self.credentials.uses_password
-            and renewals < RENEWALS
-        ):
+        while self._renews(response, options, renewals):
             # The login token expired: renew it (one renewal at a time) and replay. A token
             # may lapse again on its way when its lifetime is short and the request slow.
             self.reauthenticate(stale=token)
@@ -226,12 +232,7 @@ class AsyncHTTP(_Transport):
         token = await self.current_token() if options.authenticated else None
         response = await self._send(options, token)
         renewals = 0
-        while (
-            response.status_code == 401
-            and options.authenticated
-            and self.credentials.uses_password
-            and renewals < RENEWALS
-        ):
+        while self._renews(response, options, renewals):
             await self.reauthenticate(stale=token)
             token = self.credentials.token
             response = await self._send(options, token)
