@@ -50,17 +50,23 @@ READS = [
 ]
 
 
-def _loaded(tmp_path: Path, args: list[str], code: int) -> set[str]:
-    out = tmp_path / "modules.txt"
+def _run_reporting(tmp_path: Path, script: str, args: list[str], code: int) -> str:
+    """`script` runs the command `args` in a new process and writes what it found to a file:
+    the command's exit code must be `code`; returns the file's text."""
+    out = tmp_path / "report.txt"
     done = subprocess.run(
-        [sys.executable, "-c", RUN_AND_LIST_MODULES, str(out), *args],
+        [sys.executable, "-c", script, str(out), *args],
         env=cli_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert done.returncode == code, done.stdout + done.stderr
-    return set(out.read_text().split())
+    return out.read_text()
+
+
+def _loaded(tmp_path: Path, args: list[str], code: int) -> set[str]:
+    return set(_run_reporting(tmp_path, RUN_AND_LIST_MODULES, args, code).split())
 
 
 def _heavy(modules: set[str]) -> list[str]:
@@ -96,13 +102,4 @@ def test_a_command_leaves_its_objects_out_of_the_collection_at_exit(tmp_path: Pa
     module (a third of a second for a command that started the embedded server): the CLI
     freezes them when the command is done, whether it succeeded or failed."""
     for args, code in ((["data", "info"], 0), (["identities", "show", "nobody"], 1)):
-        out = tmp_path / "frozen.txt"
-        done = subprocess.run(
-            [sys.executable, "-c", RUN_AND_COUNT_FROZEN, str(out), *args],
-            env=cli_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-        assert done.returncode == code, done.stdout + done.stderr
-        assert int(out.read_text()) > 10_000, args
+        assert int(_run_reporting(tmp_path, RUN_AND_COUNT_FROZEN, args, code)) > 10_000, args

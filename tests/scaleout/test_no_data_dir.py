@@ -8,6 +8,8 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -37,9 +39,7 @@ def test_a_worker_without_a_data_dir_names_its_temporary_folder_and_removes_it(
         wait_until(lambda: "vestis worker:" in worker.log(), what="the worker ready")
         # stopped once it works (its graceful stop in place): registered with the queue
         wait_until(lambda: _workers_registered(url), what="the worker registered")
-        named = re.search(r"No --data-dir: files still arriving are kept in (\S+) ", worker.log())
-        assert named, worker.log()
-        folder = Path(named[1])
+        folder = _temporary_folder(worker.log())
         assert folder.is_dir()
     finally:
         worker.stop()
@@ -53,33 +53,16 @@ def test_a_worker_stopped_while_it_loads_its_models_exits_cleanly(tmp_path: Path
     url = fresh_database_url()
     assert url is not None
     log_path = tmp_path / "worker.log"
-    env = {**os.environ, **s3.env}
-    env.pop("VESTIS_DATA_DIR", None)
     command = [
         sys.executable, "-m", "vestis", "worker", "--engine", FAKE_ENGINE, "--database-url", url,
         "--blob-store", f"s3://{BUCKET}/scratch",
     ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until(
-            lambda: "vestis worker:" in log_path.read_text() or process.poll() is not None,
-            what="the worker ready",
-        )
-        assert process.poll() is None, log_path.read_text()
+    with _running(command, s3, log_path, "vestis worker:", "the worker ready") as process:
         # stopped as soon as it says it is ready: its models take seconds to load, and a stop
         # that lands after they did is a clean exit too
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log_path.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    named = re.search(
-        r"No --data-dir: files still arriving are kept in (\S+) ", log_path.read_text()
-    )
-    assert named, log_path.read_text()
-    assert not Path(named[1]).exists()
+    assert not _temporary_folder(log_path.read_text()).exists()
 
 
 def test_an_api_process_without_a_data_dir_removes_its_folder_when_stopped_by_sigterm(
@@ -91,35 +74,45 @@ def test_an_api_process_without_a_data_dir_removes_its_folder_when_stopped_by_si
     url = fresh_database_url()
     assert url is not None
     log_path = tmp_path / "serve.log"
-    env = {**os.environ, **s3.env}
-    env.pop("VESTIS_DATA_DIR", None)
     command = [
         sys.executable, "-m", "vestis", "serve", "--workers", "0", "--port", str(free_port()),
         "--database-url", url, "--blob-store", f"s3://{BUCKET}/scratch",
     ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until(
-            lambda: "vestis serving" in log_path.read_text() or process.poll() is not None,
-            what="the API process serving",
-        )
-        assert process.poll() is None, log_path.read_text()
+    with _running(command, s3, log_path, "vestis serving", "the API process serving") as process:
         base = "http://127.0.0.1:" + command[command.index("--port") + 1]
         wait_until(lambda: _answers(base + "/health"), what="the API process answering")
-        named = re.search(
-            r"No --data-dir: files still arriving are kept in (\S+) ", log_path.read_text()
-        )
-        assert named, log_path.read_text()
-        folder = Path(named[1])
+        folder = _temporary_folder(log_path.read_text())
         assert folder.is_dir()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0  # a graceful stop is a clean exit
+    assert not folder.exists(), sorted(folder.iterdir())
+
+
+def _temporary_folder(log: str) -> Path:
+    """The temporary folder a process without --data-dir says, in its log, it works in."""
+    named = re.search(r"No --data-dir: files still arriving are kept in (\S+) ", log)
+    assert named, log
+    return Path(named[1])
+
+
+@contextmanager
+def _running(
+    command: list[str], s3: S3, log_path: Path, ready: str, what: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` on S3 without VESTIS_DATA_DIR, its output in `log_path`, once its log says
+    `ready`; killed at the end if it is still running."""
+    env = {**os.environ, **s3.env}
+    env.pop("VESTIS_DATA_DIR", None)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: ready in log_path.read_text() or process.poll() is not None, what=what)
+        assert process.poll() is None, log_path.read_text()
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert not folder.exists(), sorted(folder.iterdir())
 
 
 def _answers(url: str) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from tests.server.test_load import together
 from tests.support.server_process import ServerProcess
 
@@ -57,23 +58,34 @@ def test_a_flood_of_wrong_passwords_is_throttled_per_user_and_address(
     assert _login(server, "someone-else", "guess").status_code == 429
 
 
-def test_unknown_user_names_cost_one_argon2_check_like_known_ones(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+class CountingHasher:
+    """The server's Argon2 hasher, noting each password it hashes and each hash it checks."""
+
+    def __init__(self, real: PasswordHasher) -> None:
+        self.real = real
+        self.hashed: list[str] = []
+        self.checks: list[str] = []
+
+    def hash(self, password: str) -> str:
+        self.hashed.append(password)
+        return self.real.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.checks.append(password_hash)
+        return self.real.verify(password_hash, password)
+
+
+@pytest.fixture
+def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
+    counting = CountingHasher(security._hasher)
+    monkeypatch.setattr(security, "_hasher", counting)
+    return counting
+
+
+def test_unknown_user_names_cost_one_argon2_check_like_known_ones(hasher: CountingHasher) -> None:
     """Timing must not tell which user names exist: an unknown name is checked against a
     dummy hash (same cost) instead of being answered at once."""
-    checks: list[str] = []
-    real = security._hasher
-
-    class Counting:
-        def hash(self, password: str) -> str:
-            return real.hash(password)
-
-        def verify(self, password_hash: str, password: str) -> bool:
-            checks.append(password_hash)
-            return real.verify(password_hash, password)
-
-    monkeypatch.setattr(security, "_hasher", Counting())
+    checks = hasher.checks
     database = Database("sqlite://")
     database.migrate()
     with database.session() as db:
@@ -85,25 +97,10 @@ def test_unknown_user_names_cost_one_argon2_check_like_known_ones(
     assert all(h.startswith("$argon2") for h in checks)
 
 
-def test_a_user_made_without_a_password_signs_in_by_token_only(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_user_made_without_a_password_signs_in_by_token_only(hasher: CountingHasher) -> None:
     """The embedded server's `local` user: made without an Argon2 hash (its first start is
     shorter); no password logs in as it, and trying costs one check, like any other name."""
-    hashed: list[str] = []
-    checks: list[str] = []
-    real = security._hasher
-
-    class Counting:
-        def hash(self, password: str) -> str:
-            hashed.append(password)
-            return real.hash(password)
-
-        def verify(self, password_hash: str, password: str) -> bool:
-            checks.append(password_hash)
-            return real.verify(password_hash, password)
-
-    monkeypatch.setattr(security, "_hasher", Counting())
+    hashed, checks = hasher.hashed, hasher.checks
     database = Database("sqlite://")
     database.migrate()
     with database.session() as db:
